@@ -1,0 +1,1 @@
+"""Alert core: rules, vectorized engine, lifecycle, notifications."""

@@ -1,0 +1,1 @@
+"""Ingest: MQTT collector, payload decoders, store writers."""

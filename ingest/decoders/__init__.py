@@ -1,0 +1,1 @@
+"""Payload decoders, one module per wire format; `route` picks one by topic."""

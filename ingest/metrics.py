@@ -1,0 +1,33 @@
+"""Prometheus metrics for operators, in a registry of the collector's own."""
+
+from __future__ import annotations
+
+from prometheus_client import CollectorRegistry, Counter, Gauge, Histogram, start_http_server
+
+
+class IngestMetrics:
+    def __init__(self, registry: CollectorRegistry | None = None) -> None:
+        self.registry = registry or CollectorRegistry()
+        r = self.registry
+        self.messages = Counter("qyb_messages_received", "MQTT messages received", registry=r)
+        self.readings_received = Counter(
+            "qyb_readings_received", "Readings decoded from payloads, stored or rejected", registry=r
+        )
+        self.readings_stored = Counter("qyb_readings_stored", "Readings durably stored", registry=r)
+        self.rejected = Counter("qyb_rejected", "Refused messages and readings, by reason", ["reason"], registry=r)
+        self.out_of_range = Counter("qyb_out_of_range", "Stored readings flagged out of physical range", registry=r)
+        self.duplicates = Counter("qyb_duplicates", "Uplinks dropped as already seen (ChirpStack)", registry=r)
+        self.batch_latency = Histogram(
+            "qyb_batch_latency_seconds",
+            "From the first message of a batch arriving to its acknowledgement",
+            buckets=(0.005, 0.01, 0.025, 0.05, 0.1, 0.25, 0.5, 1, 2.5, 5, 10),
+            registry=r,
+        )
+        self.store_errors = Counter("qyb_store_errors", "Failed store writes (retried)", registry=r)
+        self.spool_depth = Gauge("qyb_spool_depth", "Batches waiting in the outage spool", registry=r)
+        self.inbox_depth = Gauge("qyb_inbox_depth", "Messages received but not yet stored", registry=r)
+        self.connected = Gauge("qyb_mqtt_connected", "1 while connected to the broker", registry=r)
+        self.reconnects = Counter("qyb_mqtt_connects", "Successful connections to the broker", registry=r)
+
+    def serve(self, port: int, addr: str = "0.0.0.0") -> None:
+        start_http_server(port, addr=addr, registry=self.registry)

@@ -1,0 +1,1 @@
+"""Store writers: the embedded SQLite store (default) and InfluxDB."""

@@ -1,0 +1,3 @@
+"""晴雨表 Qingyubiao: the shared kernel (domain, config, series index, batches, wire formats)."""
+
+__version__ = "0.1.0"

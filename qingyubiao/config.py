@@ -1,0 +1,319 @@
+"""The village config (TOML): villages, sites, devices, people, deployment settings.
+
+`load_config(path)` reads and validates a file; deployment settings are then
+overridden by `QYB_*` environment variables. Every problem is reported as a
+`ConfigError` naming the file, the key and what is wrong, e.g.
+
+    lijiahe.toml: village[0].device[3].site: unknown site 'gh99'
+"""
+
+from __future__ import annotations
+
+import os
+import re
+import tomllib
+from collections.abc import Mapping
+from importlib import resources
+from pathlib import Path
+from typing import Annotated, Any, Literal
+from urllib.parse import unquote, urlsplit
+from zoneinfo import ZoneInfo, ZoneInfoNotFoundError
+
+from pydantic import BaseModel, ConfigDict, Field, ValidationError, field_validator
+
+from qingyubiao.catalogue import METRICS
+
+BUNDLED_CONFIG = "lijiahe.toml"
+
+Slug = Annotated[str, Field(pattern=r"^[a-z0-9][a-z0-9_-]{0,62}$")]
+
+
+class ConfigError(ValueError):
+    """A config problem: which file, which key, what is wrong."""
+
+    def __init__(self, file: str, key: str, problem: str) -> None:
+        super().__init__(f"{file}: {key}: {problem}")
+        self.file, self.key, self.problem = file, key, problem
+
+
+class _Strict(BaseModel):
+    model_config = ConfigDict(extra="forbid", frozen=True)
+
+
+class Site(_Strict):
+    id: Slug
+    name: str
+    kind: Literal["greenhouse", "orchard"]
+    crop: str
+    stage: str | None = None
+    owner: str | None = None  # household id
+    area_mu: float | None = Field(default=None, gt=0)
+
+
+class Device(_Strict):
+    id: Slug
+    site: str
+    metrics: list[str] = Field(min_length=1)
+    interval_s: float = Field(default=60.0, gt=0)
+    gateway: str | None = None
+    dev_eui: str | None = Field(default=None, pattern=r"^[0-9a-fA-F]{16}$")
+    # ChirpStack codec output key -> metric name, for codecs that do not use ours.
+    object_keys: dict[str, str] = Field(default_factory=dict)
+    # codec output keys that carry no measurement (status strings and the like).
+    object_ignore: list[str] = Field(default_factory=list)
+
+    @field_validator("dev_eui")
+    @classmethod
+    def _lower(cls, v: str | None) -> str | None:
+        return v.lower() if v else v
+
+
+class Household(_Strict):
+    id: Slug
+    name: str
+
+
+class Person(_Strict):
+    id: Slug
+    name: str
+    phone: str = Field(pattern=r"^\+?[0-9]{5,15}$")
+    role: Literal["farmer", "secretary", "admin"]
+    household: str | None = None
+    sites: list[str] = Field(default_factory=list)  # sites assigned to this person
+    watch: list[str] = Field(default_factory=list)  # sites this person follows
+
+
+class Village(_Strict):
+    id: Slug
+    name: str
+    lat: float = Field(ge=-90, le=90)
+    lon: float = Field(ge=-180, le=180)
+    tz: str = "Asia/Shanghai"
+    chirpstack_apps: list[str] = Field(default_factory=list)
+    household: list[Household] = Field(default_factory=list)
+    site: list[Site] = Field(default_factory=list)
+    device: list[Device] = Field(default_factory=list)
+    person: list[Person] = Field(default_factory=list)
+
+    @field_validator("tz")
+    @classmethod
+    def _known_tz(cls, v: str) -> str:
+        try:
+            ZoneInfo(v)
+        except (ZoneInfoNotFoundError, ValueError) as e:
+            raise ValueError(f"unknown time zone {v!r}") from e
+        return v
+
+    def sites_of(self, person: Person) -> list[Site]:
+        """Sites a person owns (through the household), is assigned or watches."""
+        ids = set(person.sites) | set(person.watch)
+        return [s for s in self.site if s.id in ids or (s.owner and s.owner == person.household)]
+
+
+class MqttSettings(_Strict):
+    url: str = "mqtt://127.0.0.1:1883"
+    username: str | None = None
+    password: str | None = None
+    client_id: str = "qyb-collector"
+    protocol: Literal[5, 311] = 5
+    keepalive_s: int = Field(default=30, ge=5)
+    # MQTT 5 session expiry: how long the broker keeps our queue while we are away.
+    session_expiry_s: int = Field(default=7 * 24 * 3600, ge=0)
+    receive_maximum: int = Field(default=10_000, ge=1, le=65_535)
+    ca_file: str | None = None
+
+    @field_validator("url")
+    @classmethod
+    def _scheme(cls, v: str) -> str:
+        parts = urlsplit(v)
+        if parts.scheme not in ("mqtt", "mqtts") or not parts.hostname:
+            raise ValueError(f"{v!r} is not an mqtt:// or mqtts:// URL with a host")
+        try:
+            parts.port  # noqa: B018  (raises on a bad port)
+        except ValueError as e:
+            raise ValueError(f"{v!r} has a bad port") from e
+        return v
+
+    @property
+    def host(self) -> str:
+        return urlsplit(self.url).hostname or "127.0.0.1"
+
+    @property
+    def port(self) -> int:
+        parts = urlsplit(self.url)
+        return parts.port or (8883 if parts.scheme == "mqtts" else 1883)
+
+    @property
+    def tls(self) -> bool:
+        return urlsplit(self.url).scheme == "mqtts"
+
+    @property
+    def credentials(self) -> tuple[str | None, str | None]:
+        """Username and password from the settings, else from the URL."""
+        parts = urlsplit(self.url)
+        user = self.username or (unquote(parts.username) if parts.username else None)
+        pw = self.password or (unquote(parts.password) if parts.password else None)
+        return user, pw
+
+
+class InfluxSettings(_Strict):
+    url: str | None = None
+    token: str | None = None
+    org: str | None = None
+    bucket: str | None = None
+
+
+class IngestSettings(_Strict):
+    max_payload_bytes: int = Field(default=256 * 1024, ge=256)
+    max_future_s: float = Field(default=600.0, ge=0)  # device clocks may run a little fast
+    flush_interval_s: float = Field(default=0.05, gt=0)
+    max_batch_messages: int = Field(default=5_000, ge=1)
+    dead_letter_limit: int = Field(default=10_000, ge=10)
+
+
+class StoreSettings(_Strict):
+    db: str = "data/qyb.sqlite"
+    retention_days: float = Field(default=400.0, gt=0)  # raw readings; rollups are kept
+    synchronous: Literal["FULL", "NORMAL"] = "FULL"
+
+
+class Deployment(_Strict):
+    mqtt: MqttSettings = MqttSettings()
+    store: StoreSettings = StoreSettings()
+    influx: InfluxSettings = InfluxSettings()
+    ingest: IngestSettings = IngestSettings()
+    metrics_port: int = Field(default=9108, ge=0, le=65_535)  # 0 = no metrics endpoint
+
+
+class Config(_Strict):
+    deployment: Deployment = Deployment()
+    village: list[Village] = Field(min_length=1)
+
+    def village_by_id(self, village_id: str) -> Village:
+        for v in self.village:
+            if v.id == village_id:
+                return v
+        raise KeyError(village_id)
+
+
+# Environment variable -> path into the raw TOML mapping.
+ENV_OVERRIDES: dict[str, tuple[str, ...]] = {
+    "QYB_MQTT_URL": ("deployment", "mqtt", "url"),
+    "QYB_MQTT_USERNAME": ("deployment", "mqtt", "username"),
+    "QYB_MQTT_PASSWORD": ("deployment", "mqtt", "password"),
+    "QYB_MQTT_CLIENT_ID": ("deployment", "mqtt", "client_id"),
+    "QYB_MQTT_PROTOCOL": ("deployment", "mqtt", "protocol"),
+    "QYB_DB": ("deployment", "store", "db"),
+    "QYB_INFLUX_URL": ("deployment", "influx", "url"),
+    "QYB_INFLUX_TOKEN": ("deployment", "influx", "token"),
+    "QYB_INFLUX_ORG": ("deployment", "influx", "org"),
+    "QYB_INFLUX_BUCKET": ("deployment", "influx", "bucket"),
+    "QYB_METRICS_PORT": ("deployment", "metrics_port"),
+}
+
+
+def bundled_config_path() -> Path:
+    return Path(str(resources.files("qingyubiao") / "data" / BUNDLED_CONFIG))
+
+
+def load_config(path: str | Path | None = None, env: Mapping[str, str] | None = None) -> Config:
+    """Read, override from the environment and validate a config file.
+
+    `path=None` loads the bundled 李家河村 config. Raises ConfigError.
+    """
+    file = Path(path) if path is not None else bundled_config_path()
+    name = str(file)
+    try:
+        raw = tomllib.loads(file.read_text(encoding="utf-8"))
+    except FileNotFoundError:
+        raise ConfigError(name, "-", "file not found") from None
+    except (OSError, UnicodeDecodeError) as e:
+        raise ConfigError(name, "-", f"cannot read: {e}") from None
+    except tomllib.TOMLDecodeError as e:
+        raise ConfigError(name, "-", f"not valid TOML: {e}") from None
+    return parse_config(raw, name, os.environ if env is None else env)
+
+
+def parse_config(raw: dict[str, Any], name: str, env: Mapping[str, str]) -> Config:
+    for var, key_path in ENV_OVERRIDES.items():
+        if env.get(var):
+            node = raw
+            for key in key_path[:-1]:
+                node = node.setdefault(key, {})
+            node[key_path[-1]] = env[var]
+    try:
+        config = Config.model_validate(raw)
+    except ValidationError as e:
+        err = e.errors()[0]
+        key = _key_path(err["loc"])
+        env_var = next((v for v, p in ENV_OVERRIDES.items() if ".".join(p) == key and env.get(v)), None)
+        where = f"{key} (from {env_var})" if env_var else key
+        raise ConfigError(name, where, _problem(err)) from None
+    _check_references(config, name)
+    return config
+
+
+def _key_path(loc: tuple[int | str, ...]) -> str:
+    out = ""
+    for part in loc:
+        out += f"[{part}]" if isinstance(part, int) else (f".{part}" if out else str(part))
+    return out or "-"
+
+
+def _problem(err: Any) -> str:
+    if err["type"] == "extra_forbidden":
+        return "unknown key (check the spelling)"
+    if err["type"] == "missing":
+        return "required key is missing"
+    msg: str = err["msg"]
+    return f"{msg} (got {err['input']!r})" if "input" in err and not isinstance(err["input"], dict | list) else msg
+
+
+def _check_references(config: Config, name: str) -> None:
+    seen_eui: dict[str, str] = {}
+    village_ids: set[str] = set()
+    for vi, v in enumerate(config.village):
+        at = f"village[{vi}]"
+        if v.id in village_ids:
+            raise ConfigError(name, f"{at}.id", f"duplicate village id {v.id!r}")
+        village_ids.add(v.id)
+        for kind in ("household", "site", "device", "person"):
+            ids = [item.id for item in getattr(v, kind)]
+            for i, item_id in enumerate(ids):
+                if item_id in ids[:i]:
+                    raise ConfigError(name, f"{at}.{kind}[{i}].id", f"duplicate id {item_id!r}")
+        households = {h.id for h in v.household}
+        sites = {s.id for s in v.site}
+        for i, s in enumerate(v.site):
+            if s.owner is not None and s.owner not in households:
+                raise ConfigError(name, f"{at}.site[{i}].owner", f"unknown household {s.owner!r}")
+        for i, d in enumerate(v.device):
+            if d.id == "gw":
+                raise ConfigError(name, f"{at}.device[{i}].id", "'gw' is reserved for gateway topics")
+            if d.site not in sites:
+                raise ConfigError(name, f"{at}.device[{i}].site", f"unknown site {d.site!r}")
+            for j, metric in enumerate(d.metrics):
+                if metric not in METRICS:
+                    raise ConfigError(name, f"{at}.device[{i}].metrics[{j}]", _unknown_metric(metric))
+            for key, metric in d.object_keys.items():
+                if metric not in METRICS:
+                    raise ConfigError(name, f"{at}.device[{i}].object_keys.{key}", _unknown_metric(metric))
+            if d.dev_eui:
+                if d.dev_eui in seen_eui:
+                    raise ConfigError(
+                        name, f"{at}.device[{i}].dev_eui", f"DevEUI already used by {seen_eui[d.dev_eui]}"
+                    )
+                seen_eui[d.dev_eui] = f"{v.id}/{d.id}"
+        for i, p in enumerate(v.person):
+            if p.household is not None and p.household not in households:
+                raise ConfigError(name, f"{at}.person[{i}].household", f"unknown household {p.household!r}")
+            for field in ("sites", "watch"):
+                for j, site in enumerate(getattr(p, field)):
+                    if site not in sites:
+                        raise ConfigError(name, f"{at}.person[{i}].{field}[{j}]", f"unknown site {site!r}")
+
+
+def _unknown_metric(metric: str) -> str:
+    close = [m for m in METRICS if re.sub(r"_.*", "", m) == re.sub(r"_.*", "", metric)]
+    hint = f"; did you mean {', '.join(close)}?" if close else f"; known: {', '.join(METRICS)}"
+    return f"unknown metric {metric!r}{hint}"

@@ -1,0 +1,1 @@
+"""qyb: the command and composition root."""

@@ -1,0 +1,3 @@
+from qyb.cli import main
+
+raise SystemExit(main())

@@ -1,0 +1,139 @@
+"""`qyb demo`: the whole village on one machine with nothing installed but Python.
+
+An embedded MQTT broker (amqtt) unless QYB_MQTT_URL points at a real one, the
+collector storing into SQLite under ./data/demo, and simulated sensors
+reporting every few seconds.
+"""
+
+from __future__ import annotations
+
+import argparse
+import asyncio
+import logging
+import os
+import socket
+import threading
+import time
+from pathlib import Path
+
+from qingyubiao.config import Config, load_config
+
+log = logging.getLogger("qyb.demo")
+
+
+def _free_port(preferred: int) -> int:
+    for port in (preferred, 0):
+        with socket.socket() as s:
+            try:
+                s.bind(("127.0.0.1", port))
+            except OSError:
+                continue
+            return int(s.getsockname()[1])
+    raise OSError("no free port")
+
+
+class EmbeddedBroker:
+    """amqtt in a thread of its own: MQTT 3.1.1 on 127.0.0.1, for the demo only."""
+
+    def __init__(self, port: int) -> None:
+        self.port = port
+        self._loop = asyncio.new_event_loop()
+        self._ready = threading.Event()
+        self._stop: asyncio.Event | None = None
+        self._thread = threading.Thread(target=self._run, name="amqtt", daemon=True)
+
+    def start(self) -> None:
+        self._thread.start()
+        if not self._ready.wait(10):
+            raise RuntimeError("the embedded broker did not start")
+
+    def _run(self) -> None:
+        asyncio.set_event_loop(self._loop)
+        self._loop.run_until_complete(self._serve())
+
+    async def _serve(self) -> None:
+        from amqtt.broker import Broker
+
+        broker = Broker(
+            {
+                "listeners": {"default": {"type": "tcp", "bind": f"127.0.0.1:{self.port}"}},
+                "plugins": {"amqtt.plugins.authentication.AnonymousAuthPlugin": {"allow_anonymous": True}},
+            }
+        )
+        await broker.start()
+        self._stop = asyncio.Event()
+        self._ready.set()
+        await self._stop.wait()
+        await broker.shutdown()
+
+    def stop(self) -> None:
+        if self._stop is not None:
+            self._loop.call_soon_threadsafe(self._stop.set)
+        self._thread.join(5)
+
+
+def demo_config(args: argparse.Namespace, broker_url: str | None) -> Config:
+    config = load_config(args.config)
+    dep = config.deployment
+    mqtt = dep.mqtt.model_copy(update={"url": broker_url, "protocol": 311}) if broker_url else dep.mqtt
+    store = dep.store
+    if not os.environ.get("QYB_DB"):
+        store = store.model_copy(update={"db": str(Path(args.data) / "qyb.sqlite"), "synchronous": "NORMAL"})
+    return config.model_copy(update={"deployment": dep.model_copy(update={"mqtt": mqtt, "store": store})})
+
+
+def run_demo(args: argparse.Namespace) -> int:
+    from qyb.cli import build_collector
+    from sensors_sim import publisher
+
+    broker: EmbeddedBroker | None = None
+    url = None
+    if not os.environ.get("QYB_MQTT_URL"):
+        broker = EmbeddedBroker(_free_port(args.port))
+        broker.start()
+        url = f"mqtt://127.0.0.1:{broker.port}"
+    config = demo_config(args, url)
+    collector, store = build_collector(config)
+    if args.metrics_port:
+        collector.metrics.serve(_free_port(args.metrics_port), addr="127.0.0.1")
+    stop = threading.Event()
+    worker = threading.Thread(target=collector.run, args=(stop,), name="collector", daemon=True)
+    worker.start()
+    village = config.village[0]
+    print(
+        f"""
+晴雨表 demo: {village.name}, {len(village.site)} sites, {len(village.device)} devices
+  MQTT broker   {config.deployment.mqtt.url}{"  (embedded)" if broker else ""}
+  database      {config.deployment.store.db}
+  try           qyb export --from -1h | head        (with QYB_DB={config.deployment.store.db})
+                qyb deadletters
+  stop          Ctrl-C
+""",
+        flush=True,
+    )
+    deadline = time.monotonic() + args.duration if args.duration else None
+    rounds = 0
+    per_round = sum(len(d.metrics) for d in village.device)
+    try:
+        while deadline is None or time.monotonic() < deadline:
+            now = time.time()
+            msgs = publisher.messages(config, per_round, seed=rounds, start_s=now, fmt="gateway")
+            publisher.publish(config.deployment.mqtt, msgs, client_id="qyb-demo-sim")
+            rounds += 1
+            if rounds % 6 == 1:
+                print(
+                    f"  {time.strftime('%H:%M:%S')}  {rounds * per_round} readings sent, {store.count()} stored",
+                    flush=True,
+                )
+            time.sleep(5.0 if deadline is None else min(5.0, max(0.0, deadline - time.monotonic())))
+    except KeyboardInterrupt:
+        pass
+    finally:
+        stop.set()
+        worker.join(10)
+        store.refresh_rollups()
+        print(f"stopped; {store.count()} readings stored in {config.deployment.store.db}")
+        store.close()
+        if broker:
+            broker.stop()
+    return 0

@@ -1,0 +1,1 @@
+"""The village twin: weather, greenhouse and soil physics, faults, publishers."""

@@ -1,0 +1,150 @@
+"""Shared fixtures: real servers on free loopback ports, in temporary folders.
+
+Locally, a missing server skips its tests with the reason; in CI (CI=true) a
+missing server fails the run instead.
+"""
+
+from __future__ import annotations
+
+import getpass
+import os
+import shutil
+import signal
+import socket
+import subprocess
+import sys
+import time
+from collections.abc import Callable, Iterator
+from dataclasses import dataclass, field
+from pathlib import Path
+
+import pytest
+
+from qingyubiao.config import Config, load_config
+from qingyubiao.series import SeriesIndex
+
+IN_CI = os.environ.get("CI", "").lower() in ("1", "true", "yes")
+REPO = Path(__file__).resolve().parent.parent
+
+
+def need(binary: str) -> str:
+    """Path of a server binary; skip (locally) or fail (CI) when it is missing."""
+    path = shutil.which(binary) or next(
+        (p for p in (f"/usr/sbin/{binary}", f"/usr/bin/{binary}") if os.path.exists(p)), None
+    )
+    if path is None:
+        message = f"{binary} is not installed (apt-get install {binary}; .ci/run installs it)"
+        if IN_CI:
+            pytest.fail(message)
+        pytest.skip(message)
+    return path
+
+
+def free_port() -> int:
+    with socket.socket() as s:
+        s.bind(("127.0.0.1", 0))
+        return int(s.getsockname()[1])
+
+
+def wait_port(port: int, timeout: float = 10.0) -> None:
+    deadline = time.monotonic() + timeout
+    while time.monotonic() < deadline:
+        with socket.socket() as s:
+            if s.connect_ex(("127.0.0.1", port)) == 0:
+                return
+        time.sleep(0.02)
+    raise TimeoutError(f"nothing listens on 127.0.0.1:{port}")
+
+
+def wait_for(predicate: Callable[[], bool], timeout: float, what: str, interval: float = 0.1) -> None:
+    deadline = time.monotonic() + timeout
+    while time.monotonic() < deadline:
+        if predicate():
+            return
+        time.sleep(interval)
+    raise TimeoutError(f"timed out after {timeout} s waiting for {what}")
+
+
+@dataclass
+class Mosquitto:
+    """A real mosquitto broker with persistence, restartable on the same port."""
+
+    binary: str
+    folder: Path
+    port: int = field(default_factory=free_port)
+    proc: subprocess.Popen[bytes] | None = None
+
+    @property
+    def url(self) -> str:
+        return f"mqtt://127.0.0.1:{self.port}"
+
+    def start(self) -> None:
+        conf = self.folder / "mosquitto.conf"
+        (self.folder / "data").mkdir(parents=True, exist_ok=True)
+        conf.write_text(
+            f"""listener {self.port} 127.0.0.1
+allow_anonymous true
+user {getpass.getuser()}
+persistence true
+persistence_location {self.folder}/data/
+autosave_interval 1
+max_queued_messages 0
+max_inflight_messages 0
+log_dest file {self.folder}/mosquitto.log
+log_type error
+log_type warning
+log_type notice
+log_type information
+"""
+        )
+        self.proc = subprocess.Popen([self.binary, "-c", str(conf)], stdout=subprocess.DEVNULL, stderr=subprocess.PIPE)
+        wait_port(self.port)
+
+    def stop(self) -> None:
+        if self.proc and self.proc.poll() is None:
+            self.proc.send_signal(signal.SIGTERM)  # SIGTERM saves the persistence database
+            self.proc.wait(10)
+        self.proc = None
+
+    def restart(self, down_s: float = 0.5) -> None:
+        self.stop()
+        time.sleep(down_s)
+        self.start()
+
+
+@pytest.fixture
+def mosquitto(tmp_path: Path) -> Iterator[Mosquitto]:
+    broker = Mosquitto(need("mosquitto"), tmp_path / "mosquitto")
+    broker.start()
+    yield broker
+    broker.stop()
+
+
+@pytest.fixture(scope="session")
+def village() -> Config:
+    return load_config()
+
+
+@pytest.fixture(scope="session")
+def index(village: Config) -> SeriesIndex:
+    return SeriesIndex(village)
+
+
+def qyb_env(broker: Mosquitto, db: Path, client_id: str = "qyb-test", **extra: str) -> dict[str, str]:
+    env = {k: v for k, v in os.environ.items() if not k.startswith("QYB_")}
+    env.update(QYB_MQTT_URL=broker.url, QYB_DB=str(db), QYB_MQTT_CLIENT_ID=client_id, QYB_METRICS_PORT="0")
+    env.update(extra)
+    return env
+
+
+def qyb(*args: str, env: dict[str, str], check: bool = True, timeout: float = 600) -> subprocess.CompletedProcess[str]:
+    proc = subprocess.run([sys.executable, "-m", "qyb", *args], env=env, capture_output=True, text=True,
+                          timeout=timeout)
+    if check and proc.returncode != 0:
+        raise AssertionError(f"qyb {' '.join(args)} failed ({proc.returncode}):\n{proc.stdout}\n{proc.stderr}")
+    return proc
+
+
+def spawn_qyb(*args: str, env: dict[str, str], log: Path) -> subprocess.Popen[bytes]:
+    out = open(log, "ab")  # noqa: SIM115 (lives as long as the process)
+    return subprocess.Popen([sys.executable, "-m", "qyb", *args], env=env, stdout=out, stderr=subprocess.STDOUT)

@@ -97,7 +97,7 @@ log_type notice
 log_type information
 """
         )
-        self.proc = subprocess.Popen([self.binary, "-c", str(conf)], stdout=subprocess.DEVNULL, stderr=subprocess.PIPE)
+        self.proc = subprocess.Popen([self.binary, "-c", str(conf)], stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL)
         wait_port(self.port)
 
     def stop(self) -> None:
@@ -146,5 +146,5 @@ def qyb(*args: str, env: dict[str, str], check: bool = True, timeout: float = 60
 
 
 def spawn_qyb(*args: str, env: dict[str, str], log: Path) -> subprocess.Popen[bytes]:
-    out = open(log, "ab")  # noqa: SIM115 (lives as long as the process)
-    return subprocess.Popen([sys.executable, "-m", "qyb", *args], env=env, stdout=out, stderr=subprocess.STDOUT)
+    with open(log, "ab") as out:  # the child keeps its own copy of the descriptor
+        return subprocess.Popen([sys.executable, "-m", "qyb", *args], env=env, stdout=out, stderr=subprocess.STDOUT)

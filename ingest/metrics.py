@@ -28,6 +28,27 @@ class IngestMetrics:
         self.inbox_depth = Gauge("qyb_inbox_depth", "Messages received but not yet stored", registry=r)
         self.connected = Gauge("qyb_mqtt_connected", "1 while connected to the broker", registry=r)
         self.reconnects = Counter("qyb_mqtt_connects", "Successful connections to the broker", registry=r)
+        # The InfluxDB forwarder (ingest/store/forwarder.py); qyb_spool_depth above counts its spooled batches.
+        self.influx_written = Counter("qyb_influx_written_readings", "Readings InfluxDB accepted", registry=r)
+        self.influx_errors = Counter(
+            "qyb_influx_write_errors",
+            "Failed InfluxDB write requests, by HTTP status or error kind",
+            ["status"],
+            registry=r,
+        )
+        self.influx_rejected = Counter(
+            "qyb_influx_rejected_readings", "Readings InfluxDB refused as malformed (HTTP 400): not retried", registry=r
+        )
+        self.spool_bytes = Gauge("qyb_influx_spool_bytes", "Bytes in the InfluxDB outage spool", registry=r)
+        self.spool_limit = Gauge("qyb_influx_spool_limit_bytes", "Bound of the InfluxDB outage spool", registry=r)
+        self.spool_dropped = Counter(
+            "qyb_influx_spool_dropped_readings",
+            "Readings not forwarded to InfluxDB because its spool was full (they stay in the local store)",
+            registry=r,
+        )
+        self.influx_lag = Gauge(
+            "qyb_influx_lag_seconds", "Age of the oldest spooled batch not yet written to InfluxDB", registry=r
+        )
 
     def serve(self, port: int, addr: str = "0.0.0.0") -> None:
         start_http_server(port, addr=addr, registry=self.registry)

@@ -157,10 +157,20 @@ class MqttSettings(_Strict):
 
 
 class InfluxSettings(_Strict):
-    url: str | None = None
+    url: str | None = None  # set it to forward every stored batch to InfluxDB as well
     token: str | None = None
     org: str | None = None
     bucket: str | None = None
+    database: str | None = None  # InfluxQL database for reads (/query?db=); default: the bucket
+    batch_size: int = Field(default=10_000, ge=1)  # readings (lines) per write request
+    flush_interval_ms: int = Field(default=1_000, ge=0)  # wait this long for a fuller request
+    timeout_ms: int = Field(default=10_000, ge=100)
+    gzip: bool = True
+    retry_initial_ms: int = Field(default=500, ge=1)  # backoff on 429/5xx/network errors, doubling
+    retry_max_ms: int = Field(default=30_000, ge=1)
+    spool_dir: str = "data/influx-spool"
+    spool_max_bytes: int = Field(default=1024**3, ge=4096)  # at the bound new batches are dropped, oldest kept
+    spool_fsync: bool = True
 
 
 class IngestSettings(_Strict):

@@ -1,9 +1,9 @@
 """The MQTT collector: subscribe, decode to columnar batches, store, then acknowledge.
 
 paho's network thread only appends (topic, payload, mid) to an inbox. The
-collector's own thread takes the inbox every `flush_interval_s`, decodes it
-into one batch, writes it durably, hands it to the sinks (alerting) and only
-then sends the PUBACKs (manual ack). A collector killed at any point loses
+collector's thread takes the inbox every `flush_interval_s` and decodes it into
+one batch; a writer thread stores each batch durably, hands it to the sinks
+(alerting) and only then sends the PUBACKs (manual ack), in arrival order. A collector killed at any point loses
 nothing: unacknowledged messages stay in the broker's persistent session and
 are delivered again; the store is idempotent, so they are stored once.
 """
@@ -11,22 +11,25 @@ are delivered again; the store is idempotent, so they are stored once.
 from __future__ import annotations
 
 import logging
+import queue
 import ssl
 import threading
 import time
 from collections.abc import Callable, Sequence
+from dataclasses import dataclass
+from typing import Any
 
+import numpy as np
 import paho.mqtt.client as mqtt
 from paho.mqtt.enums import CallbackAPIVersion, MQTTProtocolVersion
 from paho.mqtt.packettypes import PacketTypes
 from paho.mqtt.properties import Properties
-from paho.mqtt.subscribeoptions import SubscribeOptions
 
 from ingest.decoders.context import DecodeContext, Deduplicator
 from ingest.decoders.router import route
 from ingest.metrics import IngestMetrics
 from qingyubiao import topics
-from qingyubiao.batch import Flag
+from qingyubiao.batch import Batch, Flag
 from qingyubiao.config import Config, MqttSettings
 from qingyubiao.series import SeriesIndex
 from qingyubiao.store import BatchSink, ReadingWriter
@@ -35,6 +38,14 @@ log = logging.getLogger(__name__)
 
 # (topic, payload, mid, qos, connection generation, arrival monotonic time)
 Inbound = tuple[str, bytes, int, int, int, float]
+
+
+@dataclass(frozen=True, slots=True)
+class _Decoded:
+    msgs: list[Inbound]
+    ctx: DecodeContext
+    batch: Batch
+    now_ms: int
 
 
 def make_client(settings: MqttSettings, client_id: str | None = None, manual_ack: bool = False) -> mqtt.Client:
@@ -56,13 +67,19 @@ def make_client(settings: MqttSettings, client_id: str | None = None, manual_ack
     return client
 
 
-def connect_properties(settings: MqttSettings) -> Properties | None:
+def session_options(settings: MqttSettings) -> dict[str, Any]:
+    """connect() arguments for a persistent session that survives broker restarts.
+
+    MQTT 5 needs clean_start=False from the very first connect (mosquitto does not
+    restore a session across its restart otherwise) and a session expiry; MQTT
+    3.1.1 gets its persistence from clean_session=False on the client.
+    """
     if settings.protocol != 5:
-        return None
+        return {}
     props = Properties(PacketTypes.CONNECT)
     props.SessionExpiryInterval = settings.session_expiry_s
     props.ReceiveMaximum = settings.receive_maximum
-    return props
+    return {"clean_start": False, "properties": props}
 
 
 class Collector:
@@ -90,6 +107,8 @@ class Collector:
         self._inbox: list[Inbound] = []
         self._inbox_lock = threading.Lock()
         self._generation = 0
+        # Decoding and writing overlap: SQLite releases the GIL while it works.
+        self._queue: queue.Queue[_Decoded | Callable[[], None] | None] = queue.Queue(maxsize=2)
         self._filters = topics.subscriptions(
             [v.id for v in config.village], sorted({a for v in config.village for a in v.chirpstack_apps})
         )
@@ -113,7 +132,7 @@ class Collector:
             return
         with self._inbox_lock:
             self._generation += 1  # message ids of earlier connections must not be acknowledged
-        client.subscribe([(f, SubscribeOptions(qos=1)) for f in self._filters])
+        client.subscribe([(f, 1) for f in self._filters])
         self.metrics.connected.set(1)
         self.metrics.reconnects.inc()
         self.connected.set()
@@ -149,67 +168,79 @@ class Collector:
 
     def start(self) -> None:
         s = self.mqtt_settings
-        self.client.connect_async(
-            s.host,
-            s.port,
-            keepalive=s.keepalive_s,
-            clean_start=False if s.protocol == 5 else mqtt.MQTT_CLEAN_START_FIRST_ONLY,
-            properties=connect_properties(s),
-        )
+        self.client.connect_async(s.host, s.port, keepalive=s.keepalive_s, **session_options(s))
         self.client.loop_start()
 
     def run(self, stop: threading.Event) -> None:
         """Connect and process until `stop` is set; then store what is in hand and disconnect."""
         self.start()
+        writer = threading.Thread(target=self._write_loop, name="qyb-writer", daemon=True)
+        writer.start()
         maintenance_due = time.monotonic() + 5
         try:
             while not stop.wait(self.settings.flush_interval_s):
-                self.flush()
+                self._decode_inbox()
                 if self.maintenance and time.monotonic() >= maintenance_due:
-                    self.maintenance()
+                    self._queue.put(self.maintenance)  # on the writer thread, between batches
                     maintenance_due = time.monotonic() + 5
-            self.flush()
+            self._decode_inbox()
         finally:
+            self._queue.put(None)
+            writer.join()
             self.client.disconnect()
             self.client.loop_stop()
 
-    def flush(self) -> int:
-        """Store and acknowledge everything received so far. Returns messages handled."""
+    def _decode_inbox(self) -> None:
+        """Decode what has arrived into batches for the writer (blocks while it is two batches behind)."""
         with self._inbox_lock:
             msgs, self._inbox = self._inbox, []
-        self.metrics.inbox_depth.set(0)
-        done = 0
         for start in range(0, len(msgs), self.settings.max_batch_messages):
-            chunk = msgs[start : start + self.settings.max_batch_messages]
-            while not self._store_chunk(chunk):
-                time.sleep(1.0)  # the store failed: keep the messages unacknowledged and try again
-            done += len(chunk)
-        return done
+            self._queue.put(self._decode(msgs[start : start + self.settings.max_batch_messages]))
 
-    def _store_chunk(self, msgs: list[Inbound]) -> bool:
+    def _decode(self, msgs: list[Inbound]) -> _Decoded:
         now_ms = int(self.clock() * 1000)
         ctx = DecodeContext(self.index, now_ms, self.settings.max_future_s, self.dedup)
         max_bytes = self.settings.max_payload_bytes
         for topic, payload, *_ in msgs:
             route(ctx, topic, payload, max_bytes)
-        batch = ctx.builder.build(self.index.lo, self.index.hi)
-        try:
-            self.store.write(batch, ctx.rejects, ctx.statuses)
-        except Exception:
-            log.exception("store write failed; %d messages stay unacknowledged", len(msgs))
-            self.metrics.store_errors.inc()
-            return False
+        return _Decoded(msgs, ctx, ctx.builder.build(self.index.lo, self.index.hi), now_ms)
+
+    def _write_loop(self) -> None:
+        """The writer thread: store, run the sinks, acknowledge — in arrival order."""
+        while True:
+            item = self._queue.get()
+            try:
+                if item is None:
+                    return
+                if isinstance(item, _Decoded):
+                    self._store(item)
+                else:
+                    try:
+                        item()
+                    except Exception:
+                        log.exception("maintenance failed")
+            finally:
+                self._queue.task_done()
+
+    def _store(self, d: _Decoded) -> None:
+        while True:
+            try:
+                self.store.write(d.batch, d.ctx.rejects, d.ctx.statuses)
+                break
+            except Exception:  # keep the messages unacknowledged and try again
+                log.exception("store write failed; %d messages stay unacknowledged", len(d.msgs))
+                self.metrics.store_errors.inc()
+                time.sleep(1.0)
         for sink in self.sinks:
             try:
-                sink.handle(batch, now_ms)
+                sink.handle(d.batch, d.now_ms)
             except Exception:  # alerting must never cost a stored reading its acknowledgement
                 log.exception("batch sink %r failed", sink)
         with self._inbox_lock:  # on_connect bumps the generation under this lock
-            for _, _, mid, qos, gen, _ in msgs:
+            for _, _, mid, qos, gen, _ in d.msgs:
                 if qos and gen == self._generation:
                     self.client.ack(mid, qos)
-        self._count(msgs, ctx, len(batch), int((batch.flags & Flag.OUT_OF_RANGE).astype(bool).sum()))
-        return True
+        self._count(d.msgs, d.ctx, len(d.batch), int(np.count_nonzero(d.batch.flags & Flag.OUT_OF_RANGE)))
 
     def _count(self, msgs: list[Inbound], ctx: DecodeContext, stored: int, out_of_range: int) -> None:
         m = self.metrics

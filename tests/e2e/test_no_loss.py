@@ -60,8 +60,9 @@ def start_collector(env: dict[str, str], log: Path) -> subprocess.Popen[bytes]:
     return proc
 
 
-def publish_plan(config: Config, broker_url: str, plan: list[tuple[publisher.Format, int, float]],
-                 rate: float) -> list[BaseException]:
+def publish_plan(
+    config: Config, broker_url: str, plan: list[tuple[publisher.Format, int, float]], rate: float
+) -> list[BaseException]:
     """Publish each format from its own client, paced; returns errors (empty on success)."""
     settings = config.deployment.mqtt.model_copy(update={"url": broker_url})
     errors: list[BaseException] = []

@@ -1,0 +1,495 @@
+"""The vectorized alert engine: one numpy pass per round of readings over all cells.
+
+Semantics (the scalar reference in alerts/reference.py implements the same, one
+reading and one cell at a time; a property test requires identical events):
+
+* A batch is de-duplicated on (series, event time), keeping the first copy;
+  derived series (VPD, dew point, dew margin) get a reading wherever the batch
+  has a valid temperature and humidity of one device at the same time.
+* Readings no newer than the last evaluated reading of their series are
+  out of order: stored, but not evaluated (event time only moves forward).
+* The rest is evaluated in time order per series, in rounds holding at most
+  one reading per series; each round is a handful of array operations.
+* A reading is late ("happened while offline") when it is no newer than the
+  moment its series was last seen stale, or older than the staleness limit.
+* Per cell: x = the rule's signal; NaN (no valid value: out of range, no rate
+  yet) holds the state. Bad = outside the trigger band, good = inside the
+  clear band (hysteresis). A gap longer than the staleness limit restarts the
+  bad-reading run. Fires when bad for `for` ms of event time and `consecutive`
+  readings; a pending cell that sees a not-bad reading is cancelled; a firing
+  cell resolves only when good. A cell fired by a late reading fires again
+  (live) at its first live reading that is still not good.
+* tick(now): series with no reading for k × interval are stale; a device with
+  all its series stale is offline; a gateway with all its devices offline is
+  down. Any evaluated reading resolves these.
+"""
+
+from __future__ import annotations
+
+import io
+from dataclasses import dataclass
+
+import numpy as np
+from numpy.typing import NDArray
+
+from alerts import derive
+from alerts.plan import CH, RATE_WINDOW_MS, WET_LEVEL, Plan
+from qingyubiao.batch import Batch, Flag
+from qingyubiao.sun import is_day
+
+OK, PENDING, FIRING = 0, 1, 2
+# event states
+EV_PENDING, EV_FIRING, EV_RESOLVED, EV_CANCELLED = 1, 2, 3, 4
+# event sources
+SRC_CELL, SRC_STALE, SRC_DEVICE, SRC_GATEWAY = 0, 1, 2, 3
+_COUNT_CAP = 32_000
+_H = 3_600_000.0
+_NAN = np.float64(np.nan)
+
+
+@dataclass(frozen=True, slots=True)
+class Events:
+    """State changes, one per row. target: flat cell index (series * R + slot), series, device or gateway."""
+
+    src: NDArray[np.int8]
+    target: NDArray[np.int64]
+    state: NDArray[np.int8]
+    ts_ms: NDArray[np.int64]
+    value: NDArray[np.float64]
+    late: NDArray[np.bool_]
+    start_ms: NDArray[np.int64]  # episode start (first bad reading, or when it went stale)
+
+    def __len__(self) -> int:
+        return int(self.src.shape[0])
+
+    @staticmethod
+    def concat(parts: list[Events]) -> Events:
+        if not parts:
+            z = np.empty(0, np.int64)
+            return Events(z.astype(np.int8), z, z.astype(np.int8), z, z.astype(np.float64), z.astype(bool), z)
+        if len(parts) == 1:
+            return parts[0]
+        return Events(*(np.concatenate([getattr(p, f) for p in parts]) for f in Events.__slots__))
+
+    def rows(self) -> list[tuple[int, int, int, int, float, bool, int]]:
+        return list(
+            zip(
+                self.src.tolist(),
+                self.target.tolist(),
+                self.state.tolist(),
+                self.ts_ms.tolist(),
+                self.value.tolist(),
+                self.late.tolist(),
+                self.start_ms.tolist(),
+                strict=True,
+            )
+        )
+
+
+def _ev(
+    src: int,
+    target: NDArray[np.int64],
+    state: NDArray[np.int8] | int,
+    ts: NDArray[np.int64] | int,
+    value: NDArray[np.float64] | float,
+    late: NDArray[np.bool_] | bool,
+    start: NDArray[np.int64],
+) -> Events:
+    n = target.shape[0]
+    return Events(
+        np.full(n, src, np.int8),
+        target.astype(np.int64),
+        np.broadcast_to(np.asarray(state, np.int8), n).copy(),
+        np.broadcast_to(np.asarray(ts, np.int64), n).copy(),
+        np.broadcast_to(np.asarray(value, np.float64), n).copy(),
+        np.broadcast_to(np.asarray(late, bool), n).copy(),
+        start.astype(np.int64),
+    )
+
+
+class Engine:
+    """State arrays over all series and cells; `handle` and `tick` return Events."""
+
+    SERIES_STATE = (
+        "last_ts", "last_v", "last_vts", "anchor_ts", "anchor_v", "stuck_since", "wet_since",
+        "stale_mark", "stale_state", "stale_start", "cur_day",
+    )  # fmt: skip
+    CELL_STATE = ("state", "count", "since", "ep", "flate", "cur")
+
+    def __init__(self, plan: Plan) -> None:
+        self.plan = plan
+        S, R = plan.shape
+        self.S, self.R = S, R
+        self.start_ms = -1
+        # per series
+        self.last_ts = np.full(S, -1, np.int64)  # last evaluated reading (event time)
+        self.last_v = np.full(S, np.nan)  # last valid value
+        self.last_vts = np.full(S, -1, np.int64)
+        self.anchor_ts = np.full(S, -1, np.int64)  # start of the current rate window
+        self.anchor_v = np.full(S, np.nan)
+        self.stuck_since = np.full(S, -1, np.int64)
+        self.wet_since = np.full(S, -1, np.int64)
+        self.stale_mark = np.full(S, -1, np.int64)
+        self.stale_state = np.zeros(S, np.int8)
+        self.stale_start = np.full(S, -1, np.int64)
+        self.cur_day = np.full(S, -1, np.int8)  # which band `cur` holds: 1 day, 0 night
+        M = int(plan.mean_slot.max()) + 1 if S else 0
+        self.mean_sum = np.zeros((M, 24))
+        self.mean_n = np.zeros((M, 24), np.int64)
+        self.mean_hour = np.full((M, 24), -1, np.int64)
+        # per cell
+        self.state = np.zeros((S, R), np.int8)
+        self.count = np.zeros((S, R), np.int16)
+        self.since = np.full((S, R), -1, np.int64)
+        self.ep = np.full((S, R), -1, np.int64)
+        self.flate = np.zeros((S, R), bool)
+        # the band in force, switched at sunrise and sunset (only when day and night differ)
+        self.cur = (plan.band_night if plan.daynight else plan.band_day).copy()
+        # devices and gateways
+        D, G = len(plan.devices), len(plan.gateways)
+        self.dev_state = np.zeros(D, np.int8)
+        self.dev_start = np.full(D, -1, np.int64)
+        self.gw_state = np.zeros(G, np.int8)
+        self.gw_start = np.full(G, -1, np.int64)
+        self.dev_stale_ms = np.zeros(D, np.int64)
+        np.maximum.at(self.dev_stale_ms, plan.device_of[plan.watched], plan.stale_ms[plan.watched])
+        self.dev_watched = np.zeros(D, bool)
+        self.dev_watched[plan.device_of[plan.watched]] = True
+        self.gw_size = np.bincount(plan.device_gateway[plan.device_gateway >= 0], minlength=G)
+        is_pair = np.full(S, -1, np.int64)
+        if len(plan.pairs):
+            is_pair[plan.pairs[:, 0]] = np.arange(len(plan.pairs))
+            is_pair[plan.pairs[:, 1]] = np.arange(len(plan.pairs))
+        self._pair_of = is_pair
+        self._is_rh = np.zeros(S, bool)
+        if len(plan.pairs):
+            self._is_rh[plan.pairs[:, 1]] = True
+        self.dropped_out_of_order = 0
+
+    # -- batches ---------------------------------------------------------------
+
+    def handle(self, batch: Batch, now_ms: int) -> Events:
+        """Evaluate a stored batch. now_ms: arrival (wall) time, used only to tell late readings."""
+        if self.start_ms < 0:
+            self.start_ms = now_ms
+        s, ts, v, oor = self._prepare(batch)
+        parts: list[Events] = []
+        if s.shape[0]:
+            first = np.empty(s.shape[0], bool)
+            first[0] = True
+            np.not_equal(s[1:], s[:-1], out=first[1:])
+            if first.all():  # one reading per series: a single round, already sorted
+                self._round(s, ts, v, oor, now_ms, parts)
+            else:
+                starts = np.flatnonzero(first)
+                group = np.cumsum(first) - 1
+                rank = np.arange(s.shape[0]) - starts[group]
+                order = np.lexsort((s, rank))
+                s, ts, v, oor, rank = s[order], ts[order], v[order], oor[order], rank[order]
+                bounds = np.searchsorted(rank, np.arange(int(rank[-1]) + 2))
+                for r in range(int(rank[-1]) + 1):
+                    a, b = bounds[r], bounds[r + 1]
+                    self._round(s[a:b], ts[a:b], v[a:b], oor[a:b], now_ms, parts)
+            parts.append(self._back_online(np.unique(s) if not first.all() else s, now_ms))
+        return Events.concat(parts)
+
+    def _prepare(
+        self, batch: Batch
+    ) -> tuple[NDArray[np.int64], NDArray[np.int64], NDArray[np.float64], NDArray[np.bool_]]:
+        """De-duplicate, add derived readings, drop out-of-order ones; sorted by (series, ts)."""
+        s = batch.series.astype(np.int64)
+        ts, v = batch.ts_ms, batch.value
+        oor = (batch.flags & np.uint16(Flag.OUT_OF_RANGE)) != 0
+        if s.shape[0] > 1 and not np.all(s[1:] > s[:-1]):
+            order = np.lexsort((ts, s))
+            s, ts, v, oor = s[order], ts[order], v[order], oor[order]
+            keep = np.ones(s.shape[0], bool)
+            keep[1:] = (s[1:] != s[:-1]) | (ts[1:] != ts[:-1])
+            if not keep.all():
+                s, ts, v, oor = s[keep], ts[keep], v[keep], oor[keep]
+        if len(self.plan.pairs):
+            d = self._derived(s, ts, v, oor)
+            if d is not None:
+                s, ts, v, oor = (np.concatenate([a, b]) for a, b in zip((s, ts, v, oor), d, strict=True))
+                order = np.lexsort((ts, s))
+                s, ts, v, oor = s[order], ts[order], v[order], oor[order]
+        fresh = ts > self.last_ts[s]
+        if not fresh.all():
+            self.dropped_out_of_order += int((~fresh).sum())
+            s, ts, v, oor = s[fresh], ts[fresh], v[fresh], oor[fresh]
+        return s, ts, v, oor
+
+    def _derived(
+        self, s: NDArray[np.int64], ts: NDArray[np.int64], v: NDArray[np.float64], oor: NDArray[np.bool_]
+    ) -> tuple[NDArray[np.int64], NDArray[np.int64], NDArray[np.float64], NDArray[np.bool_]] | None:
+        pair = self._pair_of[s]
+        m = (pair >= 0) & ~oor
+        if not m.any():
+            return None
+        p, t, val, rh = pair[m], ts[m], v[m], self._is_rh[s[m]]
+        order = np.lexsort((rh, t, p))
+        p, t, val, rh = p[order], t[order], val[order], rh[order]
+        hit = np.flatnonzero((p[1:] == p[:-1]) & (t[1:] == t[:-1]))  # temperature then humidity
+        if not hit.shape[0]:
+            return None
+        tc, rhp, pp, tt = val[hit], val[hit + 1], p[hit], t[hit]
+        dew = derive.dew_point_c(tc, rhp)
+        cols = self.plan.pairs[pp]
+        series = np.concatenate([cols[:, 2], cols[:, 3], cols[:, 4]])
+        values = np.concatenate([derive.vpd_kpa(tc, rhp), dew, tc - dew])
+        times = np.concatenate([tt, tt, tt])
+        return series, times, values, np.zeros(series.shape[0], bool)
+
+    def _round(
+        self,
+        s: NDArray[np.int64],
+        ts: NDArray[np.int64],
+        v: NDArray[np.float64],
+        oor: NDArray[np.bool_],
+        now_ms: int,
+        out: list[Events],
+    ) -> None:
+        """At most one reading per series, series ascending."""
+        plan, n = self.plan, s.shape[0]
+        full = n == self.S  # every series once, in order: work in place on whole arrays
+        sel: slice | NDArray[np.int64] = slice(None) if full else s
+        stale_ms = plan.stale_ms[sel]
+        last_ts = self.last_ts[sel]
+        gap = (last_ts >= 0) & (ts - last_ts > stale_ms)
+        late = (ts <= self.stale_mark[sel]) | (now_ms - ts > stale_ms)
+        val = np.where(oor, _NAN, v)
+        sig = self._signals(sel, ts, val, oor)
+        self.last_ts[sel] = ts
+        self._switch_bands(s, ts, sel)
+
+        R = self.R
+        if sig is None:
+            x = val[:, None]
+        else:
+            chan = plan.channel[sel]
+            x = np.take_along_axis(sig, chan.astype(np.intp), axis=1)
+            if CH["predict"] in plan.uses:
+                x = np.where(
+                    chan == CH["predict"], val[:, None] + sig[:, CH["rate_10min"], None] * plan.horizon_min[sel], x
+                )
+        cur = self.cur[:, sel]
+        bad = (x > cur[1]) | (x < cur[0])
+        good = (x <= cur[3]) & (x >= cur[2])
+        okx = ~np.isnan(x)
+        count, since, state = self.count[sel], self.since[sel], self.state[sel]
+        if gap.any():
+            count = np.where(gap[:, None], np.int16(0), count)
+        newcount = np.where(bad, np.minimum(count, _COUNT_CAP) + np.int16(1), np.where(okx, np.int16(0), count))
+        ts2 = ts[:, None]
+        newsince = np.where(bad & (count == 0), ts2, since)
+        ripe = bad & (newcount >= plan.need[sel]) & (ts2 - newsince >= plan.for_ms[sel])
+        is_ok, is_fire = state == OK, state == FIRING
+        flate = self.flate[sel]
+        to_fire = ripe & ~is_fire
+        to_pend = bad & ~ripe & is_ok
+        to_cancel = (state == PENDING) & okx & ~bad
+        to_resolve = is_fire & good
+        confirm = is_fire & flate & okx & ~good & ~late[:, None]
+        newstate = np.where(to_fire, np.int8(FIRING), np.where(to_pend, np.int8(PENDING), state))
+        newstate[to_cancel | to_resolve] = OK
+        ep = np.where(to_pend | (to_fire & is_ok), newsince, self.ep[sel])
+        newflate = np.where(to_fire, late[:, None], flate & ~confirm)
+        hit = np.flatnonzero(to_fire | to_pend | to_cancel | to_resolve | confirm)
+        if full:
+            self.count, self.since, self.state, self.ep, self.flate = newcount, newsince, newstate, ep, newflate
+        else:
+            self.count[s], self.since[s], self.state[s] = newcount, newsince, newstate
+            self.ep[s], self.flate[s] = ep, newflate
+        if hit.shape[0]:
+            row, col = hit // R, hit % R
+            code = np.where(
+                to_pend.ravel()[hit],
+                EV_PENDING,
+                np.where(
+                    to_resolve.ravel()[hit], EV_RESOLVED, np.where(to_cancel.ravel()[hit], EV_CANCELLED, EV_FIRING)
+                ),
+            ).astype(np.int8)
+            xv = np.broadcast_to(x, (n, R))[row, col]
+            out.append(_ev(SRC_CELL, s[row] * R + col, code, ts[row], xv, late[row], ep.ravel()[hit]))
+
+    def _switch_bands(self, s: NDArray[np.int64], ts: NDArray[np.int64], sel: slice | NDArray[np.int64]) -> None:
+        """Load the day or night band of the cells whose series crossed sunrise or sunset."""
+        if not self.plan.daynight:
+            return
+        day = self._is_day(s, ts).astype(np.int8)
+        changed = np.flatnonzero(day != self.cur_day[sel])
+        if changed.shape[0]:
+            rows = s[changed]
+            dm = day[changed].astype(bool)[None, :, None]
+            self.cur[:, rows] = np.where(dm, self.plan.band_day[:, rows], self.plan.band_night[:, rows])
+            self.cur_day[rows] = day[changed]
+
+    def _is_day(self, s: NDArray[np.int64], ts: NDArray[np.int64]) -> NDArray[np.bool_]:
+        """Day or night at the series' village, decided per minute of event time."""
+        minute = ts // 60_000
+        lo, hi = int(minute.min()), int(minute.max())
+        vil = self.plan.village_of[s]
+        if hi - lo < 100_000:
+            grid = np.arange(lo, hi + 1, dtype=np.int64) * 60_000
+            table = np.stack([is_day(grid, la, lo_) for la, lo_ in zip(self.plan.lat, self.plan.lon, strict=True)])
+            return table[vil, minute - lo]
+        out = np.empty(s.shape[0], bool)
+        for i, (la, lo_) in enumerate(zip(self.plan.lat, self.plan.lon, strict=True)):
+            m = vil == i
+            out[m] = is_day(minute[m] * 60_000, la, lo_)
+        return out
+
+    def _signals(
+        self,
+        sel: slice | NDArray[np.int64],
+        ts: NDArray[np.int64],
+        val: NDArray[np.float64],
+        oor: NDArray[np.bool_],
+    ) -> NDArray[np.float64] | None:
+        """Per-series signal channels (n, K) for this round, updating their state; None if only values are used."""
+        uses = self.plan.uses
+        if uses <= {CH["value"]}:
+            return None
+        n = ts.shape[0]
+        sig = np.full((n, len(CH)), np.nan)
+        sig[:, CH["value"]] = val
+        sig[:, CH["out_of_range"]] = oor.astype(np.float64)
+        valid = ~oor
+        stale_ms = self.plan.stale_ms[sel]
+        last_vts, last_v = self.last_vts[sel], self.last_v[sel]
+        cont = valid & (last_vts >= 0) & (ts - last_vts <= stale_ms)  # continues a run of valid readings
+        restart = valid & ~cont
+        # jump from the previous valid reading, and how long the value has not changed
+        sig[:, CH["step"]] = np.where(cont, np.abs(val - last_v), np.nan)
+        same = cont & (val == last_v)
+        stuck = np.where(valid & ~same, ts, self.stuck_since[sel])
+        sig[:, CH["stuck_hours"]] = np.where(valid, (ts - stuck) / _H, np.nan)
+        # rate over at least RATE_WINDOW_MS, re-anchored once the window has passed
+        a_ts, a_v = self.anchor_ts[sel], self.anchor_v[sel]
+        span = ts - a_ts
+        ready = cont & (span >= RATE_WINDOW_MS)
+        sig[:, CH["rate_10min"]] = np.where(ready, (val - a_v) * RATE_WINDOW_MS / np.where(ready, span, 1), np.nan)
+        move = restart | ready
+        # hours at or above the wet level
+        wet = valid & (val >= WET_LEVEL)
+        w_since = self.wet_since[sel]
+        w_since = np.where(wet & (restart | (w_since < 0)), ts, np.where(valid & ~wet, -1, w_since))
+        sig[:, CH["wet_hours"]] = np.where(valid, np.where(wet, (ts - w_since) / _H, 0.0), np.nan)
+        if CH["mean_24h"] in uses:
+            sig[:, CH["mean_24h"]] = self._mean24(sel, ts, val, valid)
+        self.stuck_since[sel] = stuck
+        self.anchor_ts[sel] = np.where(move, ts, a_ts)
+        self.anchor_v[sel] = np.where(move, val, a_v)
+        self.wet_since[sel] = w_since
+        self.last_v[sel] = np.where(valid, val, last_v)
+        self.last_vts[sel] = np.where(valid, ts, last_vts)
+        return sig
+
+    def _mean24(
+        self, sel: slice | NDArray[np.int64], ts: NDArray[np.int64], val: NDArray[np.float64], valid: NDArray[np.bool_]
+    ) -> NDArray[np.float64]:
+        slot = self.plan.mean_slot[sel]
+        m = valid & (slot >= 0)
+        out = np.full(ts.shape[0], np.nan)
+        if not m.any():
+            return out
+        rows, t, x = slot[m], ts[m], val[m]
+        hour = t // 3_600_000
+        b = hour % 24
+        reset = self.mean_hour[rows, b] != hour
+        self.mean_sum[rows[reset], b[reset]] = 0.0
+        self.mean_n[rows[reset], b[reset]] = 0
+        self.mean_hour[rows, b] = hour
+        self.mean_sum[rows, b] += x
+        self.mean_n[rows, b] += 1
+        total = np.zeros(rows.shape[0])
+        count = np.zeros(rows.shape[0], np.int64)
+        for j in range(24):  # fixed order, so the scalar reference adds up the same way
+            inside = self.mean_hour[rows, j] > hour - 24
+            total += np.where(inside, self.mean_sum[rows, j], 0.0)
+            count += np.where(inside, self.mean_n[rows, j], 0)
+        out[m] = total / count
+        return out
+
+    def _back_online(self, touched: NDArray[np.int64], now_ms: int) -> Events:
+        """Resolve staleness, device offline and gateway down for series that reported."""
+        parts = []
+        st = touched[self.stale_state[touched] == FIRING]
+        if st.shape[0]:
+            self.stale_state[st] = OK
+            parts.append(_ev(SRC_STALE, st, EV_RESOLVED, now_ms, _NAN, False, self.stale_start[st]))
+        devs = np.unique(self.plan.device_of[touched])
+        dv = devs[self.dev_state[devs] == FIRING]
+        if dv.shape[0]:
+            self.dev_state[dv] = OK
+            parts.append(_ev(SRC_DEVICE, dv, EV_RESOLVED, now_ms, _NAN, False, self.dev_start[dv]))
+        gws = np.unique(self.plan.device_gateway[devs])
+        gws = gws[gws >= 0]
+        gw = gws[self.gw_state[gws] == FIRING]
+        if gw.shape[0]:
+            self.gw_state[gw] = OK
+            parts.append(_ev(SRC_GATEWAY, gw, EV_RESOLVED, now_ms, _NAN, False, self.gw_start[gw]))
+        return Events.concat(parts)
+
+    # -- time passing ------------------------------------------------------------
+
+    def tick(self, now_ms: int) -> Events:
+        """Staleness, device offline and gateway down as of wall time now_ms."""
+        if self.start_ms < 0:
+            self.start_ms = now_ms
+        plan = self.plan
+        alive = np.maximum(self.last_ts, self.start_ms)
+        stale = plan.watched & (now_ms - alive > plan.stale_ms)
+        parts = []
+        new = np.flatnonzero(stale & (self.stale_state == OK))
+        if new.shape[0]:
+            self.stale_state[new] = FIRING
+            self.stale_start[new] = alive[new] + plan.stale_ms[new]
+            parts.append(_ev(SRC_STALE, new, EV_FIRING, self.stale_start[new], _NAN, False, self.stale_start[new]))
+        self.stale_mark = np.where(stale, now_ms, self.stale_mark)
+        D = len(plan.devices)
+        dev_alive = np.full(D, -1, np.int64)
+        w = plan.watched
+        np.maximum.at(dev_alive, plan.device_of[w], alive[w])
+        off = self.dev_watched & (now_ms - dev_alive > self.dev_stale_ms)
+        newd = np.flatnonzero(off & (self.dev_state == OK))
+        if newd.shape[0]:
+            self.dev_state[newd] = FIRING
+            self.dev_start[newd] = dev_alive[newd] + self.dev_stale_ms[newd]
+            parts.append(_ev(SRC_DEVICE, newd, EV_FIRING, self.dev_start[newd], _NAN, False, self.dev_start[newd]))
+        G = len(plan.gateways)
+        if G:
+            has = plan.device_gateway >= 0
+            online = np.bincount(plan.device_gateway[has], weights=(~off[has]).astype(float), minlength=G)
+            down = (self.gw_size > 0) & (online == 0)
+            newg = np.flatnonzero(down & (self.gw_state == OK))
+            if newg.shape[0]:
+                last = np.full(G, -1, np.int64)
+                np.maximum.at(last, plan.device_gateway[has], self.dev_start[has])
+                self.gw_state[newg] = FIRING
+                self.gw_start[newg] = last[newg]
+                parts.append(_ev(SRC_GATEWAY, newg, EV_FIRING, last[newg], _NAN, False, last[newg]))
+        return Events.concat(parts)
+
+    # -- restart -------------------------------------------------------------------
+
+    def snapshot(self) -> bytes:
+        """All state arrays (pending timers included) as an .npz blob."""
+        arrays = {k: getattr(self, k) for k in (*self.SERIES_STATE, *self.CELL_STATE)}
+        arrays |= {k: getattr(self, k) for k in ("mean_sum", "mean_n", "mean_hour", "dev_state", "dev_start")}
+        arrays |= {"gw_state": self.gw_state, "gw_start": self.gw_start}
+        arrays["meta"] = np.array([self.start_ms, self.S, self.R, self.dropped_out_of_order], np.int64)
+        buf = io.BytesIO()
+        np.savez(buf, **arrays)
+        return buf.getvalue()
+
+    def restore(self, blob: bytes) -> None:
+        """Load a snapshot taken with the same plan; raises ValueError if the layout differs."""
+        with np.load(io.BytesIO(blob)) as z:
+            start, S, R, dropped = (int(x) for x in z["meta"])
+            if (S, R) != (self.S, self.R) or z["dev_state"].shape != self.dev_state.shape:
+                raise ValueError(f"snapshot is for {S}x{R} cells, the rules now give {self.S}x{self.R}")
+            for k in z.files:
+                if k != "meta":
+                    setattr(self, k, z[k].copy())
+        self.start_ms, self.dropped_out_of_order = start, dropped

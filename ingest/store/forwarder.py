@@ -1,0 +1,244 @@
+"""Forward stored batches to a remote store (InfluxDB) through its own disk spool and sender thread.
+
+The collector calls `handle(batch, now_ms)` after the local store has the
+batch and before the MQTT acknowledgement. `handle` only encodes the batch as
+line protocol and appends it to the spool on local disk: it never waits for
+the network, so a slow or dead InfluxDB never holds up the local store, the
+alerting or the acknowledgement, and an acknowledged reading is on disk in
+the spool before its PUBACK leaves (the spool is the crash-safe queue; there
+is no in-memory one).
+
+The sender thread reads the oldest spooled records, joins them into requests
+of at most `batch_size` lines (waiting up to `flush_interval_ms` for a fuller
+one), writes them, and only then moves the spool's cursor. Failures:
+
+- 429, 5xx, 401/403/404, timeouts, refused connections: retried, in order,
+  with exponential backoff (honouring Retry-After) until they succeed; the
+  data waits in the spool.
+- 400/422 (the body is refused): logged with the server's reason, counted in
+  `qyb_influx_rejected_readings`, and skipped; 413 splits the request in two.
+- Spool full: the batch is not forwarded (it stays in the local store),
+  counted in `qyb_influx_spool_dropped_readings` and logged as an error; a
+  warning is logged when the spool passes `WARN_RATIO` of its bound.
+"""
+
+from __future__ import annotations
+
+import logging
+import random
+import threading
+import time
+from collections.abc import Callable
+from typing import Protocol
+
+from ingest.metrics import IngestMetrics
+from ingest.store.influx import InfluxWriter, LineEncoder, WriteFailed
+from ingest.store.spool import Record, Spool
+from qingyubiao.batch import Batch
+from qingyubiao.config import Config, InfluxSettings
+from qingyubiao.series import SeriesIndex
+
+log = logging.getLogger(__name__)
+
+WARN_RATIO = 0.8  # warn when the spool holds this share of its bound
+
+
+class LineWriter(Protocol):
+    def write(self, body: str) -> None:
+        """Write line protocol; raise WriteFailed."""
+        ...
+
+    def close(self) -> None: ...
+
+
+class Forwarder:
+    """A BatchSink that forwards to one remote store; one spool and one thread per store."""
+
+    def __init__(
+        self,
+        name: str,
+        encoder: LineEncoder,
+        writer: LineWriter,
+        spool: Spool,
+        settings: InfluxSettings,
+        metrics: IngestMetrics | None = None,
+        clock: Callable[[], float] = time.time,
+    ) -> None:
+        self.name = name
+        self.encoder = encoder
+        self.writer = writer
+        self.spool = spool
+        self.settings = settings
+        self.metrics = metrics or IngestMetrics()
+        self.clock = clock
+        self._wake = threading.Event()
+        self._stop = threading.Event()
+        self._thread: threading.Thread | None = None
+        self._warned = False
+        self._last_drop_log = 0.0
+        self.dropped_readings = 0  # since start; also in qyb_influx_spool_dropped_readings
+        self.metrics.spool_limit.set(spool.max_bytes)
+        self._update_gauges()
+
+    # -- the collector's thread -------------------------------------------------------
+
+    def handle(self, batch: Batch, now_ms: int) -> None:
+        """Spool the batch for the sender; never waits for the network."""
+        body, lines = self.encoder.encode(batch)
+        if not lines:
+            return
+        if not self.spool.append(body, lines, now_ms):
+            self._dropped(lines)
+        else:
+            self._check_fill()
+        self._update_gauges()
+        self._wake.set()
+
+    def _check_fill(self) -> None:
+        ratio = self.spool.pending_bytes / self.spool.max_bytes
+        if ratio >= WARN_RATIO and not self._warned:
+            self._warned = True
+            log.warning(
+                "%s spool is %.0f%% full (%d of %d bytes): InfluxDB is not keeping up or is away; at 100%% new "
+                "batches are not forwarded (they stay in the local store)",
+                self.name,
+                ratio * 100,
+                self.spool.pending_bytes,
+                self.spool.max_bytes,
+            )
+        elif ratio < WARN_RATIO / 2:
+            self._warned = False
+
+    def _dropped(self, lines: int) -> None:
+        self.metrics.spool_dropped.inc(lines)
+        self.dropped_readings += lines
+        now = time.monotonic()
+        if now - self._last_drop_log >= 10:  # loud, but not a line per batch
+            self._last_drop_log = now
+            log.error(
+                "%s spool is full (%d bytes): %d readings NOT forwarded to InfluxDB (kept in the local store; "
+                "qyb store migrate can copy them later). Total not forwarded: %d",
+                self.name,
+                self.spool.max_bytes,
+                lines,
+                self.dropped_readings,
+            )
+
+    def _update_gauges(self) -> None:
+        self.metrics.spool_depth.set(self.spool.depth)
+        self.metrics.spool_bytes.set(self.spool.pending_bytes)
+
+    # -- the sender thread ------------------------------------------------------------
+
+    def start(self) -> None:
+        if self._thread is None:
+            self._thread = threading.Thread(target=self._run, name=f"forward-{self.name}", daemon=True)
+            self._thread.start()
+
+    def close(self, drain_s: float = 5.0) -> None:
+        """Try to deliver what is spooled for up to `drain_s`, then stop; the rest waits in the spool."""
+        deadline = time.monotonic() + drain_s
+        while self._thread and self.spool.depth and time.monotonic() < deadline:
+            self._wake.set()
+            time.sleep(0.05)
+        self._stop.set()
+        self._wake.set()
+        if self._thread:
+            self._thread.join(10)
+        self.spool.close()
+        self.writer.close()
+
+    def _run(self) -> None:
+        attempt = 0
+        while not self._stop.is_set():
+            records = self.spool.peek(self.settings.batch_size)
+            if not records:
+                self._wake.clear()
+                self._wake.wait(0.5)
+                continue
+            lines = sum(r.lines for r in records)
+            wait_s = self.settings.flush_interval_ms / 1000 - (self.clock() - records[0].appended_ms / 1000)
+            if lines < self.settings.batch_size and wait_s > 0 and attempt == 0:
+                self._wake.clear()
+                self._wake.wait(wait_s)  # wait for a fuller request, or the flush interval
+                continue
+            self.metrics.influx_lag.set(max(0.0, self.clock() - records[0].appended_ms / 1000))
+            try:
+                self._send(records)
+            except WriteFailed as e:
+                attempt += 1
+                delay = self._backoff(attempt, e)
+                log_fn = log.warning if attempt <= 3 or e.status in ("401", "403", "404") else log.debug
+                log_fn(
+                    "%s: %s; retry %d in %.1f s (%d batches spooled)", self.name, e, attempt, delay, self.spool.depth
+                )
+                self._stop.wait(delay)
+                continue
+            if attempt:
+                log.info("%s: writes succeed again after %d failed attempts", self.name, attempt)
+            attempt = 0
+            self.spool.consume(records)
+            self._update_gauges()
+            if not self.spool.depth:
+                self.metrics.influx_lag.set(0)
+
+    def _backoff(self, attempt: int, e: WriteFailed) -> float:
+        s = self.settings
+        delay = min(s.retry_max_ms, s.retry_initial_ms * 2 ** min(attempt - 1, 30)) / 1000
+        delay *= random.uniform(0.5, 1.0)  # jitter: many collectors must not retry in step
+        if e.retry_after_s is not None:
+            delay = max(delay, min(e.retry_after_s, s.retry_max_ms / 1000))
+        return delay
+
+    def _send(self, records: list[Record]) -> None:
+        """Write the records' lines in requests of at most batch_size lines. Raises WriteFailed (retriable)."""
+        size = self.settings.batch_size
+        chunk: list[str] = []
+        chunk_lines = 0
+        for r in records:
+            if r.lines > size:  # a large collector batch: split it by lines
+                self._flush_chunk(chunk, chunk_lines)
+                chunk, chunk_lines = [], 0
+                lines = r.body.split("\n")
+                for i in range(0, len(lines), size):
+                    self._write("\n".join(lines[i : i + size]), len(lines[i : i + size]))
+                continue
+            if chunk_lines + r.lines > size:
+                self._flush_chunk(chunk, chunk_lines)
+                chunk, chunk_lines = [], 0
+            chunk.append(r.body)
+            chunk_lines += r.lines
+        self._flush_chunk(chunk, chunk_lines)
+
+    def _flush_chunk(self, chunk: list[str], lines: int) -> None:
+        if chunk:
+            self._write("\n".join(chunk), lines)
+
+    def _write(self, body: str, lines: int) -> None:
+        try:
+            self.writer.write(body)
+        except WriteFailed as e:
+            self.metrics.influx_errors.labels(e.status).inc()
+            if e.retriable:
+                raise
+            if e.status == "413" and lines > 1:
+                parts = body.split("\n")
+                half = len(parts) // 2
+                self._write("\n".join(parts[:half]), half)
+                self._write("\n".join(parts[half:]), len(parts) - half)
+                return
+            self.metrics.influx_rejected.inc(lines)
+            log.error("%s refused %d readings, skipped (not retried): %s", self.name, lines, e)
+            return
+        self.metrics.influx_written.inc(lines)
+
+
+def influx_forwarder(config: Config, index: SeriesIndex, metrics: IngestMetrics | None = None) -> Forwarder:
+    """The started InfluxDB forwarder for `deployment.influx` (whose url must be set)."""
+    s = config.deployment.influx
+    spool = Spool(s.spool_dir, s.spool_max_bytes, fsync=s.spool_fsync)
+    forwarder = Forwarder("influxdb", LineEncoder(config, index), InfluxWriter(s), spool, s, metrics)
+    if spool.depth:
+        log.info("%d batches (%d bytes) wait in the InfluxDB spool; replaying", spool.depth, spool.pending_bytes)
+    forwarder.start()
+    return forwarder

@@ -1,0 +1,159 @@
+"""InfluxDB writer: columnar batches as line protocol, written through influxdb-client's WriteApi.
+
+Schema (why: docs/design.md, "InfluxDB store"): one measurement per site kind
+(`greenhouse`, `orchard`), tags `crop`, `device`, `site`, `village`, one float
+field per metric, millisecond timestamps. Readings flagged out of physical
+range go to the measurement `out_of_range` with the same tags, so dashboards
+and aggregates never see a sensor fault as a value, yet the fault is kept.
+One line per reading: lines of the same device and time merge into one point
+in InfluxDB, and writing the same reading again overwrites it (idempotent).
+
+The text is built in bulk from the batch's columns with per-series prefixes
+computed once (about 1 µs per reading, against about 6 µs for a `Point`); it
+is byte-for-byte what `Point` would produce (tests/influx/test_line_protocol.py).
+"""
+
+from __future__ import annotations
+
+import logging
+from itertools import repeat
+
+import numpy as np
+import urllib3
+from influxdb_client import InfluxDBClient, WritePrecision
+from influxdb_client.client.write_api import SYNCHRONOUS
+from influxdb_client.rest import ApiException
+from numpy.typing import NDArray
+
+from qingyubiao.batch import Batch, Flag
+from qingyubiao.config import Config, InfluxSettings
+from qingyubiao.series import SeriesIndex
+
+log = logging.getLogger(__name__)
+
+OUT_OF_RANGE_MEASUREMENT = "out_of_range"
+SITE_KIND_MEASUREMENTS = ("greenhouse", "orchard")  # the measurement is the site's kind
+PRECISION = WritePrecision.MS
+
+# The escaping influxdb-client's Point applies (influxdb_client/client/write/point.py).
+_ESCAPE_KEY = str.maketrans({",": r"\,", "=": r"\=", " ": r"\ ", "\n": r"\n", "\t": r"\t", "\r": r"\r"})
+_ESCAPE_MEASUREMENT = str.maketrans({",": r"\,", " ": r"\ ", "\n": r"\n", "\t": r"\t", "\r": r"\r"})
+
+
+def escape_measurement(name: str) -> str:
+    return name.translate(_ESCAPE_MEASUREMENT)
+
+
+def escape_key(key: str) -> str:
+    """A tag key or field key."""
+    return key.translate(_ESCAPE_KEY)
+
+
+def escape_tag_value(value: str) -> str:
+    out = value.translate(_ESCAPE_KEY)
+    return out + " " if out.endswith("\\") else out  # a trailing backslash would escape the separator
+
+
+def line_prefix(measurement: str, tags: dict[str, str], field: str) -> str:
+    """`measurement,k=v,... field=`: everything of a line but the value and the time. Tags sorted, empty ones left
+    out, as Point does."""
+    tag_text = "".join(
+        f",{escape_key(k)}={escape_tag_value(v)}" for k, v in sorted(tags.items()) if k and escape_tag_value(v)
+    )
+    return f"{escape_measurement(measurement)}{tag_text} {escape_key(field)}="
+
+
+def series_tags(config: Config, index: SeriesIndex) -> list[tuple[str, dict[str, str]]]:
+    """(measurement, tags) of every series, in series order."""
+    sites = {(v.id, s.id): s for v in config.village for s in v.site}
+    out = []
+    for k in index.keys:
+        site = sites[(k.village, k.site)]
+        out.append((site.kind, {"village": k.village, "site": k.site, "device": k.device, "crop": site.crop}))
+    return out
+
+
+class LineEncoder:
+    """Turns a Batch into line-protocol text, one line per finite reading."""
+
+    def __init__(self, config: Config, index: SeriesIndex) -> None:
+        tags = series_tags(config, index)
+        metrics = [k.metric for k in index.keys]
+        self._valid = np.array([line_prefix(m, t, f) for (m, t), f in zip(tags, metrics, strict=True)], dtype=object)
+        self._bad = np.array(
+            [line_prefix(OUT_OF_RANGE_MEASUREMENT, t, f) for (_, t), f in zip(tags, metrics, strict=True)],
+            dtype=object,
+        )
+
+    def encode(self, batch: Batch) -> tuple[str, int]:
+        """(text, lines). Lines are separated by '\\n'; NaN and infinities are left out, as Point leaves them."""
+        finite = np.isfinite(batch.value)
+        if not finite.all():
+            batch = batch.take(finite)
+        if not len(batch):
+            return "", 0
+        bad = (batch.flags & np.uint16(Flag.OUT_OF_RANGE)) != 0
+        prefixes: NDArray[np.object_] = np.where(bad, self._bad[batch.series], self._valid[batch.series])
+        # str(float) as Point formats it, with the redundant ".0" of whole numbers trimmed.
+        values = map(str.removesuffix, map(repr, batch.value.tolist()), repeat(".0"))
+        lines = list(map("{}{} {}".format, prefixes.tolist(), values, batch.ts_ms.tolist()))
+        return "\n".join(lines), len(lines)
+
+
+class WriteFailed(Exception):
+    """A write that did not succeed. `retriable`: the same body may succeed later (the server is away, busy or
+    refuses our credentials); otherwise the body itself was refused (400, 413, 422)."""
+
+    def __init__(self, status: str, retriable: bool, detail: str, retry_after_s: float | None = None) -> None:
+        super().__init__(f"InfluxDB write failed ({status}): {detail}")
+        self.status = status  # HTTP status, or "timeout" / "network"
+        self.retriable = retriable
+        self.detail = detail
+        self.retry_after_s = retry_after_s
+
+
+def _retriable(status: int) -> bool:
+    # 401/403/404: wrong token, org or bucket; the operator fixes the settings and the spool replays.
+    return status in (401, 403, 404, 408, 429) or status >= 500
+
+
+class InfluxWriter:
+    """Synchronous writes of line-protocol bodies to /api/v2/write (InfluxDB 1.8+, 2.x, 3.x, VictoriaMetrics)."""
+
+    def __init__(self, settings: InfluxSettings) -> None:
+        if not settings.url:
+            raise ValueError("deployment.influx.url (QYB_INFLUX_URL) is not set")
+        if not settings.bucket:
+            raise ValueError("deployment.influx.bucket (QYB_INFLUX_BUCKET) is not set")
+        self.settings = settings
+        self.bucket = settings.bucket
+        self.org = settings.org or ""
+        self._client = InfluxDBClient(
+            url=settings.url,
+            token=settings.token or "",
+            org=self.org,
+            timeout=settings.timeout_ms,
+            enable_gzip=settings.gzip,
+        )
+        self._api = self._client.write_api(write_options=SYNCHRONOUS)
+
+    def write(self, body: str) -> None:
+        """Write one body of lines at millisecond precision. Raises WriteFailed."""
+        try:
+            self._api.write(self.bucket, self.org, record=body, write_precision=PRECISION)
+        except ApiException as e:
+            status = int(e.status or 0)
+            retry_after = (e.headers or {}).get("Retry-After")
+            detail = e.body if isinstance(e.body, str) and e.body else str(e.reason)
+            after = float(retry_after) if retry_after and retry_after.strip().isdigit() else None
+            raise WriteFailed(str(status), _retriable(status), detail[:300], after) from None
+        except urllib3.exceptions.NewConnectionError as e:  # a subclass of urllib3's TimeoutError
+            raise WriteFailed("network", True, str(e)[:300]) from None
+        except (urllib3.exceptions.TimeoutError, TimeoutError) as e:
+            raise WriteFailed("timeout", True, str(e)[:300]) from None
+        except (urllib3.exceptions.HTTPError, OSError) as e:
+            raise WriteFailed("network", True, str(e)[:300]) from None
+
+    def close(self) -> None:
+        self._api.close()
+        self._client.close()

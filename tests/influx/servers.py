@@ -39,19 +39,20 @@ class VictoriaMetrics:
 
     def start(self) -> None:
         self.folder.mkdir(parents=True, exist_ok=True)
-        self.proc = subprocess.Popen(
-            [
-                self.binary,
-                f"-storageDataPath={self.folder}/data",
-                f"-httpListenAddr=127.0.0.1:{self.port}",
-                "-dedup.minScrapeInterval=1ms",
-                "-retentionPeriod=100y",
-                "-search.latencyOffset=0s",
-                "-loggerLevel=ERROR",
-            ],
-            stdout=subprocess.DEVNULL,
-            stderr=open(self.folder / "vm.log", "ab"),  # noqa: SIM115 (the child keeps the descriptor)
-        )
+        with open(self.folder / "vm.log", "ab") as log:  # the child keeps its own descriptor
+            self.proc = subprocess.Popen(
+                [
+                    self.binary,
+                    f"-storageDataPath={self.folder}/data",
+                    f"-httpListenAddr=127.0.0.1:{self.port}",
+                    "-dedup.minScrapeInterval=1ms",
+                    "-retentionPeriod=100y",
+                    "-search.latencyOffset=0s",
+                    "-loggerLevel=ERROR",
+                ],
+                stdout=subprocess.DEVNULL,
+                stderr=log,
+            )
         wait_port(self.port)
 
     def stop(self, sig: int = signal.SIGTERM) -> None:
@@ -116,11 +117,8 @@ class Influxd1:
         self.folder.mkdir(parents=True, exist_ok=True)
         conf = self.folder / "influxdb.conf"
         conf.write_text(INFLUXD_CONF.format(rpc=free_port(), dir=self.folder, http=self.port))
-        self.proc = subprocess.Popen(
-            [self.binary, "-config", str(conf)],
-            stdout=subprocess.DEVNULL,
-            stderr=open(self.folder / "influxd.log", "ab"),  # noqa: SIM115
-        )
+        with open(self.folder / "influxd.log", "ab") as log:
+            self.proc = subprocess.Popen([self.binary, "-config", str(conf)], stdout=subprocess.DEVNULL, stderr=log)
         wait_port(self.port, timeout=30)
         deadline = time.monotonic() + 30
         while time.monotonic() < deadline:  # the port opens before the HTTP service is ready

@@ -122,6 +122,12 @@ class MqttSettings(_Strict):
     receive_maximum: int = Field(default=10_000, ge=1, le=65_535)
     ca_file: str | None = None
 
+    @field_validator("protocol", mode="before")
+    @classmethod
+    def _protocol_from_text(cls, v: object) -> object:
+        # QYB_MQTT_PROTOCOL arrives as text, and a Literal does not coerce "311" to 311.
+        return int(v) if isinstance(v, str) and v.strip().isdigit() else v
+
     @field_validator("url")
     @classmethod
     def _scheme(cls, v: str) -> str:
@@ -245,11 +251,15 @@ def load_config(path: str | Path | None = None, env: Mapping[str, str] | None = 
 
 
 def parse_config(raw: dict[str, Any], name: str, env: Mapping[str, str]) -> Config:
+    """Apply the `QYB_*` overrides in `env` to a parsed TOML mapping and validate it. Raises ConfigError."""
     for var, key_path in ENV_OVERRIDES.items():
         if env.get(var):
             node = raw
-            for key in key_path[:-1]:
+            for depth, key in enumerate(key_path[:-1]):
                 node = node.setdefault(key, {})
+                if not isinstance(node, dict):
+                    where = ".".join(key_path[: depth + 1])
+                    raise ConfigError(name, where, f"must be a table to take {var} (got {node!r})")
             node[key_path[-1]] = env[var]
     try:
         config = Config.model_validate(raw)

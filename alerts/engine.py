@@ -137,14 +137,20 @@ class Engine:
         self.mean_sum = np.zeros((M, 24))
         self.mean_n = np.zeros((M, 24), np.int64)
         self.mean_hour = np.full((M, 24), -1, np.int64)
-        # per cell
-        self.state = np.zeros((S, R), np.int8)
-        self.count = np.zeros((S, R), np.int16)
-        self.since = np.full((S, R), -1, np.int64)
-        self.ep = np.full((S, R), -1, np.int64)
-        self.flate = np.zeros((S, R), bool)
+        # per cell, stored rule-major (R, S) so that every array operation runs along series
+        self.state = np.zeros((R, S), np.int8)
+        self.count = np.zeros((R, S), np.int16)
+        self.since = np.full((R, S), -1, np.int64)
+        self.ep = np.full((R, S), -1, np.int64)
+        self.flate = np.zeros((R, S), bool)
+        self._band_day = np.ascontiguousarray(plan.band_day.transpose(0, 2, 1))
+        self._band_night = np.ascontiguousarray(plan.band_night.transpose(0, 2, 1))
+        self._need = np.ascontiguousarray(plan.need.T).reshape(-1)
+        self._for = np.ascontiguousarray(plan.for_ms.T).reshape(-1)
+        self._chan = np.ascontiguousarray(plan.channel.T).astype(np.intp)
+        self._horizon = np.ascontiguousarray(plan.horizon_min.T)
         # the band in force, switched at sunrise and sunset (only when day and night differ)
-        self.cur = (plan.band_night if plan.daynight else plan.band_day).copy()
+        self.cur = (self._band_night if plan.daynight else self._band_day).astype(np.float64)
         # devices and gateways
         D, G = len(plan.devices), len(plan.gateways)
         self.dev_state = np.zeros(D, np.int8)
@@ -249,9 +255,15 @@ class Engine:
         now_ms: int,
         out: list[Events],
     ) -> None:
-        """At most one reading per series, series ascending."""
-        plan, n = self.plan, s.shape[0]
-        full = n == self.S  # every series once, in order: work in place on whole arrays
+        """At most one reading per series, series ascending.
+
+        Two passes: a dense one over every cell of the round's series finds the
+        active cells (bad now, or not OK before); the state machine then runs
+        on those only. Inactive cells cannot change: they are OK with a zero
+        run count (a run only grows while bad, and every way back to OK resets it).
+        """
+        plan, n, R = self.plan, s.shape[0], self.R
+        full = n == self.S  # every series once, in order: no gathers
         sel: slice | NDArray[np.int64] = slice(None) if full else s
         stale_ms = plan.stale_ms[sel]
         last_ts = self.last_ts[sel]
@@ -262,55 +274,63 @@ class Engine:
         self.last_ts[sel] = ts
         self._switch_bands(s, ts, sel)
 
-        R = self.R
+        # dense pass
         if sig is None:
-            x = val[:, None]
+            x = val[None, :]
         else:
-            chan = plan.channel[sel]
-            x = np.take_along_axis(sig, chan.astype(np.intp), axis=1)
+            chan = self._chan[:, sel]
+            x = np.take_along_axis(sig.T, chan, axis=0)
             if CH["predict"] in plan.uses:
-                x = np.where(
-                    chan == CH["predict"], val[:, None] + sig[:, CH["rate_10min"], None] * plan.horizon_min[sel], x
-                )
-        cur = self.cur[:, sel]
-        bad = (x > cur[1]) | (x < cur[0])
-        good = (x <= cur[3]) & (x >= cur[2])
-        okx = ~np.isnan(x)
-        count, since, state = self.count[sel], self.since[sel], self.state[sel]
-        if gap.any():
-            count = np.where(gap[:, None], np.int16(0), count)
-        newcount = np.where(bad, np.minimum(count, _COUNT_CAP) + np.int16(1), np.where(okx, np.int16(0), count))
-        ts2 = ts[:, None]
-        newsince = np.where(bad & (count == 0), ts2, since)
-        ripe = bad & (newcount >= plan.need[sel]) & (ts2 - newsince >= plan.for_ms[sel])
+                predicted = val[None, :] + sig[None, :, CH["rate_10min"]] * self._horizon[:, sel]
+                x = np.where(chan == CH["predict"], predicted, x)
+        lo, hi = self.cur[0][:, sel], self.cur[1][:, sel]
+        bad = x > hi
+        bad |= x < lo
+        act = self.state[:, sel] != OK
+        act |= bad
+        a = np.flatnonzero(act)
+        if not a.shape[0]:
+            return
+        # sparse pass over active cells; g: flat index of the cell in the (R, S) arrays
+        S = self.S
+        col = a % n
+        rule = a // n
+        g = a if full else rule * S + s[col]
+        xa = x.ravel()[a] if x.shape[0] == R else val[col]
+        bad_a = bad.ravel()[a]
+        known = ~np.isnan(xa)
+        cur = self.cur.reshape(4, -1)
+        good = known & (xa <= cur[3, g]) & (xa >= cur[2, g])
+        flat = self.count.reshape(-1), self.since.reshape(-1), self.state.reshape(-1)
+        count, since, state = flat[0][g], flat[1][g], flat[2][g]
+        count = np.where(gap[col], np.int16(0), count)
+        newcount = np.where(bad_a, np.minimum(count, _COUNT_CAP) + np.int16(1), np.where(known, np.int16(0), count))
+        t = ts[col]
+        since = np.where(bad_a & (count == 0), t, since)
+        ripe = bad_a & (newcount >= self._need[g]) & (t - since >= self._for[g])
+        lt = late[col]
+        flate_all, ep_all = self.flate.reshape(-1), self.ep.reshape(-1)
+        flate = flate_all[g]
         is_ok, is_fire = state == OK, state == FIRING
-        flate = self.flate[sel]
         to_fire = ripe & ~is_fire
-        to_pend = bad & ~ripe & is_ok
-        to_cancel = (state == PENDING) & okx & ~bad
+        to_pend = bad_a & ~ripe & is_ok
+        to_cancel = (state == PENDING) & known & ~bad_a
         to_resolve = is_fire & good
-        confirm = is_fire & flate & okx & ~good & ~late[:, None]
+        confirm = is_fire & flate & known & ~good & ~lt
         newstate = np.where(to_fire, np.int8(FIRING), np.where(to_pend, np.int8(PENDING), state))
         newstate[to_cancel | to_resolve] = OK
-        ep = np.where(to_pend | (to_fire & is_ok), newsince, self.ep[sel])
-        newflate = np.where(to_fire, late[:, None], flate & ~confirm)
+        ep = np.where(to_pend | (to_fire & is_ok), since, ep_all[g])
+        flat[0][g], flat[1][g], flat[2][g] = newcount, since, newstate
+        ep_all[g], flate_all[g] = ep, np.where(to_fire, lt, flate & ~confirm)
         hit = np.flatnonzero(to_fire | to_pend | to_cancel | to_resolve | confirm)
-        if full:
-            self.count, self.since, self.state, self.ep, self.flate = newcount, newsince, newstate, ep, newflate
-        else:
-            self.count[s], self.since[s], self.state[s] = newcount, newsince, newstate
-            self.ep[s], self.flate[s] = ep, newflate
         if hit.shape[0]:
-            row, col = hit // R, hit % R
             code = np.where(
-                to_pend.ravel()[hit],
+                to_pend[hit],
                 EV_PENDING,
-                np.where(
-                    to_resolve.ravel()[hit], EV_RESOLVED, np.where(to_cancel.ravel()[hit], EV_CANCELLED, EV_FIRING)
-                ),
+                np.where(to_resolve[hit], EV_RESOLVED, np.where(to_cancel[hit], EV_CANCELLED, EV_FIRING)),
             ).astype(np.int8)
-            xv = np.broadcast_to(x, (n, R))[row, col]
-            out.append(_ev(SRC_CELL, s[row] * R + col, code, ts[row], xv, late[row], ep.ravel()[hit]))
+            target = (g[hit] % S) * R + g[hit] // S  # reported as series * R + slot
+            out.append(_ev(SRC_CELL, target, code, t[hit], xa[hit], lt[hit], ep[hit]))
 
     def _switch_bands(self, s: NDArray[np.int64], ts: NDArray[np.int64], sel: slice | NDArray[np.int64]) -> None:
         """Load the day or night band of the cells whose series crossed sunrise or sunset."""
@@ -319,10 +339,10 @@ class Engine:
         day = self._is_day(s, ts).astype(np.int8)
         changed = np.flatnonzero(day != self.cur_day[sel])
         if changed.shape[0]:
-            rows = s[changed]
-            dm = day[changed].astype(bool)[None, :, None]
-            self.cur[:, rows] = np.where(dm, self.plan.band_day[:, rows], self.plan.band_night[:, rows])
-            self.cur_day[rows] = day[changed]
+            cols = s[changed]
+            dm = day[changed].astype(bool)[None, None, :]
+            self.cur[:, :, cols] = np.where(dm, self._band_day[:, :, cols], self._band_night[:, :, cols])
+            self.cur_day[cols] = day[changed]
 
     def _is_day(self, s: NDArray[np.int64], ts: NDArray[np.int64]) -> NDArray[np.bool_]:
         """Day or night at the series' village, decided per minute of event time."""
@@ -332,7 +352,9 @@ class Engine:
         if hi - lo < 100_000:
             grid = np.arange(lo, hi + 1, dtype=np.int64) * 60_000
             table = np.stack([is_day(grid, la, lo_) for la, lo_ in zip(self.plan.lat, self.plan.lon, strict=True)])
-            return table[vil, minute - lo]
+            if table.size == 1:  # one village, one minute: the common case of a live batch
+                return np.full(s.shape[0], bool(table[0, 0]))
+            return table.reshape(-1)[vil * (hi - lo + 1) + (minute - lo)]
         out = np.empty(s.shape[0], bool)
         for i, (la, lo_) in enumerate(zip(self.plan.lat, self.plan.lon, strict=True)):
             m = vil == i
@@ -413,7 +435,9 @@ class Engine:
 
     def _back_online(self, touched: NDArray[np.int64], now_ms: int) -> Events:
         """Resolve staleness, device offline and gateway down for series that reported."""
-        parts = []
+        parts: list[Events] = []
+        if not (self.stale_state.any() or self.dev_state.any() or self.gw_state.any()):
+            return Events.concat(parts)
         st = touched[self.stale_state[touched] == FIRING]
         if st.shape[0]:
             self.stale_state[st] = OK

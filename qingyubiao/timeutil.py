@@ -22,7 +22,7 @@ def to_ms(ts: float | str) -> int:
     Raises ValueError for anything else.
     """
     if isinstance(ts, str):
-        dt = datetime.fromisoformat(ts)
+        dt = datetime.fromisoformat(ts.upper())  # RFC 3339 allows a lower-case 't' and 'z'
         if dt.tzinfo is None:
             raise ValueError(f"timestamp {ts!r} has no time zone")
         return round(dt.timestamp() * 1000)

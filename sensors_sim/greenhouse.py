@@ -105,7 +105,7 @@ class HouseState:
             t_air=t_mass - 2.0,
             t_mass=t_mass,
             vapour=vapour_density(t_mass - 2.0, 85.0),
-            vwc=rng.uniform(22.0, 34.0, n),
+            vwc=rng.uniform(26.0, 36.0, n),
             quilt_down=np.ones(n, bool),
             vent=np.zeros(n),
         )
@@ -145,7 +145,9 @@ def step(
     want = np.where(s.quilt_down, 0.0, want)
     want = np.where(p.vent_mode == 1, 0.0, np.where(p.vent_mode == 2, 1.0, want))
     s.vent = want
-    leak = (0.4 + 0.25 * wind) * HEIGHT_M / 3600.0  # m³/s per m²
+    # Leakage in air changes per hour: the quilt seals the house at night.
+    ach = np.where(s.quilt_down, 0.15 + 0.05 * wind, 0.4 + 0.25 * wind)
+    leak = ach * HEIGHT_M / 3600.0  # m³/s per m²
     flow = leak + s.vent * VENT_FLOW
     # Bare film at night also radiates to a clear sky (about 3 W/m²K more); the quilt stops that.
     night_sky = np.where(elevation < 0.0, SKY_NIGHT * clear, 0.0)
@@ -168,7 +170,9 @@ def step(
     # Soil water: transpiration out, drainage above field capacity, irrigation in.
     s.vwc = s.vwc - transp * dt / 1000.0 / SOIL_DEPTH_MM * 100.0
     s.vwc = s.vwc - np.maximum(s.vwc - FIELD_CAPACITY, 0.0) * (dt / 7200.0)
-    irrigate = ((day + p.irrigate_phase) % p.irrigate_every_d == 0) & (np.abs(solar_h - p.irrigate_hour) < dt / 7200.0)
+    # Irrigation on the house's rhythm, or earlier when the soil looks dry.
+    due = ((day + p.irrigate_phase) % p.irrigate_every_d == 0) | (s.vwc < 24.0)
+    irrigate = due & (np.abs(solar_h - p.irrigate_hour) < dt / 7200.0)
     s.vwc = np.where(irrigate, s.vwc + p.irrigate_pct, s.vwc)
     s.vwc = np.clip(s.vwc, WILTING - 3.0, 48.0)
     return light_in

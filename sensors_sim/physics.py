@@ -214,3 +214,43 @@ class Physics:
 
 
 _EPOCH = date(1970, 1, 1)
+
+
+@dataclass
+class Trace:
+    """The true state over a span, for plots and tests (no sensors, no faults).
+
+    t_s: (k,); values: (k, n_quantities, n_sites) indexed with Q and `site_ids`;
+    outdoor: the first village's weather, name -> (k,); quilt_down, vent: (k, n_greenhouses).
+    """
+
+    t_s: F64
+    values: F64
+    outdoor: dict[str, F64]
+    quilt_down: NDArray[np.bool_]
+    vent: F64
+    site_ids: list[str]
+    greenhouses: list[str]
+    orchards: list[str]
+
+    def site(self, site_id: str, quantity: str) -> F64:
+        """(k,) true values of one quantity at one site of the first village."""
+        return self.values[:, Q[quantity], self.site_ids.index(site_id)]
+
+
+def trace(config: Config, start_s: float, hours: float, seed: int = 0, scenario: Scenario | None = None) -> Trace:
+    """Run the physics for `hours` from start_s and keep everything."""
+    ph = Physics(config, seed, start_s, scenario=scenario)
+    chunks = list(ph.chunks(ph.start_s + hours * 3600.0))
+    outdoor = {name: np.concatenate([c.outdoor[0][name] for c in chunks]) for name in chunks[0].outdoor[0]}
+    first = [s for s in ph.sites if s.village == 0]
+    return Trace(
+        t_s=np.concatenate([c.t_s for c in chunks]),
+        values=np.concatenate([c.values for c in chunks])[:, :, : len(first)],
+        outdoor=outdoor,
+        quilt_down=np.concatenate([c.quilt_down for c in chunks]),
+        vent=np.concatenate([c.vent for c in chunks]),
+        site_ids=[s.site for s in first],
+        greenhouses=[s.site for s in first if s.kind == "greenhouse"],
+        orchards=[s.site for s in first if s.kind == "orchard"],
+    )

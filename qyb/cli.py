@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import argparse
+import atexit
 import csv
 import json
 import logging
@@ -93,6 +94,10 @@ def _parser() -> argparse.ArgumentParser:
     c.add_argument("--port", type=int, default=1883, help="port of the embedded MQTT broker")
     c.add_argument("--duration", type=float, help="stop after this many seconds (default: run until Ctrl-C)")
     c.add_argument("--metrics-port", type=int, default=9108)
+
+    from qyb import store_cmd
+
+    store_cmd.add_arguments(command("store", store_cmd.run, "copy history: store migrate --from sqlite --to influx"))
     return p
 
 
@@ -138,6 +143,8 @@ def _open_store(config: Config, index: SeriesIndex, readonly: bool = False):  # 
 def build_collector(config: Config):  # noqa: ANN201
     """The collector with its store and housekeeping, as `qyb collect` and `qyb demo` run it."""
     from ingest.collector import Collector
+    from ingest.metrics import IngestMetrics
+    from qingyubiao.store import BatchSink
 
     index = SeriesIndex(config)
     store = _open_store(config, index)
@@ -149,7 +156,15 @@ def build_collector(config: Config):  # noqa: ANN201
             store.enforce_retention()
             retention_due[0] = time.monotonic() + 3600
 
-    return Collector(config, index, store, maintenance=maintenance), store
+    metrics = IngestMetrics()
+    sinks: list[BatchSink] = []
+    if config.deployment.influx.url:  # forward to InfluxDB too, through its own spool and thread
+        from ingest.store.forwarder import influx_forwarder
+
+        forwarder = influx_forwarder(config, index, metrics)
+        atexit.register(forwarder.close)
+        sinks.append(forwarder)
+    return Collector(config, index, store, sinks=sinks, metrics=metrics, maintenance=maintenance), store
 
 
 def _stop_on_signals() -> threading.Event:

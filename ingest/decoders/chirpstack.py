@@ -20,7 +20,7 @@ from qingyubiao.rejects import Reason
 def decode(ctx: DecodeContext, dev_eui: str, payload: bytes) -> None:
     try:
         msg = chirpstack_decoder.decode(payload)
-    except msgspec.DecodeError as e:
+    except (msgspec.DecodeError, RecursionError) as e:  # msgspec raises RecursionError on deep nesting
         if lenient.loads(ctx, payload) is not None:
             ctx.reject(Reason.BAD_SCHEMA, f"not a ChirpStack v4 uplink event: {e}")
         return
@@ -38,7 +38,7 @@ def decode(ctx: DecodeContext, dev_eui: str, payload: bytes) -> None:
             values[ref.object_keys.get(key, key)] = value
     heard = [rx for rx in msg.rx_info if rx.rssi is not None]
     if heard:
-        best = max(heard, key=lambda rx: rx.rssi or -999.0)
+        best = max(heard, key=lambda rx: rx.rssi if rx.rssi is not None else -999.0)
         values["rssi_dbm"] = best.rssi
         if best.snr is not None:
             values["snr_db"] = best.snr

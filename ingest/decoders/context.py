@@ -153,7 +153,19 @@ class DecodeContext:
                 )
             elif isinstance(value, bool) or not isinstance(value, int | float):
                 self.reject(Reason.WRONG_TYPE, f"{name} = {value!r} is not a number", ref.village.id, ref.device.id)
-            elif not math.isfinite(value):
-                self.reject(Reason.NON_FINITE, f"{name} = {value!r}", ref.village.id, ref.device.id)
+            elif not _finite(value):
+                self.reject(Reason.NON_FINITE, f"{name} = {_short(value)}", ref.village.id, ref.device.id)
             else:
                 self.builder.add(s, ts_ms, float(value), flags)
+
+
+def _finite(value: float) -> bool:
+    try:
+        return math.isfinite(value)
+    except OverflowError:  # an int beyond float range
+        return False
+
+
+def _short(value: object) -> str:
+    text = repr(value)
+    return text if len(text) <= 40 else f"{text[:20]}…({len(text)} characters)"

@@ -18,7 +18,7 @@ def decode(ctx: DecodeContext, village: str, device: str, payload: bytes) -> Non
         return
     try:
         msg = uplink_decoder.decode(payload)
-    except msgspec.DecodeError:
+    except (msgspec.DecodeError, RecursionError):  # msgspec raises RecursionError on deep nesting
         _decode_lenient(ctx, village, device, payload)
         return
     if isinstance(msg, list):

@@ -13,7 +13,7 @@ from qingyubiao.rejects import Reason
 def decode(ctx: DecodeContext, village: str, gateway: str, payload: bytes) -> None:
     try:
         msg = gateway_decoder.decode(payload)
-    except msgspec.DecodeError:
+    except (msgspec.DecodeError, RecursionError):  # msgspec raises RecursionError on deep nesting
         _decode_lenient(ctx, village, payload)
         return
     devices = ctx.index.devices

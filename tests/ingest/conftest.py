@@ -1,0 +1,63 @@
+"""Helpers for driving the decoders the way the collector does: one DecodeContext, `route` per message."""
+
+from __future__ import annotations
+
+from collections.abc import Callable
+from dataclasses import dataclass
+
+import pytest
+
+from ingest.decoders.context import DecodeContext, Deduplicator
+from ingest.decoders.router import route
+from qingyubiao.batch import Batch
+from qingyubiao.rejects import Reject
+from qingyubiao.series import SeriesIndex
+
+NOW_MS = 1_763_800_000_000  # 2025-11-22T08:26:40Z, the collector's clock in these tests
+NOW_S = NOW_MS / 1000
+MAX_BYTES = 4096
+MAX_FUTURE_S = 600.0
+VILLAGE = "lijiahe"
+APP = "0b6f4f52-8a1e-4c51-9a6e-5e1f3c9d2a71"
+
+
+@dataclass
+class Decoded:
+    """What one or more messages decoded to."""
+
+    batch: Batch
+    rejects: list[Reject]
+    duplicates: int
+    statuses: list[tuple[str, str, bool, int]]
+
+    def readings(self, index: SeriesIndex) -> list[tuple[str, str, int, float, int]]:
+        """(device, metric, ts_ms, value, flags) per reading, in decode order."""
+        return [
+            (index.keys[s].device, index.keys[s].metric, t, v, f)
+            for s, t, v, f in zip(
+                self.batch.series.tolist(),
+                self.batch.ts_ms.tolist(),
+                self.batch.value.tolist(),
+                self.batch.flags.tolist(),
+                strict=True,
+            )
+        ]
+
+    def reasons(self) -> list[str]:
+        return [r.reason.value for r in self.rejects]
+
+
+DecodeFn = Callable[..., Decoded]
+
+
+@pytest.fixture
+def decode(index: SeriesIndex) -> DecodeFn:
+    """decode((topic, payload), ...) -> Decoded, through one context (so dedup spans the messages)."""
+
+    def run(*messages: tuple[str, bytes], now_ms: int = NOW_MS, max_bytes: int = MAX_BYTES) -> Decoded:
+        ctx = DecodeContext(index, now_ms, MAX_FUTURE_S, Deduplicator(1000))
+        for topic, payload in messages:
+            route(ctx, topic, payload, max_bytes)
+        return Decoded(ctx.builder.build(index.lo, index.hi), ctx.rejects, ctx.duplicates, ctx.statuses)
+
+    return run

@@ -44,7 +44,7 @@ WARN_RATIO = 0.8  # warn when the spool holds this share of its bound
 
 
 class LineWriter(Protocol):
-    def write(self, body: str) -> None:
+    def write(self, body: bytes) -> None:
         """Write line protocol; raise WriteFailed."""
         ...
 
@@ -87,7 +87,7 @@ class Forwarder:
         body, lines = self.encoder.encode(batch)
         if not lines:
             return
-        if not self.spool.append(body, lines, now_ms):
+        if not self.spool.append(body.encode(), lines, now_ms):
             self._dropped(lines)
         else:
             self._check_fill()
@@ -193,15 +193,15 @@ class Forwarder:
     def _send(self, records: list[Record]) -> None:
         """Write the records' lines in requests of at most batch_size lines. Raises WriteFailed (retriable)."""
         size = self.settings.batch_size
-        chunk: list[str] = []
+        chunk: list[bytes] = []
         chunk_lines = 0
         for r in records:
             if r.lines > size:  # a large collector batch: split it by lines
                 self._flush_chunk(chunk, chunk_lines)
                 chunk, chunk_lines = [], 0
-                lines = r.body.split("\n")
+                lines = r.body.split(b"\n")
                 for i in range(0, len(lines), size):
-                    self._write("\n".join(lines[i : i + size]), len(lines[i : i + size]))
+                    self._write(b"\n".join(lines[i : i + size]), len(lines[i : i + size]))
                 continue
             if chunk_lines + r.lines > size:
                 self._flush_chunk(chunk, chunk_lines)
@@ -210,11 +210,11 @@ class Forwarder:
             chunk_lines += r.lines
         self._flush_chunk(chunk, chunk_lines)
 
-    def _flush_chunk(self, chunk: list[str], lines: int) -> None:
+    def _flush_chunk(self, chunk: list[bytes], lines: int) -> None:
         if chunk:
-            self._write("\n".join(chunk), lines)
+            self._write(b"\n".join(chunk), lines)
 
-    def _write(self, body: str, lines: int) -> None:
+    def _write(self, body: bytes, lines: int) -> None:
         try:
             self.writer.write(body)
         except WriteFailed as e:
@@ -222,10 +222,10 @@ class Forwarder:
             if e.retriable:
                 raise
             if e.status == "413" and lines > 1:
-                parts = body.split("\n")
+                parts = body.split(b"\n")
                 half = len(parts) // 2
-                self._write("\n".join(parts[:half]), half)
-                self._write("\n".join(parts[half:]), len(parts) - half)
+                self._write(b"\n".join(parts[:half]), half)
+                self._write(b"\n".join(parts[half:]), len(parts) - half)
                 return
             self.metrics.influx_rejected.inc(lines)
             log.error("%s refused %d readings, skipped (not retried): %s", self.name, lines, e)

@@ -137,7 +137,7 @@ class InfluxWriter:
         )
         self._api = self._client.write_api(write_options=SYNCHRONOUS)
 
-    def write(self, body: str) -> None:
+    def write(self, body: bytes | str) -> None:
         """Write one body of lines at millisecond precision. Raises WriteFailed."""
         try:
             self._api.write(self.bucket, self.org, record=body, write_precision=PRECISION)

@@ -39,7 +39,7 @@ Position = tuple[int, int]  # (segment number, byte offset)
 class Record:
     position: Position
     next_position: Position
-    body: str
+    body: bytes  # UTF-8 line protocol
     lines: int
     appended_ms: int
 
@@ -130,9 +130,8 @@ class Spool:
         with self._lock:
             return sum(self._sizes.values()) - self._cursor[1]
 
-    def append(self, body: str, lines: int, now_ms: int) -> bool:
+    def append(self, payload: bytes, lines: int, now_ms: int) -> bool:
         """Durably append one body. False (nothing written) when it would pass the bound."""
-        payload = body.encode()
         record = _HEADER.pack(_MAGIC, len(payload), zlib.crc32(payload), lines, now_ms) + payload
         with self._lock:
             if sum(self._sizes.values()) - self._cursor[1] + len(record) > self.max_bytes:
@@ -172,7 +171,7 @@ class Spool:
             pos = 0
             while pos < len(data) and lines < max_lines:
                 _, length, _, n, appended = _HEADER.unpack_from(data, pos)
-                body = data[pos + _HEADER.size : pos + _HEADER.size + length].decode()
+                body = data[pos + _HEADER.size : pos + _HEADER.size + length]
                 nxt = (seg, off + pos + _HEADER.size + length)
                 out.append(Record((seg, off + pos), nxt, body, n, appended))
                 pos += _HEADER.size + length

@@ -20,14 +20,14 @@ from tests.influx.fake import Answer, FakeInflux
 
 
 def bodies(spool: Spool) -> list[str]:
-    return [r.body for r in spool.peek(10**9)]
+    return [r.body.decode() for r in spool.peek(10**9)]
 
 
 def test_records_come_back_in_order_across_segments_and_reopening(tmp_path: Path):
     spool = Spool(tmp_path, 10**6, segment_bytes=200)
     sent = [f"m,d=x f={i} {i}" for i in range(50)]
     for body in sent:
-        assert spool.append(body, 1, 0)
+        assert spool.append(body.encode(), 1, 0)
     assert len(list(tmp_path.glob("*.seg"))) > 5
     assert bodies(spool) == sent
     spool.consume(spool.peek(20))
@@ -42,8 +42,8 @@ def test_records_come_back_in_order_across_segments_and_reopening(tmp_path: Path
 
 def test_a_record_torn_by_a_crash_is_cut_off(tmp_path: Path):
     spool = Spool(tmp_path, 10**6)
-    spool.append("m f=1 1", 1, 0)
-    spool.append("m f=2 2", 1, 0)
+    spool.append(b"m f=1 1", 1, 0)
+    spool.append(b"m f=2 2", 1, 0)
     spool.close()
     seg = next(tmp_path.glob("*.seg"))
     whole = seg.stat().st_size
@@ -52,14 +52,14 @@ def test_a_record_torn_by_a_crash_is_cut_off(tmp_path: Path):
     again = Spool(tmp_path, 10**6)
     assert bodies(again) == ["m f=1 1", "m f=2 2"]
     assert seg.stat().st_size == whole
-    assert again.append("m f=3 3", 1, 0)
+    assert again.append(b"m f=3 3", 1, 0)
     assert bodies(again) == ["m f=1 1", "m f=2 2", "m f=3 3"]
 
 
 def test_a_half_written_cursor_is_never_seen(tmp_path: Path):
     spool = Spool(tmp_path, 10**6)
     for i in range(3):
-        spool.append(f"m f={i} {i}", 1, 0)
+        spool.append(f"m f={i} {i}".encode(), 1, 0)
     spool.consume(spool.peek(1))
     spool.close()
     (tmp_path / "cursor.tmp").write_text("99")  # a crash before the rename leaves only the temporary file
@@ -111,7 +111,7 @@ def test_spool_survives_a_process_killed_while_appending(tmp_path: Path):
             sys.executable,
             "-c",
             "import sys\nfrom ingest.store.spool import Spool\ns = Spool(sys.argv[1], 10**9, fsync=False)\n"
-            "i = 0\nwhile True:\n    s.append(f'm f={i} {i}' + 'x' * 5000, 1, 0)\n    i += 1",
+            "i = 0\nwhile True:\n    s.append((f'm f={i} {i}' + 'x' * 5000).encode(), 1, 0)\n    i += 1",
             str(tmp_path),
         ],
         cwd=REPO,

@@ -14,10 +14,11 @@ reading and one cell at a time; a property test requires identical events):
   moment its series was last seen stale, or older than the staleness limit.
 * Per cell: x = the rule's signal; NaN (no valid value: out of range, no rate
   yet) holds the state. Bad = outside the trigger band, good = inside the
-  clear band (hysteresis). A gap longer than the staleness limit restarts the
-  bad-reading run. Fires when bad for `for` ms of event time and `consecutive`
-  readings; a pending cell that sees a not-bad reading is cancelled; a firing
-  cell resolves only when good. A cell fired by a late reading fires again
+  clear band; between the two (hysteresis) nothing changes. A run starts at
+  the first bad reading and ends at the next good one; a gap longer than the
+  staleness limit restarts it. A cell fires at a bad reading once its run has
+  lasted `for` ms of event time and counted `consecutive` bad readings; a
+  pending or firing cell returns to OK (cancelled / resolved) only when good. A cell fired by a late reading fires again
   (live) at its first live reading that is still not good.
 * tick(now): series with no reading for k × interval are stale; a device with
   all its series stale is offline; a gateway with all its devices offline is
@@ -260,7 +261,7 @@ class Engine:
         Two passes: a dense one over every cell of the round's series finds the
         active cells (bad now, or not OK before); the state machine then runs
         on those only. Inactive cells cannot change: they are OK with a zero
-        run count (a run only grows while bad, and every way back to OK resets it).
+        run count (a run only starts when bad, and every way back to OK ends it).
         """
         plan, n, R = self.plan, s.shape[0], self.R
         full = n == self.S  # every series once, in order: no gathers
@@ -304,7 +305,7 @@ class Engine:
         flat = self.count.reshape(-1), self.since.reshape(-1), self.state.reshape(-1)
         count, since, state = flat[0][g], flat[1][g], flat[2][g]
         count = np.where(gap[col], np.int16(0), count)
-        newcount = np.where(bad_a, np.minimum(count, _COUNT_CAP) + np.int16(1), np.where(known, np.int16(0), count))
+        newcount = np.where(bad_a, np.minimum(count, _COUNT_CAP) + np.int16(1), np.where(good, np.int16(0), count))
         t = ts[col]
         since = np.where(bad_a & (count == 0), t, since)
         ripe = bad_a & (newcount >= self._need[g]) & (t - since >= self._for[g])
@@ -314,7 +315,7 @@ class Engine:
         is_ok, is_fire = state == OK, state == FIRING
         to_fire = ripe & ~is_fire
         to_pend = bad_a & ~ripe & is_ok
-        to_cancel = (state == PENDING) & known & ~bad_a
+        to_cancel = (state == PENDING) & good
         to_resolve = is_fire & good
         confirm = is_fire & flate & known & ~good & ~lt
         newstate = np.where(to_fire, np.int8(FIRING), np.where(to_pend, np.int8(PENDING), state))

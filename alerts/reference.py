@@ -152,7 +152,7 @@ class Reference:
             if c.count == 0:
                 c.since = ts
             c.count = min(c.count, _COUNT_CAP) + 1
-        elif known:
+        elif good:
             c.count = 0
         ripe = bad and c.count >= int(self.plan.need[s, r]) and ts - c.since >= int(self.plan.for_ms[s, r])
         target = s * self.R + r
@@ -166,7 +166,7 @@ class Reference:
             if ripe:
                 c.state, c.fired_late = FIRING, late
                 events.append((SRC_CELL, target, EV_FIRING, ts, x, late, c.ep))
-            elif known and not bad:
+            elif good:
                 c.state = OK
                 events.append((SRC_CELL, target, EV_CANCELLED, ts, x, late, c.ep))
         elif good:

@@ -8,6 +8,7 @@
     when = "below"            # above | below | outside
     day = 6.0                 # threshold by day (outside: [low, high])
     night = 6.0               # threshold by night (default: same as day)
+    active = "always"         # or "day" / "night": only then (by the sun at the village)
     clear = 1.0               # hysteresis: must come back this far to resolve
     for = "10m"               # pending period (event time)
     consecutive = 1           # and at least this many bad readings in a row
@@ -89,6 +90,7 @@ class Rule(_Strict):
     day: Threshold | None = None
     night: Threshold | None = None
     clear: float = Field(default=0.0, ge=0)
+    active: Literal["always", "day", "night"] = "always"
     for_: int = Field(default=0, alias="for", ge=0)  # ms after parsing
     consecutive: int = Field(default=1, ge=1, le=10_000)
     horizon: int = Field(default=0, ge=0)  # ms, for signal = "predict"
@@ -133,11 +135,15 @@ class Rule(_Strict):
 
     def band(self, daytime: bool) -> tuple[float, float, float, float]:
         """(trigger low, trigger high, clear low, clear high): bad when outside the trigger
-        band, resolved when back inside the clear band. A missing day/night value
-        means the rule is off then (never bad, always clear)."""
-        t = self.day if daytime else self.night
-        if t is None:
+        band, resolved when back inside the clear band. Outside its `active` part of the
+        day the rule is off (never bad, always clear)."""
+        if (self.active == "day" and not daytime) or (self.active == "night" and daytime):
             return (-_INF, _INF, -_INF, _INF)
+        t = (
+            (self.day if self.day is not None else self.night)
+            if daytime
+            else (self.night if self.night is not None else self.day)
+        )
         if self.when == "above":
             assert isinstance(t, float | int)
             return (-_INF, float(t), -_INF, float(t) - self.clear)

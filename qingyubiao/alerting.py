@@ -144,15 +144,15 @@ class Silence:
 
 
 class AlertWriter(Protocol):
-    def record(self, transitions: Sequence[Transition], episodes: Sequence[Episode]) -> None:
-        """Durably store transitions and the new state of their episodes."""
+    def record(
+        self, transitions: Sequence[Transition], episodes: Sequence[Episode], snapshot: bytes | None, ts_ms: int
+    ) -> None:
+        """Durably store transitions, the new state of their episodes and the engine snapshot, atomically."""
         ...
 
     def acknowledge(self, episode: str, who: str, ts_ms: int) -> bool: ...
 
     def save_silence(self, silence: Silence) -> None: ...
-
-    def save_snapshot(self, blob: bytes, ts_ms: int) -> None: ...
 
     def load_snapshot(self) -> bytes | None: ...
 

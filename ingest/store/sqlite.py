@@ -240,10 +240,17 @@ class SqliteStore:
         return Latest(ts, value)
 
     def history(self, series: int, start_ms: int, end_ms: int, step_ms: int) -> History:
+        """Valid readings of one series in [start_ms, end_ms), per bucket of step_ms starting at start_ms.
+
+        Windows on the 5-minute or hourly grid read the rollups (as fresh as the last refresh_rollups);
+        others read raw rows. Empty buckets are absent. Raises ValueError for step <= 0 or end <= start.
+        """
         if step_ms <= 0 or end_ms <= start_ms:
             raise ValueError("history needs step > 0 and end > start")
         sid = int(self._db_id[series])
-        res = next((r for r in (_1H, _5M) if step_ms >= r and step_ms % r == 0), None)
+        # A rollup bucket may serve only if it lies wholly inside one step bucket: the step and both ends
+        # of the window must fall on its grid. Otherwise the raw rows give the exact answer.
+        res = next((r for r in (_1H, _5M) if step_ms % r == 0 and start_ms % r == 0 and end_ms % r == 0), None)
         with self._lock:
             if res is None:
                 rows = self._db.execute(

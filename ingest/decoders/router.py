@@ -19,7 +19,7 @@ def route(ctx: DecodeContext, topic: str, payload: bytes, max_bytes: int) -> Non
         ctx.reject(Reason.OVERSIZED, f"{len(payload)} bytes > limit {max_bytes}")
         return
     parts = topic.split("/")
-    before = _outcomes(ctx)
+    before = len(ctx.builder.series) + len(ctx.rejects) + ctx.duplicates + len(ctx.statuses)
     try:
         if parts[0] == "qyb" and len(parts) == 4 and parts[3] == "up":
             device.decode(ctx, parts[1], parts[2], payload)
@@ -43,7 +43,9 @@ def route(ctx: DecodeContext, topic: str, payload: bytes, max_bytes: int) -> Non
     except Exception as e:  # a decoder bug must not cost the batch: keep the payload and go on
         log.exception("decoder failed on %s", topic)
         ctx.reject(Reason.INTERNAL_ERROR, "".join(traceback.format_exception_only(e)).strip()[:300])
-    if _outcomes(ctx) == before:  # e.g. `[]` or `{"m": {}}`: say so rather than acknowledge it silently
+    # Every message adds a reading, a reject, a duplicate or a status (all only grow). One that adds
+    # none, like `[]` or `{"m": {}}`, would be acknowledged and vanish: say so instead.
+    if len(ctx.builder.series) + len(ctx.rejects) + ctx.duplicates + len(ctx.statuses) == before:
         ctx.reject(Reason.BAD_SCHEMA, "the message holds no readings", *_village_device(parts))
 
 
@@ -52,11 +54,6 @@ def _village_device(parts: list[str]) -> tuple[str | None, str | None]:
     if parts[0] != "qyb" or len(parts) < 3:
         return None, None
     return parts[1], None if parts[2] == "gw" else parts[2]
-
-
-def _outcomes(ctx: DecodeContext) -> tuple[int, int, int, int]:
-    """Readings, rejects, duplicates and statuses so far: every message must add to one of them."""
-    return len(ctx.builder), len(ctx.rejects), ctx.duplicates, len(ctx.statuses)
 
 
 def _status(ctx: DecodeContext, village: str, dev: str, payload: bytes) -> None:

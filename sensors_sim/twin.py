@@ -23,7 +23,7 @@ from qingyubiao.catalogue import METRICS
 from qingyubiao.config import Config, Device, Village
 from qingyubiao.payloads import encoder
 from qingyubiao.timeutil import iso
-from sensors_sim.physics import QUANTITIES, Physics
+from sensors_sim.physics import QUANTITIES, SPIN_UP_S, Physics
 from sensors_sim.scenario import Fault, Scenario
 
 F64 = NDArray[np.float64]
@@ -85,6 +85,7 @@ class Twin:
         fmt: TwinFormat = "auto",
         dt_s: float = 60.0,
         physics: Physics | None = None,
+        spin_up_s: float = SPIN_UP_S,
     ) -> None:
         if scenario is not None:
             scenario.check_against(config)
@@ -92,7 +93,7 @@ class Twin:
         if start_s is None:
             raise ValueError("a start time or a scenario is needed")
         self.config, self.seed, self.scenario, self.fmt = config, seed, scenario, fmt
-        self.physics = physics or Physics(config, seed, start_s, dt_s, scenario)
+        self.physics = physics or Physics(config, seed, start_s, dt_s, scenario, spin_up_s)
         self.dt = self.physics.dt
         self.plan = self._plan()
         rng = np.random.default_rng([seed, 11])
@@ -107,6 +108,7 @@ class Twin:
         self.bat_drain = rng.uniform(0.0004, 0.0012, n_dev)  # V per day
         self.rssi_mean = rng.uniform(-117.0, -88.0, n_dev)
         self.seq = np.zeros(n_dev, np.int64)
+        self.readings = 0  # metric values put into messages so far (health values not counted)
         self.backlog: dict[int, _Backlog] = {}
         self.held: dict[int, F64] = {}  # stuck faults: the value they froze at
         self.faults = list(scenario.faults) if scenario else []
@@ -272,6 +274,7 @@ class Twin:
                 v = p.villages[vi]
                 ts = float(t[i] + p.second[di] + skew[i, di])
                 m = {name: row[s] for name, s in p.dev_series[di]}
+                self.readings += len(m)
                 if down[i, di]:
                     self.backlog.setdefault(di, _Backlog()).items.append(
                         {"ts": ts, "seq": int(self.seq[di]), "m": m, "bat_v": bats[i][di]}

@@ -186,12 +186,15 @@ class Weather:
         tmin_today, tmax_today = d.tmin[j], d.tmax[j]
         tmin_next = d.tmin[np.minimum(j + 1, n - 1)]
         tmax_yday = d.tmax[np.maximum(j - 1, 0)]
-        cloud_day = d.cloud[j]
+        # A night belongs to the day it began on: before sunrise, yesterday's sky and wind.
+        early = solar_h < rise_h
+        cj = np.where(early, np.maximum(j - 1, 0), j)
+        cloud_day = d.cloud[cj]
         hour = np.floor(solar_h).astype(np.int64)
         frac = solar_h - hour
-        wig = d.cloud_wiggle[j, hour] * (1 - frac) + d.cloud_wiggle[j, hour + 1] * frac
+        wig = d.cloud_wiggle[cj, hour] * (1 - frac) + d.cloud_wiggle[cj, hour + 1] * frac
         cloud = np.clip(cloud_day + wig * (cloud_day > 0.05), 0.0, 1.0)
-        wind_day = d.wind[j]
+        wind_day = d.wind[cj]
         calm_clear = (1.0 - cloud_day) * np.exp(-wind_day / 2.5)  # 1 on a clear, calm night
         k = 1.5 + 3.0 * calm_clear  # faster evening cooling under a clear, calm sky
         temp = np.empty_like(t)
@@ -205,14 +208,17 @@ class Weather:
         fe = (np.exp(-k * xe) - np.exp(-k)) / (1 - np.exp(-k))
         temp = np.where(evening, tmin_next + (tmax_today - tmin_next) * fe, temp)
         # before sunrise: the tail of yesterday evening's decay
-        early = solar_h < rise_h
         xm = (solar_h + 24.0 - SOLAR_MAX_HOUR) / span
         fm = (np.exp(-k * xm) - np.exp(-k)) / (1 - np.exp(-k))
         temp = np.where(early, tmin_today + (tmax_yday - tmin_today) * fm, temp)
         ghi = clear_sky_ghi(elev) * (1.0 - 0.75 * cloud**3.4)
         sun_up = np.clip(np.sin(np.deg2rad(elev)), 0.0, 1.0)
         wind = np.maximum(0.0, wind_day * (0.55 + 0.9 * sun_up))
-        dew = np.minimum(d.tmin[j] - d.dew_dep[j], temp)
+        # dew point: each day's value anchored at solar noon, blended linearly between days
+        dew_day = d.tmin - d.dew_dep
+        w = (solar_h - 12.0) / 24.0
+        other = np.clip(np.where(w < 0, j - 1, j + 1), 0, n - 1)
+        dew = np.minimum(dew_day[j] * (1 - np.abs(w)) + dew_day[other] * np.abs(w), temp)
         rh = np.clip(100.0 * es_kpa(dew) / es_kpa(temp), 0.0, 100.0)
         afternoon = (solar_h >= 13.0) & (solar_h < 19.0)
         rain = np.where(afternoon, d.rain_mm[j] / 6.0, 0.0)

@@ -193,7 +193,7 @@ class AlertManager:
         plan = self.plan
         if src == SRC_DEVICE:
             vid, site, dev = plan.devices[target]
-            kind, rule, metric, sev = Kind.DEVICE_OFFLINE, "device_offline", "", Severity.CRITICAL
+            kind, rule, metric, sev = Kind.DEVICE_OFFLINE, "device_offline", "", Severity.WARNING
         else:
             key = plan.keys[target]
             vid, site, dev, metric = key.village, key.site, key.device, key.metric

@@ -251,3 +251,9 @@ def bundled_rules() -> RuleSet:
         if entry.name.endswith(".toml"):
             out = out.merged(parse_rules(entry.read_text(encoding="utf-8"), f"alerts/profiles/{entry.name}"))
     return out
+
+
+def deployment_rules(extra: str | Path | None = None) -> RuleSet:
+    """The bundled profiles, with a village's own rules and per-site overrides on top (if a file is given)."""
+    base = bundled_rules()
+    return base.merged(load_rules(extra)) if extra else base

@@ -98,6 +98,10 @@ def _parser() -> argparse.ArgumentParser:
     from qyb import store_cmd
 
     store_cmd.add_arguments(command("store", store_cmd.run, "copy history: store migrate --from sqlite --to influx"))
+
+    from qyb import alerts_cmd
+
+    alerts_cmd.register(command)
     return p
 
 
@@ -149,15 +153,19 @@ def build_collector(config: Config):  # noqa: ANN201
     index = SeriesIndex(config)
     store = _open_store(config, index)
     retention_due = [0.0]
+    from qyb import alerts_cmd
+
+    alert_manager = alerts_cmd.build_manager(config, index)  # a sink per batch, ticked here for staleness
 
     def maintenance() -> None:
+        alert_manager.tick(int(time.time() * 1000))
         store.refresh_rollups()
         if time.monotonic() >= retention_due[0]:
             store.enforce_retention()
             retention_due[0] = time.monotonic() + 3600
 
     metrics = IngestMetrics()
-    sinks: list[BatchSink] = []
+    sinks: list[BatchSink] = [alert_manager]
     if config.deployment.influx.url:  # forward to InfluxDB too, through its own spool and thread
         from ingest.store.forwarder import influx_forwarder
 

@@ -1,0 +1,114 @@
+"""The FastAPI app factory: the composition root (`qyb api`, `qyb demo`) injects the stores."""
+
+from __future__ import annotations
+
+import logging
+import time
+from collections.abc import Awaitable, Callable, Sequence
+from pathlib import Path
+
+from fastapi import FastAPI, Request, Response
+from fastapi.responses import FileResponse, JSONResponse
+from fastapi.staticfiles import StaticFiles
+from prometheus_client import CollectorRegistry, Counter, Histogram
+
+from api.routes import alerts as alert_routes
+from api.routes import devices, export, health, people, sites, stream
+from api.state import AlertAccess, ApiState
+from api.users import UserStore
+from qingyubiao import __version__
+from qingyubiao.config import Config
+from qingyubiao.series import SeriesIndex
+from qingyubiao.store import DeviceStatus, IngestLog, ReadingReader
+
+STATIC = Path(__file__).parent / "static"
+API_PREFIX = "/api/v1"
+log = logging.getLogger("qyb.api")
+
+
+def create_app(
+    config: Config,
+    *,
+    reader: ReadingReader,
+    ingest_log: IngestLog,
+    users: UserStore,
+    alerts: AlertAccess | None = None,
+    device_statuses: Callable[[], Sequence[DeviceStatus]] | None = None,
+    index: SeriesIndex | None = None,
+    stream_poll_s: float = 2.0,
+) -> FastAPI:
+    app = FastAPI(
+        title="晴雨表 Qingyubiao API",
+        version=__version__,
+        description="温室与果园监测 · greenhouse and orchard monitoring. Bearer tokens from `qyb users token`.",
+        docs_url=f"{API_PREFIX}/docs",
+        redoc_url=None,
+        openapi_url=f"{API_PREFIX}/openapi.json",
+    )
+    app.state.api = ApiState(
+        config=config,
+        index=index or SeriesIndex(config),
+        reader=reader,
+        ingest_log=ingest_log,
+        users=users,
+        alerts=alerts,
+        device_statuses=device_statuses,
+        stream_poll_s=stream_poll_s,
+    )
+    _add_metrics(app)
+    for r in (sites.router, devices.router, alert_routes.router, people.router, export.router, stream.router):
+        app.include_router(r, prefix=API_PREFIX)
+    app.include_router(health.router)
+    _add_pages(app)
+
+    @app.exception_handler(Exception)
+    async def unexpected(request: Request, exc: Exception) -> JSONResponse:
+        log.exception("unexpected error on %s", request.url.path)
+        return JSONResponse({"detail": "服务器内部错误 / internal error"}, status_code=500)
+
+    return app
+
+
+def _add_metrics(app: FastAPI) -> None:
+    registry = CollectorRegistry()
+    app.state.registry = registry
+    requests = Counter("qyb_api_requests_total", "API requests", ["route", "status"], registry=registry)
+    seconds = Histogram(
+        "qyb_api_request_seconds",
+        "API request latency",
+        ["route"],
+        registry=registry,
+        buckets=(0.002, 0.005, 0.01, 0.02, 0.05, 0.1, 0.25, 0.5, 1.0, 2.5),
+    )
+
+    @app.middleware("http")
+    async def measure(request: Request, call_next: Callable[[Request], Awaitable[Response]]) -> Response:
+        t0 = time.perf_counter()
+        response = await call_next(request)
+        route = request.scope.get("route")
+        name = getattr(route, "path", "other")  # the template, so label values stay few
+        requests.labels(name, str(response.status_code)).inc()
+        seconds.labels(name).observe(time.perf_counter() - t0)
+        return response
+
+
+def _add_pages(app: FastAPI) -> None:
+    app.mount("/static", StaticFiles(directory=STATIC), name="static")
+    no_cache = {"Cache-Control": "no-cache"}
+
+    @app.get("/", include_in_schema=False)
+    def phone_page() -> FileResponse:
+        return FileResponse(STATIC / "index.html", headers=no_cache)
+
+    @app.get("/overview", include_in_schema=False)
+    def overview_page() -> FileResponse:
+        return FileResponse(STATIC / "overview.html", headers=no_cache)
+
+    @app.get("/sw.js", include_in_schema=False)
+    def service_worker() -> FileResponse:
+        # served from the root so its scope covers the phone page
+        return FileResponse(STATIC / "sw.js", media_type="text/javascript", headers=no_cache)
+
+    @app.get("/manifest.webmanifest", include_in_schema=False)
+    def manifest() -> FileResponse:
+        return FileResponse(STATIC / "manifest.webmanifest", media_type="application/manifest+json")

@@ -1,0 +1,176 @@
+"""Alert episodes (active and past), acknowledgement, and silences."""
+
+from __future__ import annotations
+
+import uuid
+from typing import Annotated, Literal
+from zoneinfo import ZoneInfo
+
+from fastapi import APIRouter, HTTPException, Query
+
+from api.deps import Caller, CallerDep, StateDep, require, village_of
+from api.schemas import EpisodeOut, SilenceIn, SilenceOut
+from api.state import AlertAccess, ApiState
+from api.timeparams import time_range
+from qingyubiao.alerting import Episode, Silence
+
+router = APIRouter(tags=["alerts"])
+SecretaryOnly = require("secretary")
+
+MAX_SILENCE_MIN = 7 * 24 * 60  # a week: longer is a rule change, not a silence
+
+
+def alerts_of(state: ApiState) -> AlertAccess:
+    if state.alerts is None:
+        raise HTTPException(503, "告警服务未接入 / the alert store is not connected")
+    return state.alerts
+
+
+def episode_out(e: Episode, caller: Caller) -> EpisodeOut:
+    site = caller.village.site
+    name = next((s.name for s in site if s.id == e.site), e.site)
+    return EpisodeOut(
+        id=e.id,
+        rule=e.rule,
+        kind=e.kind,
+        severity=e.severity,
+        audience=e.audience,
+        village=e.village,
+        site=e.site,
+        site_name=name,
+        device=e.device,
+        metric=e.metric,
+        state=e.state,
+        started_ms=e.started_ms,
+        fired_ms=e.fired_ms,
+        ended_ms=e.ended_ms,
+        late=e.late,
+        value=None if e.value != e.value else e.value,
+        text_zh=e.text_zh,
+        text_en=e.text_en,
+        ack_by=e.ack_by,
+        ack_ms=e.ack_ms,
+    )
+
+
+@router.get("/villages/{village}/alerts", summary="alert episodes of the visible sites, newest first")
+def list_alerts(
+    village: str,
+    caller: CallerDep,
+    state: StateDep,
+    status: Annotated[Literal["active", "past", "all"], Query(description="active: not yet ended")] = "active",
+    site: Annotated[str | None, Query()] = None,
+    kind: Annotated[str | None, Query(description="e.g. air_temp_high, frost, device_offline")] = None,
+    severity: Annotated[str | None, Query(description="warning, critical or emergency")] = None,
+    start: Annotated[str | None, Query(description="past alerts started after; default 30 days ago")] = None,
+    end: Annotated[str | None, Query()] = None,
+    limit: Annotated[int, Query(ge=1, le=1000)] = 200,
+) -> list[EpisodeOut]:
+    village_of(caller, village)
+    alerts = alerts_of(state)
+    if site is not None and site not in caller.sites:
+        raise HTTPException(404, f"没有这个棚/果园 / no site {site!r} in {village}")
+    if status == "active":
+        found = alerts.active_episodes(village)
+    else:
+        start_ms, end_ms = time_range(start, end, ZoneInfo(caller.village.tz), state.now_ms(), 30 * 86_400_000)
+        found = [e for e in alerts.episodes(start_ms, end_ms, site) if e.village == village]
+        if status == "past":
+            found = [e for e in found if e.ended_ms is not None]
+    chosen = [
+        e
+        for e in found
+        if e.site in caller.sites
+        and (site is None or e.site == site)
+        and (kind is None or e.kind == kind)
+        and (severity is None or e.severity == severity)
+    ]
+    chosen.sort(key=lambda e: e.started_ms, reverse=True)
+    return [episode_out(e, caller) for e in chosen[:limit]]
+
+
+@router.post("/villages/{village}/alerts/{episode}/ack", summary="acknowledge an active alert: I am on it")
+def acknowledge(village: str, episode: str, caller: CallerDep, state: StateDep) -> EpisodeOut:
+    village_of(caller, village)
+    alerts = alerts_of(state)
+    found = next((e for e in alerts.active_episodes(village) if e.id == episode), None)
+    if found is None or found.site not in caller.sites:
+        raise HTTPException(404, f"没有这条进行中的告警 / no active alert {episode!r}")
+    if not alerts.acknowledge(episode, caller.person.id, state.now_ms()):
+        raise HTTPException(409, "告警已结束 / the alert has ended")
+    now = next((e for e in alerts.active_episodes(village) if e.id == episode), found)
+    return episode_out(now, caller)
+
+
+def silence_out(s: Silence, now_ms: int) -> SilenceOut:
+    return SilenceOut(
+        id=s.id,
+        created_by=s.created_by,
+        reason=s.reason,
+        start_ms=s.start_ms,
+        end_ms=s.end_ms,
+        village=s.village,
+        site=s.site,
+        rule=s.rule,
+        kind=s.kind,
+        active=s.start_ms <= now_ms < s.end_ms,
+    )
+
+
+@router.get("/villages/{village}/silences", summary="silences of the village")
+def list_silences(
+    village: str, caller: CallerDep, state: StateDep, active: Annotated[bool, Query()] = False
+) -> list[SilenceOut]:
+    village_of(caller, village)
+    now = state.now_ms()
+    found = alerts_of(state).silences(now if active else None)
+    return [silence_out(s, now) for s in found if s.village in (None, village)]
+
+
+@router.post(
+    "/villages/{village}/silences",
+    status_code=201,
+    summary="silence alerts for a while (secretary)",
+    dependencies=[SecretaryOnly],
+)
+def create_silence(village: str, body: SilenceIn, caller: CallerDep, state: StateDep) -> SilenceOut:
+    village_of(caller, village)
+    if body.site is not None and body.site not in caller.sites:
+        raise HTTPException(404, f"没有这个棚/果园 / no site {body.site!r} in {village}")
+    if not 0 < body.duration_min <= MAX_SILENCE_MIN:
+        raise HTTPException(
+            400, f"静默时长须在 0 到 {MAX_SILENCE_MIN} 分钟之间 / duration_min must be in (0, {MAX_SILENCE_MIN}]"
+        )
+    if not body.reason.strip():
+        raise HTTPException(400, "请写明原因 / a reason is required")
+    now = state.now_ms()
+    s = Silence(
+        id=uuid.uuid4().hex[:12],
+        created_by=caller.person.id,
+        reason=body.reason.strip(),
+        start_ms=now,
+        end_ms=now + int(body.duration_min * 60_000),
+        village=village,
+        site=body.site,
+        rule=body.rule,
+        kind=body.kind,
+    )
+    alerts_of(state).save_silence(s)
+    return silence_out(s, now)
+
+
+@router.post(
+    "/villages/{village}/silences/{silence}/expire",
+    summary="end a silence now (secretary)",
+    dependencies=[SecretaryOnly],
+)
+def expire_silence(village: str, silence: str, caller: CallerDep, state: StateDep) -> SilenceOut:
+    village_of(caller, village)
+    alerts = alerts_of(state)
+    found = next((s for s in alerts.silences() if s.id == silence and s.village in (None, village)), None)
+    if found is None:
+        raise HTTPException(404, f"没有这条静默 / no silence {silence!r}")
+    now = state.now_ms()
+    ended = Silence(**{f: getattr(found, f) for f in Silence.__slots__} | {"end_ms": min(found.end_ms, now)})
+    alerts.save_silence(ended)
+    return silence_out(ended, now)

@@ -1,0 +1,69 @@
+"""CSV export of a range: the same columns as `qyb export`."""
+
+from __future__ import annotations
+
+import csv
+import io
+from collections.abc import Iterator
+from datetime import datetime
+from typing import Annotated
+from zoneinfo import ZoneInfo
+
+from fastapi import APIRouter, HTTPException, Query
+from fastapi.responses import StreamingResponse
+
+from api.deps import CallerDep, StateDep, village_of
+from api.timeparams import time_range
+
+router = APIRouter(tags=["export"])
+
+_CHUNK_ROWS = 2_000
+
+
+@router.get(
+    "/villages/{village}/export.csv",
+    summary="readings of a range as CSV (ts, village, site, device, metric, value)",
+    response_class=StreamingResponse,
+    responses={200: {"content": {"text/csv": {}}}},
+)
+def export_csv(
+    village: str,
+    caller: CallerDep,
+    state: StateDep,
+    start: Annotated[str | None, Query(description="epoch ms, ISO time or -7d; default 24 h before end")] = None,
+    end: Annotated[str | None, Query(description="default now")] = None,
+    site: Annotated[list[str] | None, Query(description="only these sites (repeatable); default all visible")] = None,
+    include_flagged: Annotated[bool, Query(description="also readings flagged out of physical range")] = False,
+) -> StreamingResponse:
+    village_of(caller, village)
+    tz = ZoneInfo(caller.village.tz)
+    start_ms, end_ms = time_range(start, end, tz, state.now_ms())
+    wanted = set(site) if site else set(caller.sites)
+    missing = sorted(wanted - set(caller.sites))
+    if missing:
+        raise HTTPException(404, f"没有这个棚/果园 / no site {', '.join(missing)} in {village}")
+    series = [i for s in sorted(wanted) for i in state.site_series.get((village, s), [])]
+    columns = ["ts", "village", "site", "device", "metric", "value"] + (["flags"] if include_flagged else [])
+
+    def rows() -> Iterator[str]:
+        buf = io.StringIO()
+        writer = csv.writer(buf)
+        writer.writerow(columns)
+        n = 0
+        for r in state.reader.export(start_ms, end_ms, series):
+            if r.flags and not include_flagged:
+                continue
+            ts = datetime.fromtimestamp(r.ts_ms / 1000, tz).isoformat(timespec="milliseconds")
+            values: list[object] = [ts, r.village, r.site, r.device, r.metric, r.value]
+            writer.writerow([*values, r.flags] if include_flagged else values)
+            n += 1
+            if n % _CHUNK_ROWS == 0:
+                yield buf.getvalue()
+                buf.seek(0)
+                buf.truncate()
+        yield buf.getvalue()
+
+    name = f"{village}-{datetime.fromtimestamp(start_ms / 1000, tz):%Y%m%d}.csv"
+    return StreamingResponse(
+        rows(), media_type="text/csv; charset=utf-8", headers={"Content-Disposition": f'attachment; filename="{name}"'}
+    )

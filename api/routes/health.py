@@ -1,0 +1,25 @@
+"""Health check and Prometheus metrics: no token, for load balancers and scrapers."""
+
+from __future__ import annotations
+
+from fastapi import APIRouter, Request, Response
+from fastapi.responses import JSONResponse
+from prometheus_client import CONTENT_TYPE_LATEST, generate_latest
+
+from api.deps import StateDep
+
+router = APIRouter(tags=["health"])
+
+
+@router.get("/healthz", summary="is the API up and its store readable")
+def healthz(state: StateDep) -> JSONResponse:
+    try:
+        state.reader.latest([0] if len(state.index) else [])
+    except Exception as e:
+        return JSONResponse({"status": "error", "detail": f"store: {e}"}, status_code=503)
+    return JSONResponse({"status": "ok", "series": len(state.index)})
+
+
+@router.get("/metrics", summary="Prometheus metrics of the API process")
+def metrics(request: Request) -> Response:
+    return Response(generate_latest(request.app.state.registry), media_type=CONTENT_TYPE_LATEST)

@@ -1,0 +1,82 @@
+"""People (read: secretary and admin; add: secretary) and their tokens (admin)."""
+
+from __future__ import annotations
+
+from fastapi import APIRouter, HTTPException, Request
+
+from api.deps import CallerDep, StateDep, require, village_of
+from api.schemas import NewTokenOut, PersonOut, TokenOut
+from qingyubiao.config import Person
+
+router = APIRouter(tags=["people"])
+
+
+def person_out(p: Person) -> PersonOut:
+    return PersonOut(
+        id=p.id, name=p.name, phone=p.phone, role=p.role, household=p.household, sites=p.sites, watch=p.watch
+    )
+
+
+@router.get("/villages/{village}/people", summary="people of the village", dependencies=[require("secretary", "admin")])
+def people(village: str, caller: CallerDep, state: StateDep) -> list[PersonOut]:
+    village_of(caller, village)
+    return [person_out(p) for p in state.users.people(village)]
+
+
+@router.post(
+    "/villages/{village}/people",
+    status_code=201,
+    summary="add or replace a person (secretary)",
+    dependencies=[require("secretary")],
+)
+def add_person(village: str, body: Person, caller: CallerDep, state: StateDep) -> PersonOut:
+    village_of(caller, village)
+    if body.role == "admin":
+        raise HTTPException(403, "管理员只能用 qyb users 添加 / admins are added with `qyb users add` only")
+    try:
+        state.users.add_person(village, body)
+    except ValueError as e:
+        raise HTTPException(400, str(e)) from None
+    return person_out(body)
+
+
+@router.get(
+    "/villages/{village}/tokens",
+    summary="tokens of the village, by hash prefix (admin)",
+    dependencies=[require("admin")],
+)
+def tokens(village: str, caller: CallerDep, state: StateDep) -> list[TokenOut]:
+    village_of(caller, village)
+    return [
+        TokenOut(
+            hash_prefix=t.hash_prefix, person=t.person, label=t.label, created_ms=t.created_ms, revoked_ms=t.revoked_ms
+        )
+        for t in state.users.tokens(village)
+    ]
+
+
+@router.post(
+    "/villages/{village}/people/{person}/tokens",
+    status_code=201,
+    summary="issue a token (admin)",
+    dependencies=[require("admin")],
+)
+def issue_token(village: str, person: str, request: Request, caller: CallerDep, state: StateDep) -> NewTokenOut:
+    village_of(caller, village)
+    if state.users.person(village, person) is None:
+        raise HTTPException(404, f"没有这个人 / no person {person!r} in {village}")
+    token = state.users.issue(village, person, label=f"issued by {caller.person.id}")
+    return NewTokenOut(person=person, token=token, login_url=f"{str(request.base_url).rstrip('/')}/#token={token}")
+
+
+@router.delete(
+    "/villages/{village}/tokens/{hash_prefix}", summary="revoke a token (admin)", dependencies=[require("admin")]
+)
+def revoke_token(village: str, hash_prefix: str, caller: CallerDep, state: StateDep) -> dict[str, int]:
+    village_of(caller, village)
+    if not any(t.hash_prefix.startswith(hash_prefix.lower()[:12]) for t in state.users.tokens(village)):
+        raise HTTPException(404, f"没有这个令牌 / no token with hash {hash_prefix!r}")
+    try:
+        return {"revoked": state.users.revoke(hash_prefix)}
+    except ValueError as e:
+        raise HTTPException(400, str(e)) from None

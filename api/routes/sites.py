@@ -1,0 +1,133 @@
+"""Villages, sites, latest readings with status, and history per metric."""
+
+from __future__ import annotations
+
+from typing import Annotated
+from zoneinfo import ZoneInfo
+
+from fastapi import APIRouter, HTTPException, Query
+
+from api.deps import CallerDep, StateDep, site_of, village_of
+from api.schemas import HistoryOut, MeOut, MetricOut, SiteOut, VillageOut
+from api.state import ApiState
+from api.status import MetricReading, derived_vpd, firing_by_site, site_readings, site_status
+from api.timeparams import pick_step, time_range
+from qingyubiao.alerting import Episode
+from qingyubiao.catalogue import METRICS
+from qingyubiao.config import Site
+
+router = APIRouter(tags=["sites"])
+
+
+def metric_out(r: MetricReading) -> MetricOut:
+    m = METRICS[r.metric]
+    return MetricOut(
+        metric=r.metric,
+        label_zh=m.zh,
+        label_en=m.en,
+        unit=m.unit,
+        device=r.device,
+        ts_ms=r.ts_ms,
+        value=r.value,
+        status=r.status,
+    )
+
+
+def site_out(state: ApiState, village: str, site: Site, firing: list[Episode], active: int) -> SiteOut:
+    readings = site_readings(state, village, site, firing)
+    stamps = [r.ts_ms for r in readings if r.ts_ms is not None]
+    return SiteOut(
+        id=site.id,
+        name=site.name,
+        kind=site.kind,
+        crop=site.crop,
+        stage=site.stage,
+        owner=site.owner,
+        status=site_status(readings, firing),
+        updated_ms=max(stamps, default=None),
+        vpd_kpa=derived_vpd(readings),
+        active_alerts=active,
+        readings=[metric_out(r) for r in readings],
+    )
+
+
+def active_counts(state: ApiState, village: str) -> dict[str, int]:
+    counts: dict[str, int] = {}
+    if state.alerts is not None:
+        for e in state.alerts.active_episodes(village):
+            counts[e.site] = counts.get(e.site, 0) + 1
+    return counts
+
+
+@router.get("/me", summary="who the token belongs to and which sites they see")
+def me(caller: CallerDep) -> MeOut:
+    p = caller.person
+    return MeOut(
+        id=p.id,
+        name=p.name,
+        role=p.role,
+        village=caller.village.id,
+        village_name=caller.village.name,
+        sites=list(caller.sites),
+    )
+
+
+@router.get("/villages", summary="the villages the caller belongs to")
+def villages(caller: CallerDep) -> list[VillageOut]:
+    v = caller.village
+    return [VillageOut(id=v.id, name=v.name, lat=v.lat, lon=v.lon, tz=v.tz, sites=len(caller.sites))]
+
+
+@router.get("/villages/{village}/sites", summary="visible sites with their latest readings and status")
+def sites(village: str, caller: CallerDep, state: StateDep) -> list[SiteOut]:
+    village_of(caller, village)
+    firing = firing_by_site(state, village)
+    counts = active_counts(state, village)
+    return [site_out(state, village, s, firing.get(s.id, []), counts.get(s.id, 0)) for s in caller.sites.values()]
+
+
+@router.get("/villages/{village}/sites/{site}", summary="one site with its latest readings and status")
+def site(village: str, site: str, caller: CallerDep, state: StateDep) -> SiteOut:
+    s = site_of(caller, village, site)
+    firing = firing_by_site(state, village).get(site, [])
+    return site_out(state, village, s, firing, active_counts(state, village).get(site, 0))
+
+
+@router.get("/villages/{village}/sites/{site}/latest", summary="latest reading per metric with status")
+def latest(village: str, site: str, caller: CallerDep, state: StateDep) -> list[MetricOut]:
+    s = site_of(caller, village, site)
+    firing = firing_by_site(state, village).get(site, [])
+    return [metric_out(r) for r in site_readings(state, village, s, firing)]
+
+
+@router.get("/villages/{village}/sites/{site}/history", summary="one metric over a range, per step")
+def history(
+    village: str,
+    site: str,
+    caller: CallerDep,
+    state: StateDep,
+    metric: Annotated[str, Query(description="metric name from the catalogue, e.g. air_temp_c")],
+    start: Annotated[str | None, Query(description="epoch ms, ISO time or -24h; default 24 h before end")] = None,
+    end: Annotated[str | None, Query(description="epoch ms, ISO time or -1h; default now")] = None,
+    step_ms: Annotated[int | None, Query(description="bucket width; default: about 500 points")] = None,
+) -> HistoryOut:
+    s = site_of(caller, village, site)
+    start_ms, end_ms = time_range(start, end, ZoneInfo(caller.village.tz), state.now_ms())
+    step = pick_step(start_ms, end_ms, step_ms)
+    start_ms -= start_ms % step  # whole buckets, so the store can answer from its rollups
+    series = [i for i in state.site_series.get((village, s.id), []) if state.index.keys[i].metric == metric]
+    if not series:
+        raise HTTPException(404, f"这里没有测 {metric} / site {site} does not measure {metric!r}")
+    h = state.reader.history(series[0], start_ms, end_ms, step)
+    points = list(
+        zip(h.bucket_ms.tolist(), h.vmean.tolist(), h.vmin.tolist(), h.vmax.tolist(), h.count.tolist(), strict=True)
+    )
+    return HistoryOut(
+        site=site,
+        metric=metric,
+        unit=METRICS[metric].unit,
+        start_ms=start_ms,
+        end_ms=end_ms,
+        step_ms=step,
+        points=points,
+    )

@@ -1,0 +1,45 @@
+"""What the routes read: the config, the series index and the injected stores."""
+
+from __future__ import annotations
+
+import time
+from collections.abc import Callable, Sequence
+from dataclasses import dataclass, field
+from typing import Protocol
+
+from api.users import UserStore
+from qingyubiao.alerting import AlertReader, Silence
+from qingyubiao.config import Config
+from qingyubiao.series import SeriesIndex
+from qingyubiao.store import DeviceStatus, IngestLog, ReadingReader
+
+
+class AlertAccess(AlertReader, Protocol):
+    """The alert store as the API uses it: read, acknowledge, silence."""
+
+    def acknowledge(self, episode: str, who: str, ts_ms: int) -> bool: ...
+
+    def save_silence(self, silence: Silence) -> None: ...
+
+
+def wall_ms() -> int:
+    return int(time.time() * 1000)
+
+
+@dataclass
+class ApiState:
+    config: Config
+    index: SeriesIndex
+    reader: ReadingReader
+    ingest_log: IngestLog
+    users: UserStore
+    alerts: AlertAccess | None = None
+    device_statuses: Callable[[], Sequence[DeviceStatus]] | None = None
+    now_ms: Callable[[], int] = wall_ms
+    stream_poll_s: float = 2.0
+    # series of each (village, site), computed once: of_site() scans the whole index.
+    site_series: dict[tuple[str, str], list[int]] = field(default_factory=dict)
+
+    def __post_init__(self) -> None:
+        for i, k in enumerate(self.index.keys):
+            self.site_series.setdefault((k.village, k.site), []).append(i)

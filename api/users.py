@@ -1,0 +1,145 @@
+"""People added at run time and their API tokens, in the readings' SQLite file.
+
+A token is shown once when issued; only its sha256 is stored, so a copy of the
+database does not let anyone log in. People from the village config need no
+row here; people added with `qyb users add` (or by the secretary) live in
+`api_person` and count as if they were in the config.
+"""
+
+from __future__ import annotations
+
+import hashlib
+import json
+import secrets
+import sqlite3
+import threading
+import time
+from dataclasses import dataclass
+from pathlib import Path
+
+from qingyubiao.config import Config, Person
+
+SCHEMA = """
+CREATE TABLE IF NOT EXISTS api_person(
+    village TEXT NOT NULL, id TEXT NOT NULL, body TEXT NOT NULL, PRIMARY KEY(village, id));
+CREATE TABLE IF NOT EXISTS api_token(
+    hash TEXT PRIMARY KEY, village TEXT NOT NULL, person TEXT NOT NULL, label TEXT NOT NULL,
+    created_ms INTEGER NOT NULL, revoked_ms INTEGER);
+"""
+
+TOKEN_PREFIX = "qyb_"
+
+
+def token_hash(token: str) -> str:
+    return hashlib.sha256(token.encode()).hexdigest()
+
+
+@dataclass(frozen=True, slots=True)
+class TokenInfo:
+    hash_prefix: str  # enough to name a token when revoking it, never enough to use it
+    village: str
+    person: str
+    label: str
+    created_ms: int
+    revoked_ms: int | None
+
+
+class UserStore:
+    """Tokens (hashed) and run-time people, beside the readings."""
+
+    def __init__(self, path: str | Path, config: Config) -> None:
+        self.config = config
+        self._lock = threading.Lock()
+        Path(path).parent.mkdir(parents=True, exist_ok=True)
+        self._db = sqlite3.connect(str(path), isolation_level=None, check_same_thread=False)
+        self._db.execute("PRAGMA busy_timeout=10000")
+        with self._lock:
+            self._db.execute("PRAGMA journal_mode=WAL")
+            self._db.executescript(SCHEMA)
+
+    def close(self) -> None:
+        with self._lock:
+            self._db.close()
+
+    # -- people ----------------------------------------------------------------------
+
+    def people(self, village: str) -> list[Person]:
+        """The config's people of a village, then those added at run time (which may replace them)."""
+        v = self.config.village_by_id(village)
+        with self._lock:
+            rows = self._db.execute("SELECT body FROM api_person WHERE village=? ORDER BY id", (village,)).fetchall()
+        added = [Person.model_validate(json.loads(r[0])) for r in rows]
+        ids = {p.id for p in added}
+        return [p for p in v.person if p.id not in ids] + added
+
+    def person(self, village: str, person_id: str) -> Person | None:
+        return next((p for p in self.people(village) if p.id == person_id), None)
+
+    def add_person(self, village: str, person: Person) -> None:
+        v = self.config.village_by_id(village)
+        known_sites = {s.id for s in v.site}
+        unknown = [s for s in (*person.sites, *person.watch) if s not in known_sites]
+        if unknown:
+            raise ValueError(f"unknown site(s) {', '.join(unknown)} in village {village}")
+        if person.household and person.household not in {h.id for h in v.household}:
+            raise ValueError(f"unknown household {person.household!r} in village {village}")
+        with self._lock:
+            self._db.execute(
+                "INSERT OR REPLACE INTO api_person VALUES (?,?,?)", (village, person.id, person.model_dump_json())
+            )
+
+    # -- tokens ----------------------------------------------------------------------
+
+    def issue(self, village: str, person_id: str, label: str = "") -> str:
+        """A new token for a person; returned once, stored hashed."""
+        if self.person(village, person_id) is None:
+            raise ValueError(f"no person {person_id!r} in village {village}")
+        token = TOKEN_PREFIX + secrets.token_urlsafe(24)
+        with self._lock:
+            self._db.execute(
+                "INSERT INTO api_token VALUES (?,?,?,?,?,NULL)",
+                (token_hash(token), village, person_id, label, int(time.time() * 1000)),
+            )
+        return token
+
+    def revoke(self, hash_prefix: str) -> int:
+        """Revoke the tokens whose hash starts with the prefix (at least 8 hex digits). Returns how many."""
+        if len(hash_prefix) < 8:
+            raise ValueError("give at least 8 characters of the token's hash")
+        with self._lock:
+            cur = self._db.execute(
+                "UPDATE api_token SET revoked_ms=? WHERE hash LIKE ? AND revoked_ms IS NULL",
+                (int(time.time() * 1000), hash_prefix.lower() + "%"),
+            )
+        return cur.rowcount
+
+    def revoke_person(self, village: str, person_id: str) -> int:
+        with self._lock:
+            cur = self._db.execute(
+                "UPDATE api_token SET revoked_ms=? WHERE village=? AND person=? AND revoked_ms IS NULL",
+                (int(time.time() * 1000), village, person_id),
+            )
+        return cur.rowcount
+
+    def tokens(self, village: str | None = None) -> list[TokenInfo]:
+        sql = "SELECT substr(hash, 1, 12), village, person, label, created_ms, revoked_ms FROM api_token"
+        with self._lock:
+            if village is None:
+                rows = self._db.execute(sql + " ORDER BY created_ms").fetchall()
+            else:
+                rows = self._db.execute(sql + " WHERE village=? ORDER BY created_ms", (village,)).fetchall()
+        return [TokenInfo(*r) for r in rows]
+
+    def authenticate(self, token: str) -> tuple[str, Person] | None:
+        """(village, person) of a valid, unrevoked token."""
+        with self._lock:
+            row = self._db.execute(
+                "SELECT village, person FROM api_token WHERE hash=? AND revoked_ms IS NULL", (token_hash(token),)
+            ).fetchone()
+        if row is None:
+            return None
+        try:
+            person = self.person(row[0], row[1])
+        except KeyError:  # the village left the config
+            return None
+        return (row[0], person) if person else None

@@ -1,0 +1,139 @@
+"""The API over a real SQLite store and alert store, with one token per kind of person."""
+
+from __future__ import annotations
+
+import time
+from collections.abc import Iterator
+from dataclasses import dataclass
+from pathlib import Path
+
+import numpy as np
+import pytest
+from fastapi.testclient import TestClient
+
+from api.app import create_app
+from api.users import UserStore
+from ingest.store.sqlite import SqliteStore
+from ingest.store.sqlite_alerts import SqliteAlertStore
+from qingyubiao.alerting import Episode
+from qingyubiao.batch import Batch
+from qingyubiao.config import Config
+from qingyubiao.series import SeriesIndex
+
+HOUR = 3_600_000
+# li-jianjun's household owns gh01 and gh02; li-guohua's owns gh03.
+FARMER, OTHER_FARMER, SECRETARY, ADMIN = "li-jianjun", "li-guohua", "secretary", "technician"
+
+
+def write_readings(store: SqliteStore, index: SeriesIndex, rows: list[tuple[str, str, int, float]]) -> None:
+    """rows: (device, metric, ts_ms, value) in village lijiahe."""
+    series = [index.find("lijiahe", d, m) for d, m, _, _ in rows]
+    assert None not in series
+    store.write(
+        Batch(
+            np.array(series, dtype=np.int32),
+            np.array([r[2] for r in rows], dtype=np.int64),
+            np.array([r[3] for r in rows], dtype=np.float64),
+            np.zeros(len(rows), dtype=np.uint16),
+        )
+    )
+    store.refresh_rollups()
+
+
+def episode(eid: str, site: str, device: str, metric: str, started_ms: int, **kw: object) -> Episode:
+    base: dict[str, object] = dict(
+        id=eid,
+        rule=f"{metric}_high",
+        kind="air_temp_high",
+        severity="critical",
+        audience="farmer",
+        village="lijiahe",
+        site=site,
+        device=device,
+        metric=metric,
+        state="firing",
+        started_ms=started_ms,
+        fired_ms=started_ms + 60_000,
+        ended_ms=None,
+        late=False,
+        value=38.5,
+        text_zh="1号棚气温过高 38.5°C",
+        text_en="gh01 air temperature high 38.5 °C",
+    )
+    base.update(kw)
+    return Episode(**base)  # type: ignore[arg-type]
+
+
+@dataclass
+class ApiWorld:
+    client: TestClient
+    store: SqliteStore
+    alerts: SqliteAlertStore
+    users: UserStore
+    tokens: dict[str, str]
+    now_ms: int
+    db: Path
+
+    def auth(self, who: str) -> dict[str, str]:
+        return {"Authorization": f"Bearer {self.tokens[who]}"}
+
+
+def build_world(village: Config, index: SeriesIndex, folder: Path) -> Iterator[ApiWorld]:
+    db = folder / "qyb.sqlite"
+    now = int(time.time() * 1000)
+    writer = SqliteStore(db, index, synchronous="NORMAL")
+    rows: list[tuple[str, str, int, float]] = []
+    # gh01: two days of air readings every 5 minutes with a hole from -10 h to -8 h; soil fresh.
+    for k in range(2 * 24 * 12):
+        ts = now - k * 300_000
+        if not (8 * HOUR <= now - ts < 10 * HOUR):
+            rows += [("gh01-air", "air_temp_c", ts, 20.0 + (k % 12)), ("gh01-air", "air_rh_pct", ts, 70.0)]
+    rows += [("gh01-soil", "soil_vwc_pct", now - 60_000, 31.5), ("gh01-air", "bat_v", now - 60_000, 3.1)]
+    # gh03 (the other farmer's): a reading an hour old, so its 60 s air sensor is stale.
+    rows += [("gh03-air", "air_temp_c", now - HOUR, 15.0), ("gh03-air", "air_rh_pct", now - HOUR, 80.0)]
+    write_readings(writer, index, rows)
+    alerts = SqliteAlertStore(db)
+    alerts.record(
+        [],
+        [
+            episode("ep-gh01", "gh01", "gh01-air", "air_temp_c", now - HOUR),
+            episode("ep-gh03", "gh03", "gh03-air", "air_temp_c", now - HOUR, severity="warning"),
+            episode(
+                "ep-old",
+                "gh01",
+                "gh01-air",
+                "air_temp_c",
+                now - 30 * HOUR,
+                state="resolved",
+                ended_ms=now - 29 * HOUR,
+                ack_by=FARMER,
+                ack_ms=now - 29 * HOUR - HOUR // 2,
+            ),
+        ],
+        None,
+        now,
+    )
+    users = UserStore(db, village)
+    tokens = {who: users.issue("lijiahe", who) for who in (FARMER, OTHER_FARMER, SECRETARY, ADMIN)}
+    reader = SqliteStore(db, index, readonly=True)
+    app = create_app(
+        village,
+        reader=reader,
+        ingest_log=reader,
+        users=users,
+        alerts=alerts,
+        device_statuses=reader.device_statuses,
+        index=index,
+        stream_poll_s=0.2,
+    )
+    with TestClient(app) as client:
+        yield ApiWorld(client, writer, alerts, users, tokens, now, db)
+    reader.close()
+    writer.close()
+    alerts.close()
+    users.close()
+
+
+@pytest.fixture
+def world(village: Config, index: SeriesIndex, tmp_path: Path) -> Iterator[ApiWorld]:
+    yield from build_world(village, index, tmp_path)

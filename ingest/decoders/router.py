@@ -19,7 +19,8 @@ def route(ctx: DecodeContext, topic: str, payload: bytes, max_bytes: int) -> Non
         ctx.reject(Reason.OVERSIZED, f"{len(payload)} bytes > limit {max_bytes}")
         return
     parts = topic.split("/")
-    before = len(ctx.builder.series) + len(ctx.rejects) + ctx.duplicates + len(ctx.statuses)
+    readings, rejects, statuses = ctx.builder.series, ctx.rejects, ctx.statuses  # lists that only grow
+    before = len(readings) + len(rejects) + len(statuses) + ctx.duplicates
     try:
         if parts[0] == "qyb" and len(parts) == 4 and parts[3] == "up":
             device.decode(ctx, parts[1], parts[2], payload)
@@ -43,9 +44,9 @@ def route(ctx: DecodeContext, topic: str, payload: bytes, max_bytes: int) -> Non
     except Exception as e:  # a decoder bug must not cost the batch: keep the payload and go on
         log.exception("decoder failed on %s", topic)
         ctx.reject(Reason.INTERNAL_ERROR, "".join(traceback.format_exception_only(e)).strip()[:300])
-    # Every message adds a reading, a reject, a duplicate or a status (all only grow). One that adds
+    # Every message adds a reading, a reject, a duplicate or a status. One that adds
     # none, like `[]` or `{"m": {}}`, would be acknowledged and vanish: say so instead.
-    if len(ctx.builder.series) + len(ctx.rejects) + ctx.duplicates + len(ctx.statuses) == before:
+    if len(readings) + len(rejects) + len(statuses) + ctx.duplicates == before:
         ctx.reject(Reason.BAD_SCHEMA, "the message holds no readings", *_village_device(parts))
 
 

@@ -1,0 +1,113 @@
+"""Alerts: active and past with filters, acknowledge with a tap, silences; and the live stream."""
+
+from __future__ import annotations
+
+import json
+import threading
+import time
+
+import httpx
+import uvicorn
+
+from tests.api.conftest import FARMER, HOUR, OTHER_FARMER, SECRETARY, ApiWorld, episode
+from tests.conftest import free_port, wait_port
+
+V = "/api/v1/villages/lijiahe"
+
+
+def test_active_and_past_alerts_with_filters(world: ApiWorld) -> None:
+    mine = world.client.get(f"{V}/alerts", headers=world.auth(FARMER)).json()
+    assert [a["id"] for a in mine] == ["ep-gh01"] and mine[0]["site_name"] == "1号棚"
+    every = world.client.get(f"{V}/alerts", headers=world.auth(SECRETARY)).json()
+    assert {a["id"] for a in every} == {"ep-gh01", "ep-gh03"}
+    warn = world.client.get(f"{V}/alerts?severity=warning", headers=world.auth(SECRETARY)).json()
+    assert [a["id"] for a in warn] == ["ep-gh03"]
+    past = world.client.get(f"{V}/alerts?status=past&start=-2d", headers=world.auth(FARMER)).json()
+    assert [(a["id"], a["ack_by"]) for a in past] == [("ep-old", FARMER)]
+    none = world.client.get(f"{V}/alerts?status=past&start=-2h", headers=world.auth(FARMER)).json()
+    assert none == []
+    bad = world.client.get(f"{V}/alerts?status=soon", headers=world.auth(FARMER))
+    assert bad.status_code == 422
+
+
+def test_a_farmer_acknowledges_an_own_alert_once_it_is_recorded(world: ApiWorld) -> None:
+    r = world.client.post(f"{V}/alerts/ep-gh01/ack", headers=world.auth(FARMER))
+    assert r.status_code == 200 and r.json()["ack_by"] == FARMER
+    stored = {e.id: e for e in world.alerts.active_episodes("lijiahe")}
+    assert stored["ep-gh01"].ack_by == FARMER and stored["ep-gh01"].ack_ms is not None
+    assert stored["ep-gh03"].ack_by is None  # the other farmer's alert is untouched
+    assert world.client.post(f"{V}/alerts/ep-old/ack", headers=world.auth(FARMER)).status_code == 404  # ended
+
+
+def test_silences_are_created_listed_and_expired_by_the_secretary(world: ApiWorld) -> None:
+    body = {"reason": "3号棚换传感器", "duration_min": 60, "site": "gh03"}
+    created = world.client.post(f"{V}/silences", json=body, headers=world.auth(SECRETARY)).json()
+    assert created["active"] and created["end_ms"] - created["start_ms"] == HOUR and created["created_by"] == SECRETARY
+    active = world.client.get(f"{V}/silences?active=true", headers=world.auth(FARMER)).json()
+    assert [s["id"] for s in active] == [created["id"]]
+    ended = world.client.post(f"{V}/silences/{created['id']}/expire", headers=world.auth(SECRETARY))
+    assert ended.status_code == 200 and not ended.json()["active"]
+    assert world.client.get(f"{V}/silences?active=true", headers=world.auth(SECRETARY)).json() == []
+    assert len(world.alerts.silences()) == 1  # kept for the record
+    for bad, code in (
+        ({"reason": "x", "duration_min": 0}, 400),
+        ({"reason": " ", "duration_min": 5}, 400),
+        ({"reason": "x", "duration_min": 5, "site": "gh99"}, 404),
+        ({"duration_min": 5}, 422),
+    ):
+        assert world.client.post(f"{V}/silences", json=bad, headers=world.auth(SECRETARY)).status_code == code
+    assert world.client.post(f"{V}/silences/nope/expire", headers=world.auth(SECRETARY)).status_code == 404
+
+
+def test_people_added_by_the_secretary_can_get_a_token_and_log_in(world: ApiWorld) -> None:
+    person = {"id": "li-new", "name": "李新", "phone": "13900000000", "role": "farmer", "sites": ["gh05"]}
+    assert world.client.post(f"{V}/people", json=person, headers=world.auth(SECRETARY)).status_code == 201
+    bad = dict(person, sites=["gh99"])
+    r = world.client.post(f"{V}/people", json=bad, headers=world.auth(SECRETARY))
+    assert r.status_code == 400 and "gh99" in r.json()["detail"]
+    token = world.users.issue("lijiahe", "li-new")
+    assert token.startswith("qyb_") and token not in world.db.read_bytes().decode("latin-1")  # stored hashed
+    me = world.client.get("/api/v1/me", headers={"Authorization": f"Bearer {token}"}).json()
+    assert me["name"] == "李新" and me["sites"] == ["gh05"]
+
+
+def test_the_stream_sends_sites_then_alert_transitions(world: ApiWorld) -> None:
+    app = world.client.app
+    port = free_port()
+    server = uvicorn.Server(uvicorn.Config(app, host="127.0.0.1", port=port, log_level="warning"))
+    thread = threading.Thread(target=server.run, daemon=True)
+    thread.start()
+    wait_port(port)
+    events: list[tuple[str, dict[str, object]]] = []
+    url = f"http://127.0.0.1:{port}{V}/stream?access_token={world.tokens[OTHER_FARMER]}"
+    try:
+        with httpx.stream("GET", url, timeout=10) as r:
+            assert r.headers["content-type"].startswith("text/event-stream")
+            name = ""
+            deadline = time.monotonic() + 10
+            for line in r.iter_lines():
+                if line.startswith("event: "):
+                    name = line[7:]
+                elif line.startswith("data: "):
+                    events.append((name, json.loads(line[6:])))
+                    if name == "alert" and len([e for e in events if e[0] == "alert"]) == 1:
+                        # a new episode on the caller's site appears while the stream is open
+                        world.alerts.record(
+                            [], [episode("ep-new", "gh03", "gh03-air", "air_rh_pct", world.now_ms)], None, world.now_ms
+                        )
+                    if name == "alert" and events[-1][1]["id"] == "ep-new":
+                        break
+                assert time.monotonic() < deadline, events
+    finally:
+        server.should_exit = True
+        thread.join(5)
+    sites = [(d["id"], d["active_alerts"]) for n, d in events if n == "site"]
+    # the caller's two sites, then gh03 again once its new alert counts
+    assert sites == [("gh03", 1), ("gh04", 0), ("gh03", 2)]
+    alerts = [d["id"] for n, d in events if n == "alert"]
+    assert alerts == ["ep-gh03", "ep-new"]
+
+
+def test_the_stream_needs_a_token(world: ApiWorld) -> None:
+    assert world.client.get(f"{V}/stream").status_code == 401
+    assert world.client.get(f"{V}/stream?access_token=qyb_wrong").status_code == 401

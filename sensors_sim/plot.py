@@ -69,8 +69,8 @@ def plot_day(
     ax_t.set_ylabel("temperature °C")
     ax_rh.set_ylabel("relative humidity %")
     ax_soil.set_ylabel("soil moisture % vol")
-    for ax in (ax_t, ax_rh, ax_soil):
-        ax.legend(loc="upper left", fontsize=8, ncol=3, framealpha=0.8)
+    for ax, where in ((ax_t, "upper right"), (ax_rh, "lower left"), (ax_soil, "center right")):
+        ax.legend(loc=where, fontsize=8, ncol=3, framealpha=0.8)
     ax_soil.xaxis.set_major_formatter(mdates.DateFormatter("%H:%M", tz=tz))
     day = when[0].strftime("%Y-%m-%d")
     what = f" — scenario {scenario.name}" if scenario else ""

@@ -10,6 +10,7 @@ from typing import Any
 
 import pytest
 
+from ingest.decoders.context import Deduplicator
 from qingyubiao.batch import Flag
 from qingyubiao.rejects import Reason
 from qingyubiao.series import SeriesIndex
@@ -370,3 +371,12 @@ def test_status_topic(decode: DecodeFn) -> None:
     assert out.reasons() == ["bad_schema", "unknown_device"]
     assert "on fire" in out.rejects[0].detail
     assert len(out.batch) == 0
+
+
+def test_deduplicator_forgets_the_oldest_beyond_its_size() -> None:
+    dedup = Deduplicator(3)
+    assert [dedup.seen(k) for k in "abc"] == [False, False, False]
+    assert dedup.seen("a")  # seen, and now the most recent
+    assert not dedup.seen("d")  # evicts b, the least recently seen
+    assert [dedup.seen(k) for k in "acd"] == [True, True, True]
+    assert not dedup.seen("b")

@@ -349,3 +349,13 @@ def test_qyb_check_rejects_a_broken_config_with_the_message(tmp_path: Path) -> N
     out = proc.stdout + proc.stderr
     assert f"{path}: village[0].device[1].site: unknown site 'gh99'" in out
     assert "Traceback" not in out
+
+
+def test_person_references_are_checked(tmp_path: Path) -> None:
+    person = '\n[[village.person]]\nid = "p1"\nname = "李"\nphone = "13900000000"\nrole = "farmer"\n'
+    err = config_error(tmp_path, MINIMAL + person + 'household = "h9"\n')
+    assert (err.key, err.problem) == ("village[0].person[0].household", "unknown household 'h9'")
+    err = config_error(tmp_path, MINIMAL + person + 'watch = ["gh01", "gh02"]\n')
+    assert (err.key, err.problem) == ("village[0].person[0].watch[1]", "unknown site 'gh02'")
+    err = config_error(tmp_path, MINIMAL + person.replace('"farmer"', '"mayor"'))
+    assert err.key == "village[0].person[0].role"

@@ -115,6 +115,11 @@ def _parser() -> argparse.ArgumentParser:
     from qyb import alerts_cmd
 
     alerts_cmd.register(command)
+
+    from qyb import api_cmd
+
+    api_cmd.add_api_arguments(command("api", api_cmd.run_api, "serve the API, the phone page and the overview"))
+    api_cmd.add_users_arguments(command("users", api_cmd.run_users, "add people, issue and revoke API tokens"))
     return p
 
 

@@ -1,0 +1,121 @@
+"""`qyb api` (serve the API and pages with uvicorn) and `qyb users` (people and tokens)."""
+
+from __future__ import annotations
+
+import argparse
+import logging
+from pathlib import Path
+from typing import TYPE_CHECKING, Any
+
+from qingyubiao.config import Config, Person, load_config
+from qingyubiao.series import SeriesIndex
+
+if TYPE_CHECKING:
+    from fastapi import FastAPI
+
+log = logging.getLogger("qyb.api")
+
+
+def add_api_arguments(c: argparse.ArgumentParser) -> None:
+    c.add_argument("--host", default="127.0.0.1", help="address to listen on (0.0.0.0 for the village network)")
+    c.add_argument("--port", type=int, default=8000)
+    c.add_argument("--stream-poll", type=float, default=2.0, help="seconds between store polls of the live stream")
+
+
+def add_users_arguments(c: argparse.ArgumentParser) -> None:
+    c.add_argument("--village", help="village id (default: the config's first)")
+    sub = c.add_subparsers(dest="action", required=True, metavar="ACTION")
+    add = sub.add_parser("add", help="add (or replace) a person")
+    add.add_argument("id")
+    add.add_argument("--name", required=True)
+    add.add_argument("--phone", required=True)
+    add.add_argument("--role", choices=["farmer", "secretary", "admin"], default="farmer")
+    add.add_argument("--household")
+    add.add_argument("--site", action="append", default=[], help="a site this person looks after (repeatable)")
+    token = sub.add_parser("token", help="issue a token for a person and print a login link")
+    token.add_argument("person")
+    token.add_argument("--label", default="")
+    token.add_argument("--base-url", default="http://127.0.0.1:8000", help="where the pages are served")
+    revoke = sub.add_parser("revoke", help="revoke a token by its hash prefix, or all tokens of --person")
+    revoke.add_argument("hash_prefix", nargs="?")
+    revoke.add_argument("--person")
+    sub.add_parser("list", help="people and their tokens (hash prefixes only)")
+
+
+def open_api_stores(config: Config, index: SeriesIndex) -> dict[str, Any]:
+    """The stores the API reads, opened on the configured SQLite file."""
+    from api.users import UserStore
+    from ingest.store.sqlite import SqliteStore
+    from ingest.store.sqlite_alerts import SqliteAlertStore
+
+    db = config.deployment.store.db
+    # Create the schema and series ids if the collector has not yet, so the reader knows every series.
+    SqliteStore(db, index, synchronous=config.deployment.store.synchronous).close()
+    reader = SqliteStore(db, index, readonly=True)
+    return {
+        "reader": reader,
+        "ingest_log": reader,
+        "device_statuses": reader.device_statuses,
+        "alerts": SqliteAlertStore(db),
+        "users": UserStore(db, config),
+    }
+
+
+def build_app(config: Config, stream_poll_s: float = 2.0) -> FastAPI:
+    from api.app import create_app
+
+    index = SeriesIndex(config)
+    return create_app(config, index=index, stream_poll_s=stream_poll_s, **open_api_stores(config, index))
+
+
+def run_api(args: argparse.Namespace) -> int:
+    import uvicorn
+
+    config = load_config(args.config)
+    app = build_app(config, args.stream_poll)
+    print(f"晴雨表 API on http://{args.host}:{args.port}/  (docs: /api/v1/docs; store {config.deployment.store.db})")
+    uvicorn.run(app, host=args.host, port=args.port, log_level="info" if args.verbose else "warning")
+    return 0
+
+
+def run_users(args: argparse.Namespace) -> int:
+    from api.users import UserStore
+
+    config = load_config(args.config)
+    village = args.village or config.village[0].id
+    config.village_by_id(village)
+    Path(config.deployment.store.db).parent.mkdir(parents=True, exist_ok=True)
+    users = UserStore(config.deployment.store.db, config)
+    try:
+        if args.action == "add":
+            person = Person(
+                id=args.id,
+                name=args.name,
+                phone=args.phone,
+                role=args.role,
+                household=args.household,
+                sites=args.site,
+            )
+            users.add_person(village, person)
+            print(f"added {person.name} ({person.id}, {person.role}) to {village}")
+        elif args.action == "token":
+            token = users.issue(village, args.person, args.label)
+            print(f"token for {args.person} (shown once, stored hashed):\n  {token}")
+            print(f"login link:\n  {args.base_url.rstrip('/')}/#token={token}")
+        elif args.action == "revoke":
+            if args.person:
+                n = users.revoke_person(village, args.person)
+            elif args.hash_prefix:
+                n = users.revoke(args.hash_prefix)
+            else:
+                raise ValueError("give a token hash prefix or --person")
+            print(f"revoked {n} token(s)")
+        else:
+            tokens = users.tokens(village)
+            for p in users.people(village):
+                mine = [t for t in tokens if t.person == p.id]
+                live = ", ".join(t.hash_prefix for t in mine if t.revoked_ms is None) or "-"
+                print(f"{p.id:<16} {p.name:<8} {p.role:<9} tokens: {live}")
+    finally:
+        users.close()
+    return 0

@@ -76,9 +76,8 @@ class InfluxQLReader:
     def _query(self, statements: Sequence[str]) -> list[dict[str, Any]]:
         """Run statements in one request; the result of each, in order."""
         fields = {**self.params, "q": ";\n".join(statements)}
-        r = self._http.request(
-            "POST", self.url, fields=fields, headers=self.headers, encode_multipart=False, timeout=self.timeout
-        )
+        # GET: the one method InfluxDB 1.x, 2.x and 3.x all document for /query (we only ever SELECT).
+        r = self._http.request("GET", self.url, fields=fields, headers=self.headers, timeout=self.timeout)
         if r.status != 200:
             raise QueryFailed(f"InfluxQL /query answered {r.status}: {r.data[:300].decode(errors='replace')}")
         results: list[dict[str, Any]] = json.loads(r.data).get("results", [])

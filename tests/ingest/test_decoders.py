@@ -380,3 +380,35 @@ def test_deduplicator_forgets_the_oldest_beyond_its_size() -> None:
     assert not dedup.seen("d")  # evicts b, the least recently seen
     assert [dedup.seen(k) for k in "acd"] == [True, True, True]
     assert not dedup.seen("b")
+
+
+def test_malformed_and_empty_gateway_batches(decode: DecodeFn) -> None:
+    out = decode((GW, b'{"gw": "gw-east", "readings": ['), (GW, b"null"), (GW, j({"gw": "gw-east", "readings": []})))
+    assert out.reasons() == ["malformed_json", "bad_schema", "bad_schema"]
+    assert [(r.village, r.device) for r in out.rejects] == [(VILLAGE, None)] * 3
+    assert out.rejects[2].detail == "the message holds no readings"
+
+
+def test_chirpstack_uplink_with_nothing_to_store(decode: DecodeFn) -> None:
+    out = decode((CS, j(cs_event(object={"battery_status": "good"}, rxInfo=[]))))
+    (r,) = out.rejects
+    assert (r.reason, r.detail, r.village, r.device) == (Reason.BAD_SCHEMA, "the message holds no readings", None, None)
+
+
+def test_a_decoder_bug_is_contained_and_the_payload_kept(
+    decode: DecodeFn, index: SeriesIndex, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    """Fault injection: the safety net in `route` for bugs the fuzz tests have not found."""
+    from ingest.decoders import device
+
+    def broken(*args: object) -> None:
+        raise KeyError("bug")
+
+    good = j({"ts": T, "m": {"air_temp_c": 20.5}})
+    gw = j({"gw": "gw-east", "readings": [{"dev": "gh02-air", "ts": T, "m": {"air_temp_c": 19.5}}]})
+    monkeypatch.setattr(device, "decode", broken)
+    out = decode((GH, good), (GW, gw))
+    (r,) = out.rejects  # one reject for the failed message: not also "holds no readings"
+    assert (r.reason, r.topic, r.payload) == (Reason.INTERNAL_ERROR, GH, good)
+    assert "KeyError" in r.detail
+    assert out.readings(index) == [("gh02-air", "air_temp_c", T_MS, 19.5, 0)]  # the next message is decoded

@@ -359,3 +359,19 @@ def test_person_references_are_checked(tmp_path: Path) -> None:
     assert (err.key, err.problem) == ("village[0].person[0].watch[1]", "unknown site 'gh02'")
     err = config_error(tmp_path, MINIMAL + person.replace('"farmer"', '"mayor"'))
     assert err.key == "village[0].person[0].role"
+
+
+def test_unreadable_file(tmp_path: Path) -> None:
+    with pytest.raises(ConfigError) as caught:
+        load_config(tmp_path, env={})  # a directory
+    assert caught.value.key == "-" and "cannot read" in caught.value.problem
+    bad = tmp_path / "latin1.toml"
+    bad.write_bytes('name = "caf\xe9"'.encode("latin-1"))
+    with pytest.raises(ConfigError, match="cannot read"):
+        load_config(bad, env={})
+
+
+def test_village_by_id(lijiahe: Config) -> None:
+    assert lijiahe.village_by_id("lijiahe").name == "李家河村"
+    with pytest.raises(KeyError):
+        lijiahe.village_by_id("zhangjiagou")

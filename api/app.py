@@ -13,7 +13,7 @@ from fastapi.staticfiles import StaticFiles
 from prometheus_client import CollectorRegistry, Counter, Histogram
 
 from api.routes import alerts as alert_routes
-from api.routes import devices, export, health, people, sites, stream
+from api.routes import devices, export, health, people, sites, stream, summary
 from api.state import AlertAccess, ApiState
 from api.users import UserStore
 from qingyubiao import __version__
@@ -56,7 +56,15 @@ def create_app(
         stream_poll_s=stream_poll_s,
     )
     _add_metrics(app)
-    for r in (sites.router, devices.router, alert_routes.router, people.router, export.router, stream.router):
+    for r in (
+        sites.router,
+        devices.router,
+        alert_routes.router,
+        people.router,
+        export.router,
+        stream.router,
+        summary.router,
+    ):
         app.include_router(r, prefix=API_PREFIX)
     app.include_router(health.router)
     _add_pages(app)

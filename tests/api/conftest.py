@@ -137,3 +137,9 @@ def build_world(village: Config, index: SeriesIndex, folder: Path) -> Iterator[A
 @pytest.fixture
 def world(village: Config, index: SeriesIndex, tmp_path: Path) -> Iterator[ApiWorld]:
     yield from build_world(village, index, tmp_path)
+
+
+@pytest.fixture(scope="module")
+def shared_world(village: Config, index: SeriesIndex, tmp_path_factory: pytest.TempPathFactory) -> Iterator[ApiWorld]:
+    """One world for tests whose changes cannot alter each other's answers (the role table)."""
+    yield from build_world(village, index, tmp_path_factory.mktemp("api"))

@@ -41,6 +41,7 @@ TABLE: list[tuple[str, str, object, dict[str, int]]] = [
         {"id": "li-new", "name": "李新", "phone": "13900000000", "role": "farmer"},
         {FARMER: 403, ADMIN: 403, SECRETARY: 201, "none": 401},
     ),
+    ("GET", f"{V}/summary", None, {FARMER: 403, SECRETARY: 200, ADMIN: 200, "none": 401}),
     ("GET", f"{V}/tokens", None, {FARMER: 403, SECRETARY: 403, ADMIN: 200, "none": 401}),
     ("POST", f"{V}/people/li-guohua/tokens", None, {FARMER: 403, SECRETARY: 403, ADMIN: 201, "none": 401}),
     ("GET", "/api/v1/villages/other/sites", None, {FARMER: 404, SECRETARY: 404, ADMIN: 404}),
@@ -54,9 +55,9 @@ CASES = [(m, p, b, who, code) for m, p, b, expect in TABLE for who, code in expe
 @pytest.mark.parametrize(
     ("method", "path", "body", "who", "status"), CASES, ids=[f"{c[3]}-{c[0]}-{c[1]}" for c in CASES]
 )
-def test_role_route_status(world: ApiWorld, method: str, path: str, body: object, who: str, status: int) -> None:
-    headers = {} if who == "none" else world.auth(who)
-    r = world.client.request(method, path, json=body, headers=headers)
+def test_role_route_status(shared_world: ApiWorld, method: str, path: str, body: object, who: str, status: int) -> None:
+    headers = {} if who == "none" else shared_world.auth(who)
+    r = shared_world.client.request(method, path, json=body, headers=headers)
     assert r.status_code == status, r.text
     if status >= 400:
         assert isinstance(r.json()["detail"], str) and r.json()["detail"]  # a message, not just a code

@@ -1,0 +1,89 @@
+"""The monthly summary for the notice board: hours in alert (overlaps once), alerts, median time to acknowledge."""
+
+from __future__ import annotations
+
+from datetime import datetime
+from zoneinfo import ZoneInfo
+
+from tests.api.conftest import HOUR, SECRETARY, ApiWorld, episode
+
+V = "/api/v1/villages/lijiahe"
+MARCH = int(datetime(2025, 3, 1, tzinfo=ZoneInfo("Asia/Shanghai")).timestamp() * 1000)
+
+
+def test_month_summary_adds_up_alert_time_once_and_the_ack_median(world: ApiWorld) -> None:
+    t = MARCH + 10 * 24 * HOUR
+    eps = [
+        # two overlapping alerts on gh05: 09:00-12:00 and 11:00-13:00 → 4 hours, not 5
+        episode(
+            "a",
+            "gh05",
+            "gh05-air",
+            "air_temp_c",
+            t,
+            fired_ms=t,
+            ended_ms=t + 3 * HOUR,
+            ack_ms=t + 10 * 60_000,
+            state="resolved",
+            ack_by="x",
+        ),
+        episode(
+            "b",
+            "gh05",
+            "gh05-air",
+            "air_rh_pct",
+            t + 2 * HOUR,
+            fired_ms=t + 2 * HOUR,
+            ended_ms=t + 4 * HOUR,
+            ack_ms=t + 2 * HOUR + 30 * 60_000,
+            state="resolved",
+            ack_by="x",
+            severity="warning",
+        ),
+        episode(
+            "c",
+            "gh05",
+            "gh05-air",
+            "air_temp_c",
+            t + 24 * HOUR,
+            fired_ms=t + 24 * HOUR,
+            ended_ms=t + 25 * HOUR,
+            state="resolved",
+        ),
+        # a device alert is not "outside the crop's range"
+        episode(
+            "d",
+            "gh06",
+            "gh06-air",
+            "air_temp_c",
+            t,
+            fired_ms=t,
+            ended_ms=t + 5 * HOUR,
+            state="resolved",
+            audience="maintainer",
+        ),
+        # fired in February, resolved in March: only its March hours count, not its alert
+        episode(
+            "e",
+            "gh07",
+            "gh07-air",
+            "air_temp_c",
+            MARCH - HOUR,
+            fired_ms=MARCH - HOUR,
+            ended_ms=MARCH + 2 * HOUR,
+            state="resolved",
+        ),
+    ]
+    world.alerts.record([], eps, None, t)
+    r = world.client.get(f"{V}/summary?month=2025-03", headers=world.auth(SECRETARY))
+    assert r.status_code == 200
+    rows = {s["site"]: s for s in r.json()["sites"]}
+    assert len(rows) == 30
+    gh05 = rows["gh05"]
+    assert gh05["hours_out_of_range"] == 5.0 and gh05["alerts"] == 3 and gh05["critical"] == 2
+    assert gh05["acknowledged"] == 2 and gh05["median_ack_min"] == 20.0
+    assert rows["gh06"]["hours_out_of_range"] == 0 and rows["gh06"]["alerts"] == 1
+    assert rows["gh07"]["hours_out_of_range"] == 2.0 and rows["gh07"]["alerts"] == 0
+    assert rows["gh08"] == {**rows["gh08"], "hours_out_of_range": 0, "alerts": 0, "median_ack_min": None}
+    bad = world.client.get(f"{V}/summary?month=March", headers=world.auth(SECRETARY))
+    assert bad.status_code == 400 and "2026-11" in bad.json()["detail"]

@@ -21,8 +21,9 @@ reading and one cell at a time; a property test requires identical events):
   pending or firing cell returns to OK (cancelled / resolved) only when good. A cell fired by a late reading fires again
   (live) at its first live reading that is still not good.
 * tick(now): series with no reading for k × interval are stale; a device with
-  all its series stale is offline; a gateway with all its devices offline is
-  down. Any evaluated reading resolves these.
+  all its series stale is offline; a gateway is
+  down when none of its devices was heard for k × the shortest interval among
+  them. Any evaluated reading resolves these.
 """
 
 from __future__ import annotations
@@ -34,7 +35,7 @@ import numpy as np
 from numpy.typing import NDArray
 
 from alerts import derive
-from alerts.plan import CH, RATE_WINDOW_MS, WET_LEVEL, Plan
+from alerts.plan import CH, MEAN_MIN_HOURS, RATE_WINDOW_MS, WET_LEVEL, Plan
 from qingyubiao.batch import Batch, Flag
 from qingyubiao.sun import is_day
 
@@ -162,7 +163,10 @@ class Engine:
         np.maximum.at(self.dev_stale_ms, plan.device_of[plan.watched], plan.stale_ms[plan.watched])
         self.dev_watched = np.zeros(D, bool)
         self.dev_watched[plan.device_of[plan.watched]] = True
-        self.gw_size = np.bincount(plan.device_gateway[plan.device_gateway >= 0], minlength=G)
+        member = self.dev_watched & (plan.device_gateway >= 0)
+        self.gw_size = np.bincount(plan.device_gateway[member], minlength=G)
+        self.gw_stale_ms = np.full(G, np.iinfo(np.int64).max, np.int64)
+        np.minimum.at(self.gw_stale_ms, plan.device_gateway[member], self.dev_stale_ms[member])
         is_pair = np.full(S, -1, np.int64)
         if len(plan.pairs):
             is_pair[plan.pairs[:, 0]] = np.arange(len(plan.pairs))
@@ -427,11 +431,13 @@ class Engine:
         self.mean_n[rows, b] += 1
         total = np.zeros(rows.shape[0])
         count = np.zeros(rows.shape[0], np.int64)
+        hours = np.zeros(rows.shape[0], np.int64)
         for j in range(24):  # fixed order, so the scalar reference adds up the same way
             inside = self.mean_hour[rows, j] > hour - 24
             total += np.where(inside, self.mean_sum[rows, j], 0.0)
             count += np.where(inside, self.mean_n[rows, j], 0)
-        out[m] = total / count
+            hours += inside
+        out[m] = np.where(hours >= MEAN_MIN_HOURS, total / count, np.nan)
         return out
 
     def _back_online(self, touched: NDArray[np.int64], now_ms: int) -> Events:
@@ -483,17 +489,16 @@ class Engine:
             self.dev_start[newd] = dev_alive[newd] + self.dev_stale_ms[newd]
             parts.append(_ev(SRC_DEVICE, newd, EV_FIRING, self.dev_start[newd], _NAN, False, self.dev_start[newd]))
         G = len(plan.gateways)
-        if G:
-            has = plan.device_gateway >= 0
-            online = np.bincount(plan.device_gateway[has], weights=(~off[has]).astype(float), minlength=G)
-            down = (self.gw_size > 0) & (online == 0)
+        if G:  # down when none of its devices was heard for k x the shortest interval among them
+            has = self.dev_watched & (plan.device_gateway >= 0)
+            gw_alive = np.full(G, -1, np.int64)
+            np.maximum.at(gw_alive, plan.device_gateway[has], dev_alive[has])
+            down = (self.gw_size > 0) & (now_ms - gw_alive > self.gw_stale_ms)
             newg = np.flatnonzero(down & (self.gw_state == OK))
             if newg.shape[0]:
-                last = np.full(G, -1, np.int64)
-                np.maximum.at(last, plan.device_gateway[has], self.dev_start[has])
                 self.gw_state[newg] = FIRING
-                self.gw_start[newg] = last[newg]
-                parts.append(_ev(SRC_GATEWAY, newg, EV_FIRING, last[newg], _NAN, False, last[newg]))
+                self.gw_start[newg] = gw_alive[newg] + self.gw_stale_ms[newg]
+                parts.append(_ev(SRC_GATEWAY, newg, EV_FIRING, self.gw_start[newg], _NAN, False, self.gw_start[newg]))
         return Events.concat(parts)
 
     # -- restart -------------------------------------------------------------------

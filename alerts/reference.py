@@ -25,7 +25,7 @@ from alerts.engine import (
     SRC_GATEWAY,
     SRC_STALE,
 )
-from alerts.plan import CH, RATE_WINDOW_MS, WET_LEVEL, Plan
+from alerts.plan import CH, MEAN_MIN_HOURS, RATE_WINDOW_MS, WET_LEVEL, Plan
 from qingyubiao.batch import Batch, Flag
 from qingyubiao.sun import is_day
 
@@ -207,13 +207,14 @@ class Reference:
                 b = st.buckets[hour % 24] = [hour, 0.0, 0]
             b[1] += val
             b[2] += 1
-            total, n = 0.0, 0
+            total, n, hours = 0.0, 0, 0
             for j in range(24):
                 bj = st.buckets.get(j)
                 if bj is not None and bj[0] > hour - 24:
                     total += bj[1]
                     n += int(bj[2])
-            sig[CH["mean_24h"]] = total / n
+                    hours += 1
+            sig[CH["mean_24h"]] = total / n if hours >= MEAN_MIN_HOURS else NAN
         st.last_v, st.last_vts = val, ts
         return sig
 
@@ -264,9 +265,12 @@ class Reference:
                 self.dev_state[d], self.dev_start[d] = FIRING, dev_alive[d] + dev_limit[d]
                 events.append((SRC_DEVICE, d, EV_FIRING, self.dev_start[d], NAN, False, self.dev_start[d]))
         for g in range(len(plan.gateways)):
-            members = [d for d in range(len(plan.devices)) if plan.device_gateway[d] == g]
-            if members and all(d in offline for d in members) and self.gw_state[g] == OK:
-                self.gw_state[g] = FIRING
-                self.gw_start[g] = max(self.dev_start[d] for d in members)
+            members = [d for d in dev_alive if plan.device_gateway[d] == g]
+            if not members or self.gw_state[g] != OK:
+                continue
+            heard = max(dev_alive[d] for d in members)
+            limit = min(dev_limit[d] for d in members)
+            if now_ms - heard > limit:  # none of its devices heard for k x the shortest interval
+                self.gw_state[g], self.gw_start[g] = FIRING, heard + limit
                 events.append((SRC_GATEWAY, g, EV_FIRING, self.gw_start[g], NAN, False, self.gw_start[g]))
         return events

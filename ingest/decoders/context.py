@@ -109,6 +109,8 @@ class DecodeContext:
             ts_ms = checked
             if ts is None:
                 flags |= Flag.ARRIVAL_TIME
+        if bat_v is not None and "bat_v" in m:  # given twice: one reading, the top-level one wins (as when lenient)
+            m, bat_v = {**m, "bat_v": bat_v}, None
         series, b = ref.series, self.builder
         for name, value in m.items():
             s = series.get(name)

@@ -121,3 +121,42 @@ def test_gateway_shaped_json(index: SeriesIndex, value: Any) -> None:
 @given(value=chirpstack_events)
 def test_chirpstack_shaped_json(index: SeriesIndex, value: Any) -> None:
     check_one(index, TOPICS[5], encode(value))
+
+
+# -- the typed fast path and the lenient path agree --------------------------------
+
+numbers = st.integers(min_value=-(10**20), max_value=10**20) | st.floats(allow_nan=False, allow_infinity=False)
+good_readings = st.fixed_dictionaries(
+    {"m": st.dictionaries(metric_names, numbers, max_size=4)},
+    optional={
+        "ts": st.none()
+        | st.floats(min_value=NOW_S - 86_400, max_value=NOW_S + 1200)
+        | st.integers(min_value=0, max_value=2 * NOW_MS)
+        | st.sampled_from(["2025-11-22T07:00:00Z", "2025-11-22T15:00:00.5+08:00", "2025-11-22T07:00:00", "?"]),
+        "bat_v": numbers,
+    },
+)
+
+
+def outcome(index: SeriesIndex, topic: str, payload: bytes) -> tuple[list[tuple[int, int, float, int]], list[str]]:
+    ctx = DecodeContext(index, NOW_MS, MAX_FUTURE_S, Deduplicator(100))
+    route(ctx, topic, payload, 1 << 20)
+    b = ctx.builder
+    return list(zip(b.series, b.ts_ms, b.value, map(int, b.flags), strict=True)), [r.reason.value for r in ctx.rejects]
+
+
+@FUZZ
+@given(value=good_readings | st.lists(good_readings, max_size=3))
+def test_fast_and_lenient_paths_agree_on_uplinks(index: SeriesIndex, value: Any) -> None:
+    # "seq" must be an integer: a string sends the same readings down the lenient path, which ignores seq.
+    lenient = [dict(r, seq="x") for r in value] if isinstance(value, list) else dict(value, seq="x")
+    topic = TOPICS[0]
+    assert outcome(index, topic, encode(value)) == outcome(index, topic, encode(lenient))
+
+
+@FUZZ
+@given(readings=st.lists(good_readings, max_size=3))
+def test_fast_and_lenient_paths_agree_on_gateway_batches(index: SeriesIndex, readings: list[dict[str, Any]]) -> None:
+    typed = {"gw": "gw-east", "readings": [dict(r, dev="gh01-air") for r in readings]}
+    lenient = {"gw": "gw-east", "readings": [dict(r, dev="gh01-air", seq="x") for r in readings]}
+    assert outcome(index, TOPICS[3], encode(typed)) == outcome(index, TOPICS[3], encode(lenient))

@@ -412,3 +412,12 @@ def test_a_decoder_bug_is_contained_and_the_payload_kept(
     assert (r.reason, r.topic, r.payload) == (Reason.INTERNAL_ERROR, GH, good)
     assert "KeyError" in r.detail
     assert out.readings(index) == [("gh02-air", "air_temp_c", T_MS, 19.5, 0)]  # the next message is decoded
+
+
+@pytest.mark.parametrize("seq", [1, "x"])  # an integer seq takes the typed path, a string the lenient one
+def test_bat_v_given_twice_is_one_reading_and_the_top_level_wins(
+    decode: DecodeFn, index: SeriesIndex, seq: object
+) -> None:
+    out = decode((GH, j({"ts": T, "seq": seq, "m": {"bat_v": 3.1, "air_temp_c": 20.0}, "bat_v": 3.3})))
+    assert out.rejects == []
+    assert out.readings(index) == [("gh01-air", "bat_v", T_MS, 3.3, 0), ("gh01-air", "air_temp_c", T_MS, 20.0, 0)]

@@ -87,7 +87,12 @@ class Forwarder:
         body, lines = self.encoder.encode(batch)
         if not lines:
             return
-        if not self.spool.append(body.encode(), lines, now_ms):
+        try:
+            spooled = self.spool.append(body.encode(), lines, int(self.clock() * 1000))
+        except OSError:  # the disk is full or failing: the batch is in the local store, say what is missing
+            log.exception("%s spool cannot be written; %d readings NOT forwarded", self.name, lines)
+            spooled = False
+        if not spooled:
             self._dropped(lines)
         else:
             self._check_fill()
@@ -151,7 +156,12 @@ class Forwarder:
     def _run(self) -> None:
         attempt = 0
         while not self._stop.is_set():
-            records = self.spool.peek(self.settings.batch_size)
+            try:
+                records = self.spool.peek(self.settings.batch_size)
+            except Exception:  # e.g. a spool file damaged behind our back: say so, and keep trying
+                log.exception("%s: cannot read the spool", self.name)
+                self._stop.wait(5)
+                continue
             if not records:
                 self._wake.clear()
                 self._wake.wait(0.5)
@@ -165,10 +175,15 @@ class Forwarder:
             self.metrics.influx_lag.set(max(0.0, self.clock() - records[0].appended_ms / 1000))
             try:
                 self._send(records)
-            except WriteFailed as e:
+            except Exception as e:  # WriteFailed, or anything unexpected: the thread must not die
+                if not isinstance(e, WriteFailed):
+                    log.exception("%s: unexpected error while writing", self.name)
+                    self.metrics.influx_errors.labels("exception").inc()
+                    e = WriteFailed("exception", True, repr(e)[:300])
                 attempt += 1
                 delay = self._backoff(attempt, e)
-                log_fn = log.warning if attempt <= 3 or e.status in ("401", "403", "404") else log.debug
+                loud = attempt <= 3 or attempt % 20 == 0 or e.status in ("401", "403", "404")
+                log_fn = log.warning if loud else log.debug
                 log_fn(
                     "%s: %s; retry %d in %.1f s (%d batches spooled)", self.name, e, attempt, delay, self.spool.depth
                 )

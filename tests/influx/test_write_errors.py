@@ -144,3 +144,42 @@ def test_handle_never_waits_for_the_network(fake_influx: FakeInflux, make_forwar
         worst = max(worst, time.perf_counter() - t0)
     assert worst < 0.1
     assert fwd.spool.depth > 10  # the sender is behind; the collector did not wait for it
+
+
+class FlakyWriter:
+    """A writer whose first call fails with an error that is not a WriteFailed (a bug, a library surprise)."""
+
+    def __init__(self) -> None:
+        self.bodies: list[bytes] = []
+        self.calls = 0
+
+    def write(self, body: bytes) -> None:
+        self.calls += 1
+        if self.calls == 1:
+            raise RuntimeError("surprise")
+        self.bodies.append(body)
+
+    def close(self) -> None:
+        pass
+
+
+def test_an_unexpected_error_does_not_kill_the_sender(
+    village: Config, index: SeriesIndex, tmp_path, caplog: pytest.LogCaptureFixture
+):
+    from ingest.metrics import IngestMetrics
+    from ingest.store.forwarder import Forwarder
+    from ingest.store.spool import Spool
+    from tests.influx.conftest import fast_settings
+
+    s = fast_settings("http://127.0.0.1:1", tmp_path)
+    writer = FlakyWriter()
+    fwd = Forwarder("influxdb", LineEncoder(village, index), writer, Spool(tmp_path, 10**6), s, IngestMetrics())
+    fwd.start()
+    b = batches(index, 1, 20)[0]
+    with caplog.at_level(logging.ERROR, logger="ingest.store.forwarder"):
+        fwd.handle(b, 0)
+        wait_for(lambda: fwd.spool.depth == 0, 10, "the retry after the surprise")
+    fwd.close(drain_s=0)
+    assert writer.bodies == [fwd.encoder.encode(b)[0].encode()]
+    assert any("unexpected error" in r.getMessage() for r in caplog.records)
+    assert fwd.metrics.registry.get_sample_value("qyb_influx_write_errors_total", {"status": "exception"}) == 1

@@ -18,6 +18,7 @@ import time
 from collections import Counter
 from collections.abc import Iterator, Sequence
 from pathlib import Path
+from urllib.parse import quote
 
 import numpy as np
 
@@ -77,7 +78,7 @@ class SqliteStore:
         self._lock = threading.Lock()  # one connection, shared by the writer and readers in-process
         if readonly:
             self._db = sqlite3.connect(
-                f"file:{self.path}?mode=ro", uri=True, isolation_level=None, check_same_thread=False
+                _read_only_uri(self.path), uri=True, isolation_level=None, check_same_thread=False
             )
         else:
             self.path.parent.mkdir(parents=True, exist_ok=True)
@@ -294,7 +295,7 @@ class SqliteStore:
             " ORDER BY r.ts, s.village, s.site, s.device, s.metric"
         )
         # A separate read connection, so a long export never holds the writer's lock.
-        db = sqlite3.connect(f"file:{self.path}?mode=ro", uri=True)
+        db = sqlite3.connect(_read_only_uri(self.path), uri=True)
         try:
             for row in db.execute(sql, params):
                 yield ExportRow(*row)
@@ -332,6 +333,12 @@ class SqliteStore:
                 "SELECT village, device, topic, first_ms, last_ms, n FROM unknown_device ORDER BY last_ms DESC"
             ).fetchall()
         return [UnknownDevice(*r) for r in rows]
+
+
+def _read_only_uri(path: Path) -> str:
+    """SQLite URI opening `path` read-only. '?', '#' and '%' in the path must be escaped, or SQLite
+    opens (and may create) a different file."""
+    return f"file:{quote(str(path.resolve()))}?mode=ro"
 
 
 class _Tx:

@@ -366,3 +366,23 @@ def test_series_ids_are_stable_when_the_config_order_changes(
         assert second.count() == 3
     finally:
         second.close()
+
+
+@pytest.mark.parametrize("folder", ["with space", "gh#1", "what?", "100%", "李家河村"])
+def test_read_only_opening_and_export_work_in_any_folder(tmp_path: Path, index: SeriesIndex, folder: str) -> None:
+    path = tmp_path / folder / "qyb.sqlite"
+    s = sid(index, "gh01-air", "air_temp_c")
+    writer = SqliteStore(path, index)
+    reader = None
+    try:
+        writer.write(batch(index, [s], [T0], [20.0]))
+        assert [r.value for r in writer.export()] == [20.0]
+        reader = SqliteStore(path, index, readonly=True)
+        assert reader.count() == 1
+    finally:
+        writer.close()
+        if reader is not None:
+            reader.close()
+    assert sorted(
+        p.name for p in tmp_path.rglob("*") if p.is_file() and "wal" not in p.name and "shm" not in p.name
+    ) == ["qyb.sqlite"]  # no stray database was created beside it

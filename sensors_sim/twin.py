@@ -115,6 +115,8 @@ class Twin:
         self._fault_series = [self._targets(f)[0] for f in self.faults]
         self._fault_devices = [self._targets(f)[1] for f in self.faults]
         self._dup_gateways: set[tuple[int, str]] = set()
+        self._info = [self._device_info(di) for di in range(n_dev)]
+        self._by_second = np.argsort(self.plan.second, kind="stable")
         decimals = np.array([-round(np.log10(r)) for r in self.res], np.int64)
         self._round_groups = [(int(d), np.flatnonzero(decimals == d)) for d in np.unique(decimals)]
 
@@ -161,6 +163,16 @@ class Twin:
             route=route,
             lora=np.array([d.dev_eui is not None for _, d in devices]),
         )
+
+    def _device_info(self, di: int) -> tuple[str, str, tuple[int, str], list[tuple[str, int]]]:
+        """(route, topic, gateway key, [(metric, series)]) of a device, looked up once."""
+        vi, d = self.plan.devices[di]
+        v = self.plan.villages[vi]
+        route = self.plan.route[di]
+        topic = (
+            topics.chirpstack_up(_app(v), d.dev_eui or "") if route == "chirpstack" else topics.device_up(v.id, d.id)
+        )
+        return route, topic, (vi, d.gateway or "gw-sim"), self.plan.dev_series[di]
 
     def _route(self, d: Device) -> str:
         if self.fmt == "device":
@@ -257,56 +269,70 @@ class Twin:
         else:  # SF10 demodulates down to about −15 dB SNR; plus 1 % collisions
             loss_p = 0.01 + 1.0 / (1.0 + np.exp((snr + 15.0) / 1.2))
         lost = p.lora[None, :] & (rng.uniform(size=due.shape) < loss_p)
-        vals = values.tolist()
+        send = due & ~lost
+        # Per-reading scalars as Python lists: numpy scalar indexing in the loop below would cost more than encoding.
+        seq_all = self.seq[None, :] + np.cumsum(due, axis=0)
+        self.seq = seq_all[-1].copy()
+        vals, seqs = values.tolist(), seq_all.tolist()
+        ts_rows = (t[:, None] + p.second[None, :] + skew).tolist()
+        sent_rows = (t[:, None] + p.second[None, :]).tolist()
         bats, rssis, snrs = bat.tolist(), rssi.tolist(), snr.tolist()
+        any_down, any_dup = bool(down.any()), bool(dup.any())
+        info = self._info
+        by_second = self._by_second
+        encode = encoder.encode
         for i in range(k):
-            rows_due = np.flatnonzero(due[i])
-            if not len(rows_due) and not self.backlog:
+            rows_due = by_second[send[i][by_second]].tolist()  # devices in the order they report
+            if not rows_due and not self.backlog:
                 continue
             out: list[tuple[float, int, str, bytes]] = []
             gw_batches: dict[tuple[int, str], list[dict[str, object]]] = {}
-            row = vals[i]
-            for di in rows_due.tolist():
-                self.seq[di] += 1
-                if lost[i, di]:
-                    continue
-                vi, d = p.devices[di]
-                v = p.villages[vi]
-                ts = float(t[i] + p.second[di] + skew[i, di])
-                m = {name: row[s] for name, s in p.dev_series[di]}
+            row, seq_i, ts_i, bat_i = vals[i], seqs[i], ts_rows[i], bats[i]
+            down_i = down[i].tolist() if any_down else None
+            dup_i = dup[i].tolist() if any_dup else None
+            for di in rows_due:
+                route, topic, gw_key, names = info[di]
+                m = {name: row[s] for name, s in names}
                 self.readings += len(m)
-                if down[i, di]:
+                if down_i is not None and down_i[di]:
                     self.backlog.setdefault(di, _Backlog()).items.append(
-                        {"ts": ts, "seq": int(self.seq[di]), "m": m, "bat_v": bats[i][di]}
+                        {"ts": ts_i[di], "seq": seq_i[di], "m": m, "bat_v": bat_i[di]}
                     )
                     continue
-                sent_at = float(t[i] + p.second[di])
-                copies = 2 if dup[i, di] else 1
-                r = p.route[di]
-                if r == "chirpstack":
-                    payload = self._chirpstack(v, d, ts, int(self.seq[di]), m, bats[i][di], rssis[i][di], snrs[i][di])
-                    for _ in range(copies):
-                        out.append((sent_at, di, topics.chirpstack_up(_app(v), d.dev_eui or ""), payload))
-                elif r == "gateway":
-                    gw_batches.setdefault((vi, d.gateway or "gw-sim"), []).append(
-                        {"dev": d.id, "ts": ts, "seq": int(self.seq[di]), "m": m, "bat_v": bats[i][di]}
+                copies = 2 if dup_i is not None and dup_i[di] else 1
+                if route == "gateway":
+                    gw_batches.setdefault(gw_key, []).append(
+                        {"dev": p.devices[di][1].id, "ts": ts_i[di], "seq": seq_i[di], "m": m, "bat_v": bat_i[di]}
                     )
                     if copies == 2:
-                        self._dup_gateways.add((vi, d.gateway or "gw-sim"))
+                        self._dup_gateways.add(gw_key)
+                    continue
+                if route == "chirpstack":
+                    vi, d = p.devices[di]
+                    payload = self._chirpstack(
+                        p.villages[vi], d, ts_i[di], seq_i[di], m, bat_i[di], rssis[i][di], snrs[i][di]
+                    )
                 else:
-                    payload = encoder.encode({"ts": ts, "seq": int(self.seq[di]), "m": m, "bat_v": bats[i][di]})
-                    for _ in range(copies):
-                        out.append((sent_at, di, topics.device_up(v.id, d.id), payload))
-            # Links that came back: each device's backlog goes out at once.
-            back = [di for di in self.backlog if not down[i, di]]
-            out.extend(self._flush(back, float(t[i] + p.second[back[0]])) if back else [])
-            for (vi, gw), items in gw_batches.items():
-                payload = encoder.encode({"gw": gw, "readings": items})
-                copies = 2 if (vi, gw) in self._dup_gateways else 1
+                    payload = encode({"ts": ts_i[di], "seq": seq_i[di], "m": m, "bat_v": bat_i[di]})
+                sent_at = sent_rows[i][di]
                 for _ in range(copies):
-                    out.append((float(t[i] + 59.9), -1, topics.gateway_up(p.villages[vi].id, gw), payload))
+                    out.append((sent_at, di, topic, payload))
+            # Links that came back: each device's backlog goes out at once.
+            flushed = False
+            if self.backlog:
+                back = [di for di in self.backlog if not (down_i is not None and down_i[di])]
+                if back:
+                    out.extend(self._flush(back, sent_rows[i][back[0]]))
+                    flushed = True
+            gw_at = float(t[i] + 59.9)
+            for key, items in gw_batches.items():
+                payload = encoder.encode({"gw": key[1], "readings": items})
+                topic = topics.gateway_up(p.villages[key[0]].id, key[1])
+                for _ in range(2 if key in self._dup_gateways else 1):
+                    out.append((gw_at, -1, topic, payload))
             self._dup_gateways.clear()
-            out.sort(key=lambda o: o[0])
+            if flushed:  # otherwise already in time order: devices by second, gateway batches last
+                out.sort(key=lambda o: o[0])
             for sent_at, _, topic, payload in out:
                 yield sent_at, topic, payload
 

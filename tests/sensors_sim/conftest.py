@@ -55,8 +55,8 @@ def flatten(config: Config, msgs: list[tuple[float, str, bytes]]) -> list[Readin
 
 
 def series(readings: list[Reading], device: str, metric: str) -> tuple[np.ndarray, np.ndarray]:
-    """(ts_s, value) arrays of one device's metric, in timestamp order."""
-    pts = sorted((r.ts_s, r.value) for r in readings if r.device == device and r.metric == metric)
+    """(ts_s, value) arrays of one device's metric, in timestamp order, each reading once (as a store keeps it)."""
+    pts = sorted({(r.ts_s, r.value) for r in readings if r.device == device and r.metric == metric})
     return np.array([p[0] for p in pts]), np.array([p[1] for p in pts])
 
 

@@ -386,3 +386,24 @@ def test_read_only_opening_and_export_work_in_any_folder(tmp_path: Path, index: 
     assert sorted(
         p.name for p in tmp_path.rglob("*") if p.is_file() and "wal" not in p.name and "shm" not in p.name
     ) == ["qyb.sqlite"]  # no stray database was created beside it
+
+
+def test_the_same_reading_twice_in_one_batch_keeps_the_later(store: SqliteStore, index: SeriesIndex) -> None:
+    s = sid(index, "gh01-air", "air_temp_c")
+    store.write(batch(index, [s, s, s], [T0, T0 + MIN, T0], [1.0, 5.0, 2.0]))
+    assert raw_rows(store, s)[1].tolist() == [2.0, 5.0]
+
+
+def test_days_at_local_midnight_come_from_hourly_rollups(store: SqliteStore, index: SeriesIndex) -> None:
+    """The village's day starts at 00:00 Asia/Shanghai (16:00 UTC): on the hourly grid, so rollups serve it."""
+    store.write(random_readings(index, np.random.default_rng(11), 3000, T0 - 2 * DAY, 4 * DAY))
+    store.refresh_rollups()
+    local_midnight = T0 - 8 * HOUR
+    s = sid(index, "gh02-air", "air_temp_c")
+    starts = (local_midnight - DAY, local_midnight)
+    want = [reference(store, s, start, start + 3 * DAY, DAY) for start in starts]
+    assert store.enforce_retention(T0 + 100 * DAY) == 3000  # no raw rows left: only rollups can answer
+    for start, expected in zip(starts, want, strict=True):
+        got = store.history(s, start, start + 3 * DAY, DAY)
+        assert len(got.bucket_ms) == 3
+        assert_history_equal(got, expected)

@@ -151,6 +151,8 @@ class Engine:
         self._for = np.ascontiguousarray(plan.for_ms.T).reshape(-1)
         self._chan = np.ascontiguousarray(plan.channel.T).astype(np.intp)
         self._horizon = np.ascontiguousarray(plan.horizon_min.T)
+        finite = np.isfinite(self._band_day) | np.isfinite(self._band_night)  # (4, R, S)
+        self._has_lo, self._has_hi = finite[0].any(axis=1), finite[1].any(axis=1)  # (R,) per rule slot
         # the band in force, switched at sunrise and sunset (only when day and night differ)
         self.cur = (self._band_night if plan.daynight else self._band_day).astype(np.float64)
         # devices and gateways
@@ -288,9 +290,17 @@ class Engine:
             if CH["predict"] in plan.uses:
                 predicted = val[None, :] + sig[None, :, CH["rate_10min"]] * self._horizon[:, sel]
                 x = np.where(chan == CH["predict"], predicted, x)
-        lo, hi = self.cur[0][:, sel], self.cur[1][:, sel]
-        bad = x > hi
-        bad |= x < lo
+        bad = np.empty((R, n), bool)
+        for r in range(R):  # per rule slot, skipping the side no rule in that slot has
+            xr = x[0] if x.shape[0] == 1 else x[r]
+            if self._has_hi[r]:
+                np.greater(xr, self.cur[1, r, sel], out=bad[r])
+                if self._has_lo[r]:
+                    bad[r] |= xr < self.cur[0, r, sel]
+            elif self._has_lo[r]:
+                np.less(xr, self.cur[0, r, sel], out=bad[r])
+            else:
+                bad[r] = False
         act = self.state[:, sel] != OK
         act |= bad
         a = np.flatnonzero(act)

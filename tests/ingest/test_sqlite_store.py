@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import sqlite3
 from collections.abc import Iterator
+from contextlib import closing
 from pathlib import Path
 
 import numpy as np
@@ -19,6 +20,7 @@ from qingyubiao.store import History
 DAY, HOUR, MIN5, MIN = 86_400_000, 3_600_000, 300_000, 60_000
 T0 = 1_763_769_600_000  # 2025-11-22T00:00:00Z: aligned to the day
 OOR = int(Flag.OUT_OF_RANGE)
+ROLLUP_SERIES = [("gh01-air", "air_temp_c"), ("gh01-air", "air_rh_pct"), ("gh02-air", "air_temp_c")]
 
 
 @pytest.fixture
@@ -44,7 +46,7 @@ def sid(index: SeriesIndex, device: str, metric: str) -> int:
 def raw_rows(store: SqliteStore, series: int) -> tuple[np.ndarray, np.ndarray, np.ndarray]:
     """(ts, value, flags) of one series straight from the reading table."""
     db_id = int(store._db_id[series])
-    with sqlite3.connect(store.path) as db:
+    with closing(sqlite3.connect(store.path)) as db:
         rows = db.execute("SELECT ts, value, flags FROM reading WHERE series = ? ORDER BY ts", (db_id,)).fetchall()
     ts, value, flags = zip(*rows, strict=True) if rows else ((), (), ())
     return np.array(ts, np.int64), np.array(value, np.float64), np.array(flags, np.int64)
@@ -77,12 +79,7 @@ def assert_history_equal(got: History, want: History) -> None:
 
 def random_readings(index: SeriesIndex, rng: np.random.Generator, n: int, start: int, span: int) -> Batch:
     """Irregular readings of three series, about 5 % of them out of range."""
-    series = [
-        sid(index, "gh01-air", "air_temp_c"),
-        sid(index, "gh01-air", "air_rh_pct"),
-        sid(index, "gh02-air", "air_temp_c"),
-    ]
-    s = rng.choice(series, n)
+    s = rng.choice([sid(index, d, m) for d, m in ROLLUP_SERIES], n)
     ts = start + rng.choice(span, n, replace=False)  # distinct times: no two readings share (series, ts) by accident
     values = np.round(rng.normal(20, 8, n), 2)
     values[rng.random(n) < 0.05] = 150.0  # out of range for both metrics
@@ -93,7 +90,7 @@ def random_readings(index: SeriesIndex, rng: np.random.Generator, n: int, start:
 
 
 def test_wal_mode(store: SqliteStore) -> None:
-    with sqlite3.connect(store.path) as db:
+    with closing(sqlite3.connect(store.path)) as db:
         assert db.execute("PRAGMA journal_mode").fetchone()[0] == "wal"
 
 
@@ -164,9 +161,6 @@ def test_device_statuses(store: SqliteStore) -> None:
 
 
 # -- rollups ------------------------------------------------------------------------
-
-
-ROLLUP_SERIES = [("gh01-air", "air_temp_c"), ("gh01-air", "air_rh_pct"), ("gh02-air", "air_temp_c")]
 
 
 def check_rollups(store: SqliteStore, index: SeriesIndex, start: int, end: int) -> None:

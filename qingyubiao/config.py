@@ -193,11 +193,72 @@ class StoreSettings(_Strict):
     synchronous: Literal["FULL", "NORMAL"] = "FULL"
 
 
+HHMM_RANGE = r"^([01][0-9]|2[0-3]):[0-5][0-9]-([01][0-9]|2[0-3]):[0-5][0-9]$"
+
+
+class WebhookSettings(_Strict):
+    """Village app (数字乡村) webhook: JSON events signed with HMAC-SHA256 over timestamp + body."""
+
+    url: str | None = None
+    secret: str | None = None
+
+
+class RobotSettings(_Strict):
+    """A WeCom (企业微信) or DingTalk (钉钉) group robot; `secret` is DingTalk's SEC... signing secret."""
+
+    url: str | None = None
+    secret: str | None = None
+    per_minute: int = Field(default=20, ge=1, le=20)  # both robots allow 20 a minute; DingTalk blocks 10 min beyond
+
+
+class SmsSettings(_Strict):
+    """An HTTP SMS gateway: the body is `body_template` (JSON) with {phone} {text} {sign_name} {template} filled in."""
+
+    url: str | None = None
+    api_key: str | None = None  # sent as the Authorization bearer token
+    sign_name: str = "晴雨表"  # the approved SMS signature (短信签名)
+    template: str = ""  # the approved template id (模板 ID)
+    body_template: str = (
+        '{"phone": "{phone}", "sign_name": "{sign_name}", "template": "{template}", "params": {"text": "{text}"}}'
+    )
+    per_minute: int = Field(default=60, ge=1)
+
+
+class PersonNotify(_Strict):
+    """One person's choices: channels (app = village app + phone page), quiet hours, smartphone or not."""
+
+    channels: list[Literal["app", "wecom", "dingtalk", "sms"]] = ["app", "wecom", "dingtalk", "sms"]
+    quiet_hours: str | None = Field(default=None, pattern=HHMM_RANGE)  # None: the village default
+    smartphone: bool = True  # False: everything by SMS
+
+
+class NotifySettings(_Strict):
+    enabled: bool = True
+    brand: str | None = None  # message prefix 【...】; default: the village name without 村 + 晴雨表
+    public_url: str = "http://127.0.0.1:8000"  # where the phone reaches the API (ack links)
+    ack_secret: str | None = None  # signs the one-tap ack links; no secret, no links
+    ack_ttl_h: float = Field(default=24.0, gt=0)
+    group_wait_s: float = Field(default=30.0, ge=0)  # gather a site's alerts this long into one message
+    repeat_min: float = Field(default=30.0, gt=0)  # re-send firing critical alerts nobody acknowledged
+    escalate_min: float = Field(default=30.0, gt=0)  # then tell the secretary
+    quiet_hours: str = Field(default="22:00-06:30", pattern=HHMM_RANGE)  # warnings wait for the morning digest
+    retry_initial_s: float = Field(default=5.0, gt=0)
+    retry_max_s: float = Field(default=600.0, gt=0)
+    give_up_h: float = Field(default=24.0, gt=0)  # a message still failing after this is marked failed
+    mqtt: bool = True  # alert events to qyb/{village}/alerts, loudspeaker text to qyb/{village}/broadcast
+    webhook: WebhookSettings = WebhookSettings()
+    wecom: RobotSettings = RobotSettings()
+    dingtalk: RobotSettings = RobotSettings()
+    sms: SmsSettings = SmsSettings()
+    person: dict[str, PersonNotify] = Field(default_factory=dict)  # by person id
+
+
 class Deployment(_Strict):
     mqtt: MqttSettings = MqttSettings()
     store: StoreSettings = StoreSettings()
     influx: InfluxSettings = InfluxSettings()
     ingest: IngestSettings = IngestSettings()
+    notify: NotifySettings = NotifySettings()
     metrics_port: int = Field(default=9108, ge=0, le=65_535)  # 0 = no metrics endpoint
 
 

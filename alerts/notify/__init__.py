@@ -1,0 +1,1 @@
+"""Notifications: alert transitions → a persistent outbox → channels (see docs/notifications.md)."""

@@ -1,0 +1,91 @@
+"""Build the notification pipeline from the config (called by the composition root, `qyb`)."""
+
+from __future__ import annotations
+
+from dataclasses import dataclass, field
+from pathlib import Path
+
+import httpx
+
+from alerts.notify.channels.base import Channel
+from alerts.notify.channels.dingtalk import DingTalkChannel
+from alerts.notify.channels.feed import FeedChannel
+from alerts.notify.channels.mqtt import BroadcastChannel, MqttAlertsChannel, MqttLink
+from alerts.notify.channels.sms import SmsChannel
+from alerts.notify.channels.webhook import WebhookChannel
+from alerts.notify.channels.wecom import WeComChannel
+from alerts.notify.dispatcher import Dispatcher
+from alerts.notify.followup import FollowUp
+from alerts.notify.outbox import Outbox
+from alerts.notify.routing import Router
+from qingyubiao.alerting import AlertReader
+from qingyubiao.config import Config
+
+
+@dataclass
+class Notifications:
+    outbox: Outbox
+    router: Router
+    dispatcher: Dispatcher
+    client: httpx.Client
+    links: list[MqttLink] = field(default_factory=list)
+
+    def close(self) -> None:
+        for link in self.links:
+            link.close()
+        self.client.close()
+        self.outbox.close()
+
+
+def build_channels(config: Config, outbox: Outbox, client: httpx.Client, mqtt_client_id: str | None = None
+                   ) -> tuple[list[Channel], list[MqttLink]]:  # fmt: skip
+    s = config.deployment.notify
+    people = {p.id: (p.name, p.phone) for v in config.village for p in v.person}
+    channels: list[Channel] = [FeedChannel(outbox)]
+    links: list[MqttLink] = []
+    if s.webhook.url:
+        if not s.webhook.secret:
+            raise ValueError("deployment.notify.webhook.secret is required with a webhook url (the app checks it)")
+        channels.append(WebhookChannel(s.webhook.url, s.webhook.secret, client, people))
+    if s.wecom.url:
+        channels.append(WeComChannel(s.wecom.url, client, s.wecom.per_minute))
+    if s.dingtalk.url:
+        channels.append(DingTalkChannel(s.dingtalk.url, s.dingtalk.secret, client, s.dingtalk.per_minute))
+    if s.sms.url:
+        sms = s.sms
+        phones = {pid: phone for pid, (_, phone) in people.items()}
+        channels.append(SmsChannel(sms.url, sms.api_key, sms.sign_name, sms.template, sms.body_template, client,
+                                   phones, sms.per_minute))  # fmt: skip
+    if s.mqtt:
+        link = MqttLink(config.deployment.mqtt, mqtt_client_id or f"{config.deployment.mqtt.client_id}-notify")
+        links.append(link)
+        channels += [MqttAlertsChannel(link), BroadcastChannel(link)]
+    return channels, links
+
+
+def build_notifications(
+    config: Config,
+    db: str | Path | None = None,
+    alerts: AlertReader | None = None,
+    now_ms: int | None = None,
+    mqtt_client_id: str | None = None,
+) -> Notifications:
+    s = config.deployment.notify
+    outbox = Outbox(db or config.deployment.store.db)
+    client = httpx.Client(timeout=httpx.Timeout(10.0, connect=5.0))
+    channels, links = build_channels(config, outbox, client, mqtt_client_id)
+    router = Router(config, {c.name for c in channels})
+    acked = None
+    if alerts is not None:
+        reader = alerts
+        acked = lambda: {e.id for e in reader.active_episodes() if e.ack_by}  # noqa: E731
+    followup = FollowUp(outbox, router, int(s.repeat_min * 60_000), int(s.escalate_min * 60_000), acked)
+    dispatcher = Dispatcher(
+        outbox, channels, followup,
+        group_wait_ms=int(s.group_wait_s * 1000),
+        retry_initial_ms=int(s.retry_initial_s * 1000),
+        retry_max_ms=int(s.retry_max_s * 1000),
+        give_up_ms=int(s.give_up_h * 3_600_000),
+        now_ms=now_ms,
+    )  # fmt: skip
+    return Notifications(outbox, router, dispatcher, client, links)

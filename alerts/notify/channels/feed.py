@@ -1,0 +1,25 @@
+"""The phone page's live stream: notices land in `notify_feed`, which the API's SSE route polls by id.
+
+Same database, so delivery is one INSERT keyed on the notice's idempotency
+key: a retry after a restart cannot add a second row.
+"""
+
+from __future__ import annotations
+
+from alerts.notify import text
+from alerts.notify.channels.base import Outcome
+from alerts.notify.outbox import Outbox, Send
+
+
+class FeedChannel:
+    name = "feed"
+    idempotent = True
+    per_minute: int | None = None
+    max_items = 100
+
+    def __init__(self, outbox: Outbox) -> None:
+        self.outbox = outbox
+
+    def deliver(self, send: Send, now_ms: int) -> Outcome:
+        self.outbox.add_feed(send.notices, [text.single(n, now_ms) for n in send.notices])
+        return Outcome(True, False, f"{len(send.notices)} feed events")

@@ -1,0 +1,152 @@
+"""The dispatcher: delivers the outbox, per channel target, in order, within budget, with retries.
+
+One pass (`run_once(now_ms)`) per channel target:
+
+1. a send that failed earlier is retried (same notices, same key) once its
+   backoff has passed; nothing newer for that target goes before it, so a
+   site's messages arrive in order;
+2. otherwise the due notices are grouped by site (a site's notices within
+   `group_wait` go as one message); notices held over quiet hours go as one
+   morning digest; when more sites are waiting than the budget has requests
+   left, they all go as digests (split at the channel's `max_items`), so an
+   alert storm is told in full without exceeding 20 requests a minute.
+
+Time comes from the caller (`now_ms`), so tests drive it with a fake clock.
+"""
+
+from __future__ import annotations
+
+import logging
+import threading
+import time
+from collections.abc import Callable
+
+from alerts.notify.budget import WINDOW_MS, Budget
+from alerts.notify.channels.base import Channel, Outcome
+from alerts.notify.followup import FollowUp
+from alerts.notify.outbox import Outbox, Pending, Send
+
+log = logging.getLogger(__name__)
+
+GROUPED = ("webhook", "wecom", "dingtalk", "sms", "broadcast")  # people read these; machines get each notice at once
+
+
+class Dispatcher:
+    def __init__(
+        self,
+        outbox: Outbox,
+        channels: list[Channel],
+        followup: FollowUp | None = None,
+        group_wait_ms: int = 30_000,
+        retry_initial_ms: int = 5_000,
+        retry_max_ms: int = 600_000,
+        give_up_ms: int = 24 * 3_600_000,
+        now_ms: int | None = None,
+    ) -> None:
+        self.outbox = outbox
+        self.channels = {c.name: c for c in channels}
+        self.followup = followup
+        self.group_wait_ms = group_wait_ms
+        self.retry_initial_ms, self.retry_max_ms, self.give_up_ms = retry_initial_ms, retry_max_ms, give_up_ms
+        self.budgets: dict[tuple[str, str], Budget] = {}
+        start = int(time.time() * 1000) if now_ms is None else now_ms
+        self.uncertain = outbox.recover({c.name for c in channels if c.idempotent}, start)
+        if self.uncertain:
+            log.warning("%d requests were in flight at the last stop and are not resent", self.uncertain)
+
+    def budget(self, channel: Channel, target: str, now_ms: int) -> Budget | None:
+        if channel.per_minute is None:
+            return None
+        key = (channel.name, target)
+        if key not in self.budgets:  # seeded from the attempts on record: a restart does not reset the window
+            self.budgets[key] = Budget(
+                channel.per_minute, self.outbox.attempts_since(channel.name, target, now_ms - WINDOW_MS)
+            )
+        return self.budgets[key]
+
+    def run_once(self, now_ms: int) -> int:
+        """Deliver what is due; returns the number of requests tried."""
+        if self.followup is not None:
+            self.followup.run(now_ms)
+        tried = 0
+        for channel_name, target in self.outbox.targets(now_ms):
+            channel = self.channels.get(channel_name)
+            if channel is not None:
+                tried += self._drain(channel, target, now_ms)
+        return tried
+
+    def _drain(self, channel: Channel, target: str, now_ms: int) -> int:
+        tried = 0
+        budget = self.budget(channel, target, now_ms)
+        while True:
+            send = self.outbox.open_send(channel.name, target)
+            if send is not None and send.next_ms > now_ms:
+                return tried
+            if send is None:
+                ids = self._next_group(channel, target, now_ms, budget)
+                if not ids:
+                    return tried
+                if budget is not None and budget.available(now_ms) <= 0:
+                    return tried
+                send = self.outbox.form_send(channel.name, target, ids, now_ms)
+            if budget is not None and not budget.take(now_ms):
+                return tried
+            tried += 1
+            if not self._attempt(channel, send, now_ms):
+                return tried
+
+    def _next_group(self, channel: Channel, target: str, now_ms: int, budget: Budget | None) -> list[int]:
+        pending = self.outbox.pending(channel.name, target, now_ms)
+        if not pending:
+            return []
+        if channel.name not in GROUPED:
+            return [p.id for p in pending[: channel.max_items]]
+        held = [p for p in pending if p.held]
+        if held:  # the morning digest: everything that waited out the night, together
+            return [p.id for p in held[: channel.max_items]]
+        wait = self.group_wait_ms
+        by_site: dict[str, list[Pending]] = {}
+        for p in pending:
+            by_site.setdefault(p.site, []).append(p)
+        ready = [ps for ps in by_site.values() if min(p.due_ms for p in ps) + wait <= now_ms]
+        if not ready:
+            return []
+        ready.sort(key=lambda ps: ps[0].id)
+        left = budget.available(now_ms) if budget is not None else len(ready)
+        if len(ready) <= left:
+            return [p.id for p in ready[0][: channel.max_items]]
+        # more sites than requests left: a digest of many sites, each site's notices kept together
+        ids: list[int] = []
+        for ps in ready:
+            if ids and len(ids) + len(ps) > channel.max_items:
+                break
+            ids += [p.id for p in ps]
+        return ids[: max(channel.max_items, 1)]
+
+    def _attempt(self, channel: Channel, send: Send, now_ms: int) -> bool:
+        try:
+            outcome = channel.deliver(send, now_ms)
+        except Exception as e:  # a channel bug must not stop the others; recorded and retried
+            log.exception("channel %s failed on send %d", channel.name, send.id)
+            outcome = Outcome(False, True, f"{type(e).__name__}: {e}")
+        backoff = min(self.retry_max_ms, self.retry_initial_ms * 2 ** min(send.attempts, 20))
+        if outcome.retry_after_s is not None:
+            backoff = max(backoff, int(outcome.retry_after_s * 1000))
+        give_up = now_ms - send.created_ms >= self.give_up_ms
+        status = self.outbox.record_attempt(send, now_ms, outcome.ok, outcome.retry, outcome.detail,
+                                            now_ms + backoff, give_up)  # fmt: skip
+        if status == "failed":
+            log.error("%s to %s failed for good: %s", channel.name, send.target, outcome.detail)
+        elif status == "retry":
+            log.info("%s to %s: %s; retry in %.0f s", channel.name, send.target, outcome.detail, backoff / 1000)
+        return status == "sent"
+
+    # -- running in the collector ---------------------------------------------------------
+
+    def run(self, stop: threading.Event, interval_s: float = 1.0, clock: Callable[[], float] = time.time) -> None:
+        while not stop.is_set():
+            try:
+                self.run_once(int(clock() * 1000))
+            except Exception:  # keep notifying; the outbox keeps what was not delivered
+                log.exception("notification pass failed")
+            stop.wait(interval_s)

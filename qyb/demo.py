@@ -112,20 +112,36 @@ def run_demo(args: argparse.Namespace) -> int:
         flush=True,
     )
     deadline = time.monotonic() + args.duration if args.duration else None
-    rounds = 0
-    per_round = sum(len(d.metrics) for d in village.device)
+    # The village twin at 60× real time: it starts a simulated day ago and catches up with the present
+    # after 24 minutes, then goes on in real time; a newcomer sees a whole day and night in minutes.
+    from collections.abc import Iterator
+    from datetime import datetime
+    from zoneinfo import ZoneInfo
+
+    from sensors_sim import pacing
+    from sensors_sim.runner import as_messages
+    from sensors_sim.twin import SimMessage, Twin
+
+    speed = float(getattr(args, "speed", None) or 60.0)
+    twin = Twin(config, seed=0, start_s=pacing.start_for(24.0, speed, time.time()))
+    tz = ZoneInfo(village.tz)
+    next_report = [0.0]
+
+    def stopping() -> bool:
+        return deadline is not None and time.monotonic() >= deadline
+
+    def reported(msgs: Iterator[SimMessage]) -> Iterator[SimMessage]:
+        for msg in msgs:
+            if time.monotonic() >= next_report[0]:
+                next_report[0] = time.monotonic() + 15.0
+                when = datetime.fromtimestamp(msg[0], tz).strftime("%m-%d %H:%M")
+                print(f"  village time {when}  {twin.readings} readings sent, {store.count()} stored", flush=True)
+            yield msg
+
+    print(f"  the village twin runs at {speed:g}x real time until it reaches the present", flush=True)
     try:
-        while deadline is None or time.monotonic() < deadline:
-            now = time.time()
-            msgs = publisher.messages(config, per_round, seed=rounds, start_s=now, fmt="gateway")
-            publisher.publish(config.deployment.mqtt, msgs, client_id="qyb-demo-sim")
-            rounds += 1
-            if rounds % 6 == 1:
-                print(
-                    f"  {time.strftime('%H:%M:%S')}  {rounds * per_round} readings sent, {store.count()} stored",
-                    flush=True,
-                )
-            time.sleep(5.0 if deadline is None else min(5.0, max(0.0, deadline - time.monotonic())))
+        sim = pacing.paced(twin.run(float("inf")), speed, not_before_sim_time=True, stop=stopping)
+        publisher.publish(config.deployment.mqtt, as_messages(reported(sim), lambda _: 0), client_id="qyb-demo-sim")
     except KeyboardInterrupt:
         pass
     finally:

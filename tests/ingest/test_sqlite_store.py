@@ -3,12 +3,15 @@
 from __future__ import annotations
 
 import sqlite3
+import tempfile
 from collections.abc import Iterator
 from contextlib import closing
 from pathlib import Path
 
 import numpy as np
 import pytest
+from hypothesis import given, settings
+from hypothesis import strategies as st
 
 from ingest.store.sqlite import SqliteStore
 from qingyubiao.batch import Batch, BatchBuilder, Flag
@@ -401,3 +404,53 @@ def test_days_at_local_midnight_come_from_hourly_rollups(store: SqliteStore, ind
         got = store.history(s, start, start + 3 * DAY, DAY)
         assert len(got.bucket_ms) == 3
         assert_history_equal(got, expected)
+
+
+# -- rollups under any interleaving of writes and refreshes -----------------------
+
+write_steps = st.lists(
+    st.tuples(
+        st.lists(
+            st.tuples(
+                st.sampled_from(range(len(ROLLUP_SERIES))),
+                st.integers(min_value=0, max_value=3 * HOUR),  # readings spread over three hours
+                st.sampled_from([10.0, 20.5, -3.25, 150.0]),  # 150 is out of range
+            ),
+            min_size=1,
+            max_size=20,
+        ),
+        st.booleans(),  # refresh the rollups after this write?
+    ),
+    min_size=1,
+    max_size=6,
+)
+
+
+@settings(max_examples=30, deadline=None)
+@given(steps=write_steps)
+def test_rollups_match_raw_rows_after_any_interleaving(
+    index: SeriesIndex, steps: list[tuple[list[tuple[int, int, float]], bool]]
+) -> None:
+    series = [sid(index, d, m) for d, m in ROLLUP_SERIES]
+    with tempfile.TemporaryDirectory() as folder:
+        store = SqliteStore(Path(folder) / "qyb.sqlite", index, synchronous="NORMAL")
+        try:
+            for readings, refresh in steps:
+                store.write(
+                    batch(
+                        index,
+                        [series[i] for i, _, _ in readings],
+                        [T0 + t for _, t, _ in readings],
+                        [v for *_, v in readings],
+                    )
+                )
+                if refresh:
+                    store.refresh_rollups()
+            store.refresh_rollups()
+            for s in series:
+                for step in (MIN5, HOUR):
+                    assert_history_equal(
+                        store.history(s, T0, T0 + 4 * HOUR, step), reference(store, s, T0, T0 + 4 * HOUR, step)
+                    )
+        finally:
+            store.close()

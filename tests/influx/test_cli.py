@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import signal
 import sqlite3
 from pathlib import Path
 
@@ -59,7 +60,7 @@ def local_count(db: Path) -> int:
 
 
 @pytest.mark.mosquitto
-def test_collect_forwards_to_influx_and_rides_out_an_outage(
+def test_collect_forwards_to_influx_through_an_outage_and_a_killed_collector(
     mosquitto: Mosquitto, vm: VictoriaMetrics, village: Config, index: SeriesIndex, tmp_path: Path
 ):
     db = tmp_path / "qyb.sqlite"
@@ -75,6 +76,12 @@ def test_collect_forwards_to_influx_and_rides_out_an_outage(
         qyb("sim", "--config", str(conf), "--count", "3000", "--start=-24h", "--seed", "2", env=env)
         wait_for(lambda: local_count(db) >= 6000, 30, "the readings of the outage stored locally")
         assert list((tmp_path / "spool").glob("*.seg")), "the outage's batches wait in the spool"
+        collector.send_signal(signal.SIGKILL)  # and the collector dies too: the spool is on disk
+        collector.wait(10)
+        before = log.read_text().count("subscribed to")
+        collector = spawn_qyb("collect", "--config", str(conf), env=env, log=log)
+        wait_for(lambda: log.read_text().count("subscribed to") > before, 20, "the collector to come back")
+        assert "wait in the InfluxDB spool; replaying" in log.read_text()
         vm.start()
         expected = local_as_vm_keys(db, village, index)
         assert len(expected) == local_count(db) >= 6000

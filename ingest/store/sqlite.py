@@ -243,37 +243,50 @@ class SqliteStore:
     def history(self, series: int, start_ms: int, end_ms: int, step_ms: int) -> History:
         """Valid readings of one series in [start_ms, end_ms), per bucket of step_ms starting at start_ms.
 
-        Windows on the 5-minute or hourly grid read the rollups (as fresh as the last refresh_rollups);
-        others read raw rows. Empty buckets are absent. Raises ValueError for step <= 0 or end <= start.
+        When the start and the step are on the hourly (or 5-minute) grid, whole rollup buckets answer
+        (as fresh as the last refresh_rollups) and raw rows only the part after the last grid point
+        before the end; otherwise raw rows answer everything. Empty buckets are absent.
+        Raises ValueError for step <= 0 or end <= start.
         """
         if step_ms <= 0 or end_ms <= start_ms:
             raise ValueError("history needs step > 0 and end > start")
         sid = int(self._db_id[series])
-        # A rollup bucket may serve only if it lies wholly inside one step bucket: the step and both ends
-        # of the window must fall on its grid. Otherwise the raw rows give the exact answer.
-        res = next((r for r in (_1H, _5M) if step_ms % r == 0 and start_ms % r == 0 and end_ms % r == 0), None)
+        # A rollup bucket may serve only if it lies wholly inside one step bucket and inside the window.
+        res = next((r for r in (_1H, _5M) if step_ms % r == 0 and start_ms % r == 0), None)
+        cut = start_ms if res is None else end_ms - end_ms % res  # rollups serve [start, cut), raw rows the rest
+        params = {"s": start_ms, "cut": cut, "e": end_ms, "step": step_ms, "id": sid, "res": res, "bad": _BAD}
+        rows: list[tuple[int, int, float, float, float]] = []
         with self._lock:
-            if res is None:
-                rows = self._db.execute(
-                    "SELECT (ts - :s) / :step * :step + :s AS b, count(*), min(value), avg(value), max(value)"
-                    " FROM reading WHERE series = :id AND ts >= :s AND ts < :e AND flags & :bad = 0"
+            if cut > start_ms:
+                rows += self._db.execute(
+                    "SELECT (bucket - :s) / :step * :step + :s AS b, sum(n), min(vmin), max(vmax), sum(vsum)"
+                    " FROM rollup WHERE res = :res AND series = :id AND bucket >= :s AND bucket < :cut AND n > 0"
                     " GROUP BY b ORDER BY b",
-                    {"s": start_ms, "e": end_ms, "step": step_ms, "id": sid, "bad": _BAD},
+                    params,
                 ).fetchall()
+            if cut < end_ms:
+                rows += self._db.execute(
+                    "SELECT (ts - :s) / :step * :step + :s AS b, count(*), min(value), max(value), sum(value)"
+                    " FROM reading WHERE series = :id AND ts >= :cut AND ts < :e AND flags & :bad = 0"
+                    " GROUP BY b ORDER BY b",
+                    params,
+                ).fetchall()
+        # The raw tail may share its first step bucket with the last rollups: merge by bucket.
+        merged: dict[int, list[float]] = {}
+        for b, n, vmin, vmax, vsum in rows:
+            if b in merged:
+                m = merged[b]
+                merged[b] = [m[0] + n, min(m[1], vmin), max(m[2], vmax), m[3] + vsum]
             else:
-                rows = self._db.execute(
-                    "SELECT (bucket - :s) / :step * :step + :s AS b, sum(n), min(vmin), sum(vsum) / sum(n),"
-                    " max(vmax) FROM rollup WHERE res = :res AND series = :id AND bucket >= :s"
-                    " AND bucket < :e AND n > 0 GROUP BY b ORDER BY b",
-                    {"s": start_ms, "e": end_ms, "step": step_ms, "id": sid, "res": res},
-                ).fetchall()
-        cols = list(zip(*rows, strict=True)) if rows else [(), (), (), (), ()]
+                merged[b] = [n, vmin, vmax, vsum]
+        buckets = sorted(merged)
+        n = np.array([merged[b][0] for b in buckets], dtype=np.int64)
         return History(
-            np.array(cols[0], dtype=np.int64),
-            np.array(cols[1], dtype=np.int64),
-            np.array(cols[2], dtype=np.float64),
-            np.array(cols[3], dtype=np.float64),
-            np.array(cols[4], dtype=np.float64),
+            np.array(buckets, dtype=np.int64),
+            n,
+            np.array([merged[b][1] for b in buckets], dtype=np.float64),
+            np.array([merged[b][3] for b in buckets], dtype=np.float64) / np.maximum(n, 1),
+            np.array([merged[b][2] for b in buckets], dtype=np.float64),
         )
 
     def export(

@@ -252,6 +252,30 @@ def test_history_with_an_unaligned_window_agrees_with_raw(
     assert_history_equal(store.history(s, start, end, step), reference(store, s, start, end, step))
 
 
+@pytest.mark.parametrize("end_offset", [1, 17 * MIN + 4_000, HOUR - 1])
+@pytest.mark.parametrize("step", [MIN5, HOUR, DAY])
+def test_history_to_now_merges_rollups_with_the_raw_tail(
+    store: SqliteStore, index: SeriesIndex, end_offset: int, step: int
+) -> None:
+    """The API asks for whole buckets up to "now": rollups up to the last grid point, raw rows after it."""
+    s = sid(index, "gh01-air", "air_rh_pct")
+    store.write(random_readings(index, np.random.default_rng(5), 3000, T0, 6 * HOUR))
+    store.refresh_rollups()
+    end = T0 + 5 * HOUR + end_offset
+    assert_history_equal(store.history(s, T0, end, step), reference(store, s, T0, end, step))
+
+
+def test_history_to_now_still_shows_days_beyond_raw_retention(store: SqliteStore, index: SeriesIndex) -> None:
+    s = sid(index, "gh01-air", "air_temp_c")
+    now = T0 + 40 * DAY + 7 * HOUR + 123_456  # not on any grid
+    store.write(batch(index, [s, s, s], [T0 + HOUR, T0 + 2 * DAY, now - MIN], [10.0, 11.0, 12.0]))
+    store.refresh_rollups()
+    store.enforce_retention(now)  # 30 days: the first two raw rows go, their rollups stay
+    h = store.history(s, T0, now, DAY)
+    assert h.count.tolist() == [1, 1, 1]
+    assert h.vmean.tolist() == [10.0, 11.0, 12.0]
+
+
 @pytest.mark.parametrize(
     ("start", "end", "step"), [(T0, T0 + HOUR, 0), (T0, T0 + HOUR, -MIN), (T0, T0, MIN), (T0 + 1, T0, MIN)]
 )

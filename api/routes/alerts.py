@@ -89,7 +89,7 @@ def list_alerts(
     return [episode_out(e, caller) for e in chosen[:limit]]
 
 
-@router.post("/villages/{village}/alerts/{episode}/ack", summary="acknowledge an active alert: I am on it")
+@router.post("/villages/{village}/alerts/{episode:path}/ack", summary="acknowledge an active alert: I am on it")
 def acknowledge(village: str, episode: str, caller: CallerDep, state: StateDep) -> EpisodeOut:
     village_of(caller, village)
     alerts = alerts_of(state)

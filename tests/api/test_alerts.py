@@ -5,6 +5,7 @@ from __future__ import annotations
 import json
 import threading
 import time
+from urllib.parse import quote
 
 import httpx
 import uvicorn
@@ -37,6 +38,13 @@ def test_a_farmer_acknowledges_an_own_alert_once_it_is_recorded(world: ApiWorld)
     assert stored["ep-gh01"].ack_by == FARMER and stored["ep-gh01"].ack_ms is not None
     assert stored["ep-gh03"].ack_by is None  # the other farmer's alert is untouched
     assert world.client.post(f"{V}/alerts/ep-old/ack", headers=world.auth(FARMER)).status_code == 404  # ended
+
+
+def test_episode_ids_with_slashes_are_acknowledged_by_their_encoded_path(world: ApiWorld) -> None:
+    eid = "tomato-cold-emergency/lijiahe/gh01-air/air_temp_c@1763800000000"  # the alert core's id shape
+    world.alerts.record([], [episode(eid, "gh01", "gh01-air", "air_temp_c", world.now_ms)], None, world.now_ms)
+    r = world.client.post(f"{V}/alerts/{quote(eid, safe='')}/ack", headers=world.auth(FARMER))
+    assert r.status_code == 200 and r.json()["id"] == eid and r.json()["ack_by"] == FARMER
 
 
 def test_silences_are_created_listed_and_expired_by_the_secretary(world: ApiWorld) -> None:

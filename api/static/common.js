@@ -1,0 +1,82 @@
+// Shared by the phone page and the overview: token, language, API calls with an offline cache.
+"use strict";
+const QYB = (() => {
+  const T = {
+    zh: { title: "晴雨表", login: "请用村里发给您的登录链接打开本页。", ok: "正常", warning: "注意", critical: "危险",
+      stale: "数据中断", unknown: "无数据", offline: "网络断开，显示的是 {t} 的数据", ack: "我知道了", acked: "已确认",
+      air_temp_c: "气温", air_rh_pct: "空气湿度", soil_vwc_pct: "土壤含水量", vpd: "饱和差 VPD", never: "还没有数据",
+      now: "刚刚更新", min: "{n} 分钟前更新", hour: "{n} 小时前更新", day: "{n} 天前更新",
+      tomato: "番茄", cucumber: "黄瓜", pepper: "辣椒", strawberry: "草莓", apple: "苹果", pear: "梨",
+      greenhouse: "温棚", orchard: "果园", lang: "EN" },
+    en: { title: "Qingyubiao", login: "Open this page with the login link the village sent you.", ok: "OK",
+      warning: "Warning", critical: "Critical", stale: "No data", unknown: "Unknown",
+      offline: "Offline: showing data from {t}", ack: "Got it", acked: "Acknowledged",
+      air_temp_c: "Air temp", air_rh_pct: "Humidity", soil_vwc_pct: "Soil moisture", vpd: "VPD", never: "no data yet",
+      now: "updated just now", min: "updated {n} min ago", hour: "updated {n} h ago", day: "updated {n} d ago",
+      greenhouse: "greenhouse", orchard: "orchard", lang: "中文" },
+  };
+  let lang = localStorage.getItem("qyb_lang") || "zh";
+  const t = (k, vars) => {
+    let s = T[lang][k] ?? T.zh[k] ?? k;
+    for (const [n, v] of Object.entries(vars || {})) s = s.replace(`{${n}}`, v);
+    return s;
+  };
+  // A login link carries the token in the #fragment (never sent to servers or logs): keep it, then hide it.
+  const m = location.hash.match(/token=([\w-]+)/);
+  if (m) {
+    localStorage.setItem("qyb_token", m[1]);
+    history.replaceState(null, "", location.pathname);
+  }
+  const token = localStorage.getItem("qyb_token");
+  const offline = (stamp) => {
+    const el = document.getElementById("offline");
+    if (!el) return;
+    el.hidden = !stamp;
+    if (stamp) el.textContent = t("offline", { t: new Date(stamp).toLocaleString(lang === "zh" ? "zh-CN" : "en") });
+  };
+  // GET with a localStorage copy: when the network drops, the last answer is shown with a banner.
+  async function get(path) {
+    try {
+      const r = await fetch(path, { headers: { Authorization: `Bearer ${token}` } });
+      if (r.status === 401) { localStorage.removeItem("qyb_token"); throw new Error("401"); }
+      if (!r.ok) throw new Error(`${r.status}`);
+      const body = await r.json();
+      try { localStorage.setItem(`qyb:${path}`, JSON.stringify({ at: Date.now(), body })); } catch (e) { /* full */ }
+      offline(null);
+      return body;
+    } catch (e) {
+      const kept = localStorage.getItem(`qyb:${path}`);
+      if (!kept || e.message === "401") throw e;
+      const { at, body } = JSON.parse(kept);
+      offline(at);
+      return body;
+    }
+  }
+  // keep what the live stream brought, so the offline page shows the newest values, not the first load's
+  function keep(path, body) {
+    try { localStorage.setItem(`qyb:${path}`, JSON.stringify({ at: Date.now(), body })); } catch (e) { /* full */ }
+  }
+  async function post(path) {
+    const r = await fetch(path, { method: "POST", headers: { Authorization: `Bearer ${token}` } });
+    if (!r.ok) throw new Error(`${r.status}`);
+    return r.json();
+  }
+  function ago(ms) {
+    if (ms == null) return t("never");
+    const min = Math.floor((Date.now() - ms) / 60000);
+    if (min < 1) return t("now");
+    if (min < 60) return t("min", { n: min });
+    if (min < 48 * 60) return t("hour", { n: Math.floor(min / 60) });
+    return t("day", { n: Math.floor(min / 1440) });
+  }
+  function setupLang(rerender) {
+    const b = document.getElementById("lang");
+    document.documentElement.lang = lang === "zh" ? "zh-CN" : "en";
+    document.querySelectorAll("[data-i18n]").forEach((el) => { el.textContent = t(el.dataset.i18n); });
+    if (b) {
+      b.textContent = t("lang");
+      b.onclick = () => { lang = lang === "zh" ? "en" : "zh"; localStorage.setItem("qyb_lang", lang); setupLang(rerender); rerender(); };
+    }
+  }
+  return { t, token, get, post, keep, ago, setupLang, lang: () => lang };
+})();

@@ -1,0 +1,133 @@
+// The secretary's overview: every site coloured by status, village alerts and who has not acknowledged,
+// sensor health, and the monthly summary for the notice board.
+"use strict";
+(() => {
+  const { t, get, ago } = QYB;
+  const EXTRA = {
+    zh: { overview: "全村总览", greenhouses: "温棚", orchards: "果园", active_alerts: "进行中的告警", site: "地块",
+      alert: "告警", since: "开始", ack_state: "确认", health: "设备健康", device: "设备", state: "状态",
+      last_seen: "最后上报", battery: "电池", summary: "月度汇总（村务公开）", print: "打印", crop: "作物",
+      hours_out: "超出适宜范围（小时）", alerts: "告警次数", critical_n: "其中危险", median_ack: "确认用时中位数（分钟）",
+      not_acked: "未确认：", acked_by: "已确认：", offline_dev: "离线", low_battery: "电量低", all_ok: "全部正常" },
+    en: { overview: "Village overview", greenhouses: "Greenhouses", orchards: "Orchards", active_alerts: "Active alerts",
+      site: "Site", alert: "Alert", since: "Since", ack_state: "Acknowledged", health: "Sensor health",
+      device: "Device", state: "State", last_seen: "Last seen", battery: "Battery", summary: "Monthly summary",
+      print: "Print", crop: "Crop", hours_out: "Hours out of range", alerts: "Alerts", critical_n: "Critical",
+      median_ack: "Median time to ack (min)", not_acked: "Not acknowledged: ", acked_by: "Acknowledged: ",
+      offline_dev: "offline", low_battery: "low battery", all_ok: "all healthy" },
+  };
+  const tx = (k) => (EXTRA[QYB.lang()] || EXTRA.zh)[k] ?? t(k);
+  const sites = new Map();
+  const alerts = new Map();
+  let me = null;
+  let people = [];
+  const names = {};
+  const time = (ms) => new Date(ms).toLocaleString(QYB.lang() === "zh" ? "zh-CN" : "en", { month: "numeric",
+    day: "numeric", hour: "2-digit", minute: "2-digit" });
+  const cell = (text, cls) => { const td = document.createElement("td"); td.textContent = text; if (cls) td.className = cls; return td; };
+
+  function tile(s) {
+    let el = document.getElementById(`tile-${s.id}`);
+    if (!el) {
+      el = document.createElement("div");
+      el.id = `tile-${s.id}`;
+      el.className = "tile";
+      document.getElementById(`grid-${s.kind}`).append(el);
+    }
+    el.dataset.status = s.status;
+    const temp = s.readings.find((r) => r.metric === "air_temp_c");
+    const soil = s.readings.find((r) => r.metric === "soil_vwc_pct");
+    el.replaceChildren();
+    const b = document.createElement("b"); b.textContent = s.name;
+    const v = document.createElement("span"); v.className = "t";
+    v.textContent = temp?.value != null ? `${temp.value.toFixed(1)}°C` : soil?.value != null ? `${soil.value.toFixed(0)}%` : "--";
+    const c = document.createElement("small"); c.textContent = `${t(s.crop)} · ${t(s.status)}`;
+    el.title = `${s.name} ${ago(s.updated_ms)}`;
+    el.append(b, v, c);
+  }
+
+  function responsible(siteId) {
+    const site = sites.get(siteId);
+    return people.filter((p) => p.role === "farmer" && ((site && site.owner && p.household === site.owner)
+      || p.sites.includes(siteId) || p.watch.includes(siteId))).map((p) => p.name);
+  }
+
+  function renderAlerts() {
+    const body = document.querySelector("#alerts tbody");
+    body.replaceChildren();
+    const firing = [...alerts.values()].filter((a) => a.state === "firing").sort((a, b) => a.started_ms - b.started_ms);
+    document.getElementById("alert-count").textContent = firing.length;
+    for (const a of firing) {
+      const tr = document.createElement("tr");
+      tr.dataset.severity = a.severity;
+      tr.dataset.id = a.id;
+      const who = a.ack_by ? `${tx("acked_by")}${names[a.ack_by] || a.ack_by} ${time(a.ack_ms)}`
+        : `${tx("not_acked")}${responsible(a.site).join("、") || "-"}`;
+      tr.append(cell(a.site_name), cell(QYB.lang() === "zh" ? a.text_zh : a.text_en || a.text_zh),
+        cell(time(a.fired_ms ?? a.started_ms)), cell(who, a.ack_by ? "" : "unacked"));
+      body.append(tr);
+    }
+  }
+
+  async function renderHealth() {
+    const devices = await get(`/api/v1/villages/${me.village}/devices`);
+    const bad = devices.filter((d) => d.status !== "ok");
+    const body = document.querySelector("#health tbody");
+    body.replaceChildren();
+    document.getElementById("health-count").textContent = bad.length;
+    const label = { offline: tx("offline_dev"), low_battery: tx("low_battery"), stale: t("stale"), unknown: t("unknown") };
+    for (const d of bad) {
+      const tr = document.createElement("tr");
+      tr.dataset.status = d.status;
+      tr.append(cell(`${sites.get(d.site)?.name ?? d.site} ${d.id}`), cell(label[d.status] || d.status),
+        cell(ago(d.last_seen_ms)), cell(d.battery_v != null ? `${d.battery_v.toFixed(2)} V` : "-"));
+      body.append(tr);
+    }
+    if (!bad.length) { const tr = document.createElement("tr"); tr.append(cell(tx("all_ok"))); body.append(tr); }
+  }
+
+  async function renderSummary() {
+    const month = document.getElementById("month").value;
+    const s = await get(`/api/v1/villages/${me.village}/summary?month=${month}`);
+    document.getElementById("summary-title").textContent = `${s.village_name} ${s.month} ${tx("summary")}`;
+    const body = document.querySelector("#summary tbody");
+    body.replaceChildren();
+    for (const r of s.sites) {
+      const tr = document.createElement("tr");
+      tr.append(cell(r.name), cell(t(r.crop)), cell(r.hours_out_of_range.toFixed(1)), cell(r.alerts),
+        cell(r.critical), cell(r.median_ack_min == null ? "-" : r.median_ack_min.toFixed(0)));
+      body.append(tr);
+    }
+  }
+
+  async function load() {
+    me = await get("/api/v1/me");
+    document.getElementById("who").textContent = `${me.village_name} · ${me.name}`;
+    people = await get(`/api/v1/villages/${me.village}/people`).catch(() => []);
+    for (const p of people) names[p.id] = p.name;
+    for (const s of await get(`/api/v1/villages/${me.village}/sites`)) { sites.set(s.id, s); tile(s); }
+    for (const a of await get(`/api/v1/villages/${me.village}/alerts`).catch(() => [])) alerts.set(a.id, a);
+    renderAlerts();
+    const now = new Date();
+    const month = document.getElementById("month");
+    month.value = `${now.getFullYear()}-${String(now.getMonth() + 1).padStart(2, "0")}`;
+    month.onchange = renderSummary;
+    document.getElementById("print").onclick = () => window.print();
+    await Promise.all([renderHealth(), renderSummary().catch(() => {})]);
+  }
+
+  function live() {
+    const es = new EventSource(`/api/v1/villages/${me.village}/stream?access_token=${encodeURIComponent(QYB.token)}`);
+    es.addEventListener("site", (ev) => { const s = JSON.parse(ev.data); sites.set(s.id, s); tile(s); });
+    es.addEventListener("alert", (ev) => { const a = JSON.parse(ev.data); alerts.set(a.id, a); renderAlerts(); });
+    es.addEventListener("alert_ended", (ev) => { alerts.delete(JSON.parse(ev.data).id); renderAlerts(); });
+    setInterval(() => renderHealth().catch(() => {}), 60000);
+  }
+
+  const applyLang = () => document.querySelectorAll("[data-i18n]").forEach((el) => { el.textContent = tx(el.dataset.i18n); });
+  const rerender = () => { applyLang(); for (const s of sites.values()) tile(s); renderAlerts(); };
+  QYB.setupLang(rerender);
+  applyLang();
+  if (!QYB.token) { document.getElementById("login").hidden = false; return; }
+  load().then(live).catch(() => { document.getElementById("login").hidden = false; });
+})();

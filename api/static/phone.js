@@ -1,0 +1,151 @@
+// The farmer's phone page: a card per site, big numbers, a 24-hour chart, alerts to acknowledge, live updates.
+"use strict";
+(() => {
+  const { t, get, post, ago } = QYB;
+  const sites = new Map(); // id -> site as the API returns it
+  const alerts = new Map(); // episode id -> episode
+  const cards = new Map(); // id -> card element
+  let me = null;
+
+  const fmt = (v, digits) => (v == null ? "--" : v.toFixed(digits));
+
+  function card(site) {
+    let el = cards.get(site.id);
+    if (!el) {
+      el = document.getElementById("card").content.firstElementChild.cloneNode(true);
+      el.id = `site-${site.id}`;
+      document.getElementById("sites").append(el);
+      cards.set(site.id, el);
+    }
+    return el;
+  }
+
+  function renderSite(site) {
+    const el = card(site);
+    el.dataset.status = site.status;
+    el.querySelector(".name").textContent = site.name;
+    el.querySelector(".crop").textContent = t(site.crop);
+    el.querySelector(".pill").textContent = t(site.status);
+    const by = Object.fromEntries(site.readings.map((r) => [r.metric, r]));
+    for (const m of ["air_temp_c", "air_rh_pct", "soil_vwc_pct"]) {
+      const box = el.querySelector(`[data-m=${m}]`);
+      box.querySelector("b").textContent = fmt(by[m]?.value, m === "air_temp_c" ? 1 : 0);
+      box.querySelector("small").textContent = t(m);
+      box.dataset.status = by[m]?.status ?? "unknown";
+      box.hidden = !by[m];
+    }
+    const vpd = el.querySelector("[data-m=vpd]");
+    vpd.querySelector("b").textContent = fmt(site.vpd_kpa, 2);
+    vpd.querySelector("small").textContent = t("vpd");
+    vpd.hidden = !by.air_temp_c || !by.air_rh_pct;
+    el.querySelector(".ago").textContent = ago(site.updated_ms);
+    el.querySelector(".ago").dataset.ms = site.updated_ms ?? "";
+    renderAlerts(site.id);
+  }
+
+  function renderAlerts(siteId) {
+    const el = cards.get(siteId);
+    if (!el) return;
+    const ul = el.querySelector(".alerts");
+    ul.replaceChildren();
+    for (const a of [...alerts.values()].filter((a) => a.site === siteId && a.state === "firing")) {
+      const li = document.createElement("li");
+      li.dataset.severity = a.severity;
+      li.dataset.id = a.id;
+      li.className = a.ack_by ? "acked" : "";
+      const text = document.createElement("span");
+      text.textContent = QYB.lang() === "zh" ? a.text_zh : a.text_en || a.text_zh;
+      const b = document.createElement("button");
+      b.type = "button";
+      b.textContent = a.ack_by ? t("acked") : t("ack");
+      b.disabled = !!a.ack_by;
+      b.onclick = async () => {
+        b.disabled = true;
+        try {
+          const done = await post(`/api/v1/villages/${me.village}/alerts/${encodeURIComponent(a.id)}/ack`);
+          alerts.set(done.id, done);
+          renderAlerts(siteId);
+        } catch (e) { b.disabled = false; }
+      };
+      li.append(text, b);
+      ul.append(li);
+    }
+  }
+
+  async function chart(site) {
+    const el = card(site).querySelector(".chart");
+    const base = `/api/v1/villages/${me.village}/sites/${site.id}/history?start=-24h&step_ms=900000&metric=`;
+    const has = (m) => site.readings.some((r) => r.metric === m);
+    const metric = has("air_temp_c") ? "air_temp_c" : site.readings[0]?.metric;
+    if (!metric) return;
+    let h;
+    try { h = await get(base + metric); } catch (e) { return; }
+    const hum = has("air_rh_pct") ? await get(base + "air_rh_pct").catch(() => null) : null;
+    if (!h.points.length && !(hum && hum.points.length)) { el.replaceChildren(); return; }
+    // every bucket of the range on the x axis; a bucket without readings is null, so gaps stay gaps
+    const xs = [];
+    for (let x = h.start_ms; x < h.end_ms; x += h.step_ms) xs.push(x);
+    const idx = (pts) => { const m = new Map(pts.map((p) => [p[0], p[1]])); return xs.map((x) => m.get(x) ?? null); };
+    const data = [xs.map((x) => x / 1000), idx(h.points)];
+    const series = [{}, { label: `${t(metric)} ${h.unit}`, stroke: "#c0392b", width: 2 }];
+    const hhmm = (u, vals) => vals.map((v) => { const d = new Date(v * 1000); return `${d.getHours()}:${String(d.getMinutes()).padStart(2, "0")}`; });
+    const axes = [{ values: hhmm }, { size: 36 }];
+    const scales = { "%": { range: [0, 100] } };
+    if (hum) {
+      data.push(idx(hum.points));
+      series.push({ label: `${t("air_rh_pct")} %`, stroke: "#2471a3", width: 1.5, scale: "%" });
+      axes.push({ scale: "%", side: 1, size: 36, grid: { show: false } });
+    }
+    el.replaceChildren();
+    new uPlot({ width: el.clientWidth || 320, height: 150, series, axes, scales, legend: { show: false },
+      cursor: { drag: { x: false, y: false } } }, data, el);
+  }
+
+  async function load() {
+    me = await get("/api/v1/me");
+    document.getElementById("who").textContent = `${me.village_name} · ${me.name}`;
+    const list = await get(`/api/v1/villages/${me.village}/sites`);
+    const active = await get(`/api/v1/villages/${me.village}/alerts`).catch(() => []);
+    for (const a of active) alerts.set(a.id, a);
+    for (const s of list) { sites.set(s.id, s); renderSite(s); }
+    list.forEach(chart);
+  }
+
+  function live() {
+    const es = new EventSource(`/api/v1/villages/${me.village}/stream?access_token=${encodeURIComponent(QYB.token)}`);
+    es.addEventListener("site", (ev) => {
+      const s = JSON.parse(ev.data);
+      const had = sites.get(s.id);
+      sites.set(s.id, s);
+      renderSite(s);
+      QYB.keep(`/api/v1/villages/${me.village}/sites`, [...sites.values()]);
+      if (had && had.updated_ms !== s.updated_ms && Date.now() - (cards.get(s.id).dataset.charted || 0) > 300000) {
+        cards.get(s.id).dataset.charted = Date.now();
+        chart(s);
+      }
+    });
+    const keepAlerts = () => QYB.keep(`/api/v1/villages/${me.village}/alerts`, [...alerts.values()]);
+    es.addEventListener("alert", (ev) => {
+      const a = JSON.parse(ev.data);
+      alerts.set(a.id, a);
+      renderAlerts(a.site);
+      keepAlerts();
+    });
+    es.addEventListener("alert_ended", (ev) => {
+      const { id } = JSON.parse(ev.data);
+      const a = alerts.get(id);
+      alerts.delete(id);
+      if (a) renderAlerts(a.site);
+      keepAlerts();
+    });
+  }
+
+  const rerender = () => { for (const s of sites.values()) renderSite(s); };
+  QYB.setupLang(rerender);
+  setInterval(() => document.querySelectorAll(".ago").forEach((p) => {
+    p.textContent = ago(p.dataset.ms ? Number(p.dataset.ms) : null);
+  }), 30000);
+  if ("serviceWorker" in navigator) navigator.serviceWorker.register("/sw.js").catch(() => {});
+  if (!QYB.token) { document.getElementById("login").hidden = false; return; }
+  load().then(live).catch(() => { document.getElementById("login").hidden = false; });
+})();

@@ -1,0 +1,176 @@
+"""The pages in real headless Chromium at a phone viewport, fed by a running collector and the simulator.
+
+mosquitto ← `qyb sim` and a cold reading; `qyb collect` stores and alerts; `qyb api` serves the pages;
+Playwright drives Debian's chromium. Screenshots go to tmp (and to docs/img with QYB_SCREENSHOTS=1).
+"""
+
+from __future__ import annotations
+
+import json
+import os
+import shutil
+import time
+from collections.abc import Iterator
+from pathlib import Path
+
+import httpx
+import paho.mqtt.client as mqtt
+import pytest
+
+from api.users import UserStore
+from ingest.store.sqlite_alerts import SqliteAlertStore
+from qingyubiao.config import Config
+from tests.conftest import REPO, Mosquitto, free_port, need, qyb, qyb_env, spawn_qyb, wait_for
+
+pytestmark = pytest.mark.mosquitto
+
+LAUNCH_ARGS = [
+    "--no-sandbox",
+    "--disable-gpu",
+    "--disable-dev-shm-usage",
+    "--disable-background-networking",
+    "--disable-component-update",
+    "--disable-sync",
+    "--no-first-run",
+    "--disable-quic",
+]
+PHONE = {"width": 360, "height": 740}
+PAGE_BUDGET_BYTES = 200_000
+
+
+@pytest.fixture
+def running(mosquitto: Mosquitto, village: Config, tmp_path: Path) -> Iterator[dict[str, object]]:
+    """Collector and API processes on one database, with simulated readings stored."""
+    chromium = need("chromium")
+    db = tmp_path / "qyb.sqlite"
+    env = qyb_env(mosquitto, db)
+    collect_log = tmp_path / "collect.log"
+    collector = spawn_qyb("collect", env=env, log=collect_log)
+    procs = [collector]
+    try:
+        wait_for(lambda: "subscribed to" in collect_log.read_text(), 20, "the collector to subscribe")
+        per_round = sum(len(d.metrics) for d in village.village[0].device)
+        qyb("sim", "--count", str(per_round), "--start=-1m", env=env)
+        users = UserStore(db, village)
+        tokens = {who: users.issue("lijiahe", who) for who in ("li-jianjun", "secretary")}
+        users.close()
+        port = free_port()
+        procs.append(spawn_qyb("api", "--port", str(port), "--stream-poll", "0.5", env=env, log=tmp_path / "api.log"))
+        base = f"http://127.0.0.1:{port}"
+        wait_for(lambda: _answers(f"{base}/healthz"), 20, "qyb api")
+        headers = {"Authorization": f"Bearer {tokens['secretary']}"}
+        wait_for(
+            lambda: all(
+                s["updated_ms"] for s in httpx.get(f"{base}/api/v1/villages/lijiahe/sites", headers=headers).json()
+            ),
+            20,
+            "every site to have readings",
+        )
+        yield {"base": base, "tokens": tokens, "db": db, "mqtt": mosquitto, "chromium": chromium, "tmp": tmp_path}
+    finally:
+        for p in reversed(procs):
+            p.terminate()
+            p.wait(10)
+
+
+def _answers(url: str) -> bool:
+    try:
+        return httpx.get(url, timeout=1).status_code == 200
+    except httpx.HTTPError:
+        return False
+
+
+def _publish(broker: Mosquitto, device: str, metrics: dict[str, float]) -> None:
+    client = mqtt.Client(mqtt.CallbackAPIVersion.VERSION2, client_id="browser-test")
+    client.connect("127.0.0.1", broker.port)
+    client.loop_start()
+    payload = {"ts": time.time(), "seq": 1, "m": metrics}
+    client.publish(f"qyb/lijiahe/{device}/up", json.dumps(payload), qos=1).wait_for_publish(10)
+    client.loop_stop()
+    client.disconnect()
+
+
+def _keep(shot: Path, name: str) -> None:
+    if os.environ.get("QYB_SCREENSHOTS"):
+        shutil.copy(shot, REPO / "docs" / "img" / name)
+
+
+def test_phone_page_live_values_alert_ack_offline_and_size(running: dict[str, object]) -> None:
+    from playwright.sync_api import expect, sync_playwright
+
+    base, tokens, tmp = running["base"], running["tokens"], running["tmp"]
+    assert isinstance(tokens, dict) and isinstance(tmp, Path)
+    with sync_playwright() as p:
+        browser = p.chromium.launch(executable_path=str(running["chromium"]), headless=True, args=LAUNCH_ARGS)
+        context = browser.new_context(
+            viewport=PHONE, device_scale_factor=2, locale="zh-CN", is_mobile=True, has_touch=True
+        )
+        page = context.new_page()
+        errors: list[str] = []
+        page.on("pageerror", lambda e: errors.append(str(e)))
+        responses = []
+        page.on("response", lambda r: responses.append(r))
+        page.goto(f"{base}/#token={tokens['li-jianjun']}")
+
+        # the farmer's two greenhouses (his household owns 1号棚 and 2号棚), with values from the collector
+        cards = page.locator("section.card")
+        expect(cards).to_have_count(2)
+        gh01 = page.locator("#site-gh01")
+        expect(gh01.locator(".name")).to_have_text("1号棚")
+        expect(gh01.locator("[data-m=air_temp_c] b")).not_to_have_text("--")
+        expect(gh01.locator(".ago")).to_contain_text("更新")
+        expect(gh01.locator(".chart canvas")).to_have_count(1)
+        assert "token" not in page.url  # the login token left the address bar
+        page.wait_for_load_state("networkidle")
+        loaded = sum(len(r.body()) for r in responses if "/stream" not in r.url)
+        assert loaded < PAGE_BUDGET_BYTES, f"page load is {loaded} bytes"
+
+        # a frost-cold reading: the collector's alert core fires at once (emergency), the stream brings it
+        _publish(running["mqtt"], "gh01-air", {"air_temp_c": 1.5, "air_rh_pct": 95.0})  # type: ignore[arg-type]
+        expect(gh01.locator("[data-m=air_temp_c] b")).to_have_text("1.5", timeout=15_000)
+        alert = gh01.locator(".alerts li").first
+        expect(alert).to_be_visible(timeout=15_000)
+        expect(gh01).to_have_attribute("data-status", "critical")
+        page.screenshot(path=tmp / "phone.png", full_page=True)
+        _keep(tmp / "phone.png", "phone.png")
+        alert.locator("button").tap()
+        expect(alert.locator("button")).to_have_text("已确认")
+        store = SqliteAlertStore(running["db"], readonly=True)  # type: ignore[arg-type]
+        acked = [e for e in store.active_episodes("lijiahe") if e.site == "gh01" and e.ack_by]
+        store.close()
+        assert [e.ack_by for e in acked] == ["li-jianjun"]
+
+        # the network drops: the page still opens, with the last data and a banner saying how old it is
+        page.evaluate("navigator.serviceWorker.ready")
+        context.set_offline(True)
+        page.reload()
+        expect(page.locator("#offline")).to_be_visible()
+        expect(page.locator("#site-gh01 [data-m=air_temp_c] b")).to_have_text("1.5")
+        context.set_offline(False)
+        assert errors == []
+        browser.close()
+
+
+def test_overview_grid_shows_the_village(running: dict[str, object], village: Config) -> None:
+    from playwright.sync_api import expect, sync_playwright
+
+    base, tokens, tmp = running["base"], running["tokens"], running["tmp"]
+    assert isinstance(tokens, dict) and isinstance(tmp, Path)
+    _publish(running["mqtt"], "gh05-air", {"air_temp_c": 1.0, "air_rh_pct": 95.0})  # type: ignore[arg-type]
+    with sync_playwright() as p:
+        browser = p.chromium.launch(executable_path=str(running["chromium"]), headless=True, args=LAUNCH_ARGS)
+        page = browser.new_page(viewport={"width": 1280, "height": 900}, locale="zh-CN")
+        page.goto(f"{base}/overview#token={tokens['secretary']}")
+        expect(page.locator("#grid-greenhouse .tile")).to_have_count(24)
+        expect(page.locator("#grid-orchard .tile")).to_have_count(6)
+        expect(page.locator("#tile-gh05")).to_have_attribute("data-status", "critical", timeout=15_000)
+        row = page.locator("#alerts tbody tr[data-severity=emergency]", has_text="5号棚")
+        v = village.village[0]
+        owner = next(s.owner for s in v.site if s.id == "gh05")
+        farmer = next(p.name for p in v.person if p.household == owner)
+        expect(row).to_contain_text(f"未确认：{farmer}")  # who has not acknowledged, by name
+        expect(page.locator("#summary tbody tr")).to_have_count(30)
+        page.wait_for_timeout(500)
+        page.screenshot(path=tmp / "overview.png", full_page=False)
+        _keep(tmp / "overview.png", "overview.png")
+        browser.close()

@@ -20,7 +20,10 @@ reading and one cell at a time; a property test requires identical events):
   lasted `for` ms of event time and counted `consecutive` bad readings; a
   pending or firing cell returns to OK (cancelled / resolved) only when good. A cell fired by a late reading fires again
   (live) at its first live reading that is still not good.
-* tick(now): series with no reading for k × interval are stale; a device with
+* tick(now): peer cells compare each series' newest valid value (if not yet
+  compared) with the median of the fresh values of its group (same village,
+  crop and metric; at least PEER_MIN of them), at that reading's event time.
+  Then series with no reading for k × interval are stale; a device with
   all its series stale is offline; a gateway is
   down when none of its devices was heard for k × the shortest interval among
   them. Any evaluated reading resolves these.
@@ -35,7 +38,7 @@ import numpy as np
 from numpy.typing import NDArray
 
 from alerts import derive
-from alerts.plan import CH, MEAN_MIN_HOURS, RATE_WINDOW_MS, WET_LEVEL, Plan
+from alerts.plan import CH, MEAN_MIN_HOURS, PEER_MIN, RATE_WINDOW_MS, WET_LEVEL, Plan
 from qingyubiao.batch import Batch, Flag
 from qingyubiao.sun import is_day
 
@@ -114,7 +117,7 @@ class Engine:
 
     SERIES_STATE = (
         "last_ts", "last_v", "last_vts", "anchor_ts", "anchor_v", "stuck_since", "wet_since",
-        "stale_mark", "stale_state", "stale_start", "cur_day",
+        "stale_mark", "stale_state", "stale_start", "cur_day", "peer_ts",
     )  # fmt: skip
     CELL_STATE = ("state", "count", "since", "ep", "flate", "cur")
 
@@ -151,6 +154,9 @@ class Engine:
         self._for = np.ascontiguousarray(plan.for_ms.T).reshape(-1)
         self._chan = np.ascontiguousarray(plan.channel.T).astype(np.intp)
         self._horizon = np.ascontiguousarray(plan.horizon_min.T)
+        self._peer_g = np.flatnonzero(self._chan.reshape(-1) == CH["peer"])  # flat cells comparing with peers
+        self._peer_s = self._peer_g % S
+        self.peer_ts = np.full(S, -1, np.int64)  # newest reading already compared with its peers
         finite = np.isfinite(self._band_day) | np.isfinite(self._band_night)  # (4, R, S)
         self._has_lo, self._has_hi = finite[0].any(axis=1), finite[1].any(axis=1)  # (R,) per rule slot
         # the band in force, switched at sunrise and sunset (only when day and night differ)
@@ -307,23 +313,32 @@ class Engine:
         if not a.shape[0]:
             return
         # sparse pass over active cells; g: flat index of the cell in the (R, S) arrays
-        S = self.S
         col = a % n
-        rule = a // n
-        g = a if full else rule * S + s[col]
+        g = a if full else (a // n) * self.S + s[col]
         xa = x.ravel()[a] if x.shape[0] == R else val[col]
-        bad_a = bad.ravel()[a]
+        self._advance(g, xa, bad.ravel()[a], ts[col], late[col], gap[col], out)
+
+    def _advance(
+        self,
+        g: NDArray[np.int64],
+        xa: NDArray[np.float64],
+        bad_a: NDArray[np.bool_],
+        t: NDArray[np.int64],
+        lt: NDArray[np.bool_],
+        gap: NDArray[np.bool_],
+        out: list[Events],
+    ) -> None:
+        """The state machine for cells g (flat, rule-major) seeing signal xa at event time t."""
+        S, R = self.S, self.R
         known = ~np.isnan(xa)
         cur = self.cur.reshape(4, -1)
         good = known & (xa <= cur[3, g]) & (xa >= cur[2, g])
         flat = self.count.reshape(-1), self.since.reshape(-1), self.state.reshape(-1)
         count, since, state = flat[0][g], flat[1][g], flat[2][g]
-        count = np.where(gap[col], np.int16(0), count)
+        count = np.where(gap, np.int16(0), count)
         newcount = np.where(bad_a, np.minimum(count, _COUNT_CAP) + np.int16(1), np.where(good, np.int16(0), count))
-        t = ts[col]
         since = np.where(bad_a & (count == 0), t, since)
         ripe = bad_a & (newcount >= self._need[g]) & (t - since >= self._for[g])
-        lt = late[col]
         flate_all, ep_all = self.flate.reshape(-1), self.ep.reshape(-1)
         flate = flate_all[g]
         is_ok, is_fire = state == OK, state == FIRING
@@ -346,6 +361,35 @@ class Engine:
             ).astype(np.int8)
             target = (g[hit] % S) * R + g[hit] // S  # reported as series * R + slot
             out.append(_ev(SRC_CELL, target, code, t[hit], xa[hit], lt[hit], ep[hit]))
+
+    def _peers(self, now_ms: int, out: list[Events]) -> None:
+        """Peer comparison: each series' newest valid value minus the median of its group's fresh values.
+
+        Evaluated at ticks, once per new reading, at that reading's event time; a group needs at
+        least PEER_MIN fresh members (a median of two says nothing about which one is wrong).
+        """
+        plan = self.plan
+        if not self._peer_g.shape[0]:
+            return
+        s = self._peer_s
+        fresh = (self.last_vts[s] >= 0) & (now_ms - self.last_vts[s] <= plan.stale_ms[s])
+        group = plan.peer_group[s]
+        med = np.full(int(group.max()) + 1, np.nan)
+        members = np.unique(s[fresh])
+        for gi in range(med.shape[0]):
+            vals = self.last_v[members[plan.peer_group[members] == gi]]
+            if vals.shape[0] >= PEER_MIN:
+                med[gi] = np.median(vals)
+        new = fresh & (self.last_vts[s] > self.peer_ts[s]) & ~np.isnan(med[group])
+        if not new.any():
+            return
+        g, ss = self._peer_g[new], s[new]
+        self.peer_ts[ss] = self.last_vts[ss]
+        xa = self.last_v[ss] - med[group[new]]
+        cur = self.cur.reshape(4, -1)
+        bad = (xa > cur[1, g]) | (xa < cur[0, g])
+        no = np.zeros(g.shape[0], bool)
+        self._advance(g, xa, bad, self.last_vts[ss], no, no, out)
 
     def _switch_bands(self, s: NDArray[np.int64], ts: NDArray[np.int64], sel: slice | NDArray[np.int64]) -> None:
         """Load the day or night band of the cells whose series crossed sunrise or sunset."""
@@ -479,9 +523,10 @@ class Engine:
         if self.start_ms < 0:
             self.start_ms = now_ms
         plan = self.plan
+        parts: list[Events] = []
+        self._peers(now_ms, parts)
         alive = np.maximum(self.last_ts, self.start_ms)
         stale = plan.watched & (now_ms - alive > plan.stale_ms)
-        parts = []
         new = np.flatnonzero(stale & (self.stale_state == OK))
         if new.shape[0]:
             self.stale_state[new] = FIRING

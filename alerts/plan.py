@@ -33,6 +33,7 @@ CHANNELS: tuple[str, ...] = (
 CH = {name: i for i, name in enumerate(CHANNELS)}
 RATE_WINDOW_MS = 600_000  # rates are measured over at least 10 minutes
 WET_LEVEL = 90.0
+PEER_MIN = 3  # peer comparison needs at least this many fresh members in the group
 MEAN_MIN_HOURS = 18  # a 24-hour mean needs readings in at least this many of its hours
 _INF = np.float32(np.inf)
 

@@ -25,7 +25,7 @@ from alerts.engine import (
     SRC_GATEWAY,
     SRC_STALE,
 )
-from alerts.plan import CH, MEAN_MIN_HOURS, RATE_WINDOW_MS, WET_LEVEL, Plan
+from alerts.plan import CH, MEAN_MIN_HOURS, PEER_MIN, RATE_WINDOW_MS, WET_LEVEL, Plan
 from qingyubiao.batch import Batch, Flag
 from qingyubiao.sun import is_day
 
@@ -79,6 +79,7 @@ class Reference:
         self.dev_start = [-1] * len(plan.devices)
         self.gw_state = [OK] * len(plan.gateways)
         self.gw_start = [-1] * len(plan.gateways)
+        self.peer_ts: dict[int, int] = {}
         self.pair_of = {}
         for i, row in enumerate(plan.pairs.tolist()):
             self.pair_of[row[0]] = (i, "t")
@@ -239,11 +240,42 @@ class Reference:
                 events.append((SRC_GATEWAY, g, EV_RESOLVED, now_ms, NAN, False, self.gw_start[g]))
         return events
 
+    def _peers(self, now_ms: int, events: list[Event]) -> None:
+        plan = self.plan
+        peer_cells = [(s, r) for (s, r) in sorted(self.cells) if plan.channel[s, r] == CH["peer"]]
+        fresh: dict[int, list[float]] = {}
+        for s in sorted({s for s, _ in peer_cells}):
+            st = self.series[s]
+            if st.last_vts >= 0 and now_ms - st.last_vts <= int(plan.stale_ms[s]):
+                fresh.setdefault(int(plan.peer_group[s]), []).append(st.last_v)
+        median: dict[int, float] = {}
+        for g, vals in fresh.items():
+            if len(vals) >= PEER_MIN:
+                v = sorted(vals)
+                mid = len(v) // 2
+                median[g] = v[mid] if len(v) % 2 else (v[mid - 1] + v[mid]) / 2
+        compared: set[int] = set()
+        for s, r in peer_cells:
+            st, g = self.series[s], int(plan.peer_group[s])
+            fresh_s = st.last_vts >= 0 and now_ms - st.last_vts <= int(plan.stale_ms[s])
+            if not fresh_s or st.last_vts <= self.peer_ts.get(s, -1) or g not in median:
+                continue
+            compared.add(s)
+            t = st.last_vts
+            vil = int(plan.village_of[s])
+            daytime = bool(is_day(t // 60_000 * 60_000, float(plan.lat[vil]), float(plan.lon[vil])))
+            band = plan.band_day if daytime else plan.band_night
+            lo, hi, clo, chi = (float(band[i, s, r]) for i in range(4))
+            self._cell(s, r, t, st.last_v - median[g], lo, hi, clo, chi, False, False, events)
+        for s in compared:
+            self.peer_ts[s] = self.series[s].last_vts
+
     def tick(self, now_ms: int) -> list[Event]:
         if self.start_ms < 0:
             self.start_ms = now_ms
         plan = self.plan
         events: list[Event] = []
+        self._peers(now_ms, events)
         dev_alive: dict[int, int] = {}
         dev_limit: dict[int, int] = {}
         for s, st in enumerate(self.series):

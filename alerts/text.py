@@ -75,7 +75,15 @@ def describe(
         return zh + past_zh, en + past_en
     word_zh = {"above": "高于", "below": "低于"}.get(when, "超出")
     word_en = {"above": "above", "below": "below"}.get(when, "outside")
-    sig_zh = {"rate_10min": "每10分钟变化", "stuck_hours": "读数不变小时数", "step": "跳变", "out_of_range": "超量程"}
+    sig_zh = {
+        "rate_10min": "每10分钟变化",
+        "stuck_hours": "读数不变小时数",
+        "step": "跳变",
+        "out_of_range": "超量程",
+        "peer": f"{mzh}比同作物各棚中位数",
+        "wet_hours": "湿度≥90%小时数",
+        "mean_24h": "24小时平均",
+    }
     label_zh = sig_zh.get(signal, mzh)
     label_en = men if signal == "value" else f"{men} {signal.replace('_', ' ')}"
     zh = f"{head_zh}{suffix_zh}：{label_zh} {value:.1f}{unit}，{word_zh} {threshold:g}{unit}{past_zh}"

@@ -51,6 +51,19 @@ metrics = ["air_temp_c", "air_rh_pct"]
 interval_s = 60
 gateway = "gw"
 
+[[village.site]]
+id = "gh3"
+name = "3号棚"
+kind = "greenhouse"
+crop = "tomato"
+
+[[village.device]]
+id = "gh3-air"
+site = "gh3"
+metrics = ["air_temp_c"]
+interval_s = 60
+gateway = "gw"
+
 [[village.device]]
 id = "or1-soil"
 site = "or1"
@@ -171,6 +184,19 @@ severity = "warning"
 metric = "dew_margin_c"
 when = "below"
 day = 1.0
+
+[[rule]]
+id = "peer"
+kind = "peer_deviation"
+severity = "warning"
+metric = "air_temp_c"
+signal = "peer"
+when = "outside"
+day = [-8.0, 8.0]
+night = [-4.0, 4.0]
+clear = 1.0
+for = "2m"
+scope = { crop = ["tomato"] }
 
 [[rule]]
 id = "dry"

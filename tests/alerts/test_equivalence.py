@@ -45,7 +45,7 @@ values = st.one_of(
     st.floats(-10, 100, allow_nan=False, allow_subnormal=False),
 )
 batch = st.tuples(
-    st.integers(0, 30),  # minutes the clock moves forward before this batch
+    st.one_of(st.integers(0, 30), st.integers(60, 240)),  # minutes the clock moves forward before this batch
     st.lists(
         st.tuples(st.integers(0, 10_000), st.integers(-40, 3), values, st.integers(0, 9)), min_size=0, max_size=25
     ),
@@ -99,3 +99,19 @@ def test_the_streams_exercise_every_kind_of_event(small_plan: Plan) -> None:
     assert states == {1, 2, 3, 4}
     assert sources == {0, 1, 2, 3}
     assert any(e[5] for e in got), "some late event"
+    R = small_plan.shape[1]
+    rules = {small_plan.rules[small_plan.rule_of[t // R, t % R]].id for src, t, *_ in got if src == 0}
+    assert {"hot", "cold", "band", "fall", "predict", "oor", "spike", "vpd", "dew", "peer", "dry"} <= rules
+
+
+def test_a_long_steady_day_exercises_the_slow_signals(small_plan: Plan) -> None:
+    """26 hours of a warm greenhouse with saturated air: 24-h mean, stuck and wet-hours rules fire in both."""
+    batches = []
+    for i in range(26 * 60):
+        readings = [(0, 0, 25.0 + (i % 7) * 0.1, 1), (1, 0, 95.0, 1)]  # gh1 temperature varies, RH stuck at 95 %
+        batches.append((1, readings, i % 5 == 0))
+    got, want = same_events(*run(small_plan, batches))
+    assert got == want
+    R = small_plan.shape[1]
+    rules = {small_plan.rules[small_plan.rule_of[t // R, t % R]].id for src, t, *_ in got if src == 0}
+    assert {"mean", "stuck", "wet"} <= rules

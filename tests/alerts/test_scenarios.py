@@ -76,3 +76,13 @@ def test_frost_is_predicted_before_it_arrives():
     assert predicted[0].ts_ms < critical[0].ts_ms
     assert predicted[0].eta_min is not None and 0 <= predicted[0].eta_min <= 120
     assert "will reach -2.2 °C in about" in predicted[0].text_en and "分钟后降到 -2.2" in predicted[0].text_zh
+
+
+def test_a_forgotten_quilt_stands_out_from_the_other_tomato_houses_before_it_is_critical():
+    _, out = run("quilt-forgotten")
+    peer = [t for t in out if t.site == "gh05" and t.kind == Kind.PEER_DEVIATION and t.state == State.FIRING]
+    cold = [t for t in out if t.site == "gh05" and t.rule == "tomato-cold-critical" and t.state == State.FIRING]
+    assert peer and cold and peer[0].ts_ms < cold[0].ts_ms
+    assert peer[0].value < -5.0  # colder than the median of the village's tomato houses
+    others = {t.site for t in out if t.kind == Kind.PEER_DEVIATION and t.state == State.FIRING}
+    assert others == {"gh05"}

@@ -221,7 +221,7 @@ class SmsSettings(_Strict):
     body_template: str = (
         '{"phone": "{phone}", "sign_name": "{sign_name}", "template": "{template}", "params": {"text": "{text}"}}'
     )
-    per_minute: int = Field(default=60, ge=1)
+    per_minute: int = Field(default=2, ge=1)  # per phone number: gateways throttle one number hard
 
 
 class PersonNotify(_Strict):

@@ -71,7 +71,7 @@ def build_notifications(
     mqtt_client_id: str | None = None,
 ) -> Notifications:
     s = config.deployment.notify
-    outbox = Outbox(db or config.deployment.store.db)
+    outbox = Outbox(db or config.deployment.store.db, synchronous=config.deployment.store.synchronous)
     client = httpx.Client(timeout=httpx.Timeout(10.0, connect=5.0))
     channels, links = build_channels(config, outbox, client, mqtt_client_id)
     router = Router(config, {c.name for c in channels})

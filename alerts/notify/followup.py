@@ -27,12 +27,17 @@ class FollowUp:
         repeat_ms: int,
         escalate_ms: int,
         acked: Callable[[], set[str]] | None = None,
+        every_ms: int = 5_000,
     ) -> None:
         self.outbox, self.router = outbox, router
+        self.every_ms, self._last = every_ms, -(2**62)  # minutes-scale timers: no need to look every pass
         self.repeat_ms, self.escalate_ms = repeat_ms, escalate_ms
         self.acked = acked
 
     def run(self, now_ms: int) -> None:
+        if now_ms - self._last < self.every_ms:
+            return
+        self._last = now_ms
         episodes = self.outbox.open_episodes()
         if not episodes:
             return

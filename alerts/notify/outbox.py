@@ -106,7 +106,7 @@ class OpenEpisode:
 
 
 class Outbox:
-    def __init__(self, path: str | Path, readonly: bool = False) -> None:
+    def __init__(self, path: str | Path, readonly: bool = False, synchronous: str = "FULL") -> None:
         self.path = Path(path)
         self._lock = threading.RLock()
         if readonly:
@@ -118,7 +118,7 @@ class Outbox:
         self._db.execute("PRAGMA busy_timeout=10000")
         if not readonly:
             self._db.execute("PRAGMA journal_mode=WAL")
-            self._db.execute("PRAGMA synchronous=FULL")
+            self._db.execute(f"PRAGMA synchronous={'NORMAL' if synchronous == 'NORMAL' else 'FULL'}")
             with self._lock:
                 self._db.executescript(SCHEMA)
 

@@ -145,6 +145,7 @@ def notify_config(
         raw["deployment"]["mqtt"]["url"] = mqtt_url
     settings.update(notify)
     raw["deployment"]["notify"] = settings
+    raw["deployment"]["store"]["synchronous"] = "NORMAL"  # crash-safe in WAL; power-loss safety is not under test
     return parse_config(raw, "test", {})
 
 

@@ -1,0 +1,136 @@
+"""API latency under load: latest readings and 7-day history of one site, from a second process.
+
+`qyb api` (uvicorn, the embedded SQLite store) runs in its own process over a
+database holding 7 days of one-minute readings for every greenhouse; this
+process is the load: N client threads with keep-alive connections, each
+alternating requests as fast as answers come. Beside them, the same run
+measures /healthz (no store access, no auth) as the baseline of the HTTP
+stack itself.
+
+    .venv/bin/python -m bench.bench_api                        # 4 clients, 10 s per endpoint
+    .venv/bin/python -m bench.bench_api --clients 8 --seconds 20
+"""
+
+from __future__ import annotations
+
+import argparse
+import os
+import statistics
+import subprocess
+import sys
+import tempfile
+import threading
+import time
+from pathlib import Path
+
+import httpx
+import numpy as np
+
+from api.users import UserStore
+from ingest.store.sqlite import SqliteStore
+from qingyubiao.batch import Batch
+from qingyubiao.config import load_config
+from qingyubiao.series import SeriesIndex
+from tests.conftest import free_port, wait_for
+
+DAY_MS = 86_400_000
+
+
+def fill(db: Path, days: int) -> int:
+    """`days` of readings at each device's interval for every series of every site, ending now."""
+    config = load_config()
+    index = SeriesIndex(config)
+    store = SqliteStore(db, index, synchronous="NORMAL")
+    now = int(time.time() * 1000)
+    rng = np.random.default_rng(1)
+    total = 0
+    for day in range(days, 0, -1):
+        series, ts = [], []
+        for i in range(len(index)):
+            step = int(index.interval_s[i] * 1000)
+            stamps = np.arange(now - day * DAY_MS, now - (day - 1) * DAY_MS, step, dtype=np.int64)
+            series.append(np.full(len(stamps), i, dtype=np.int32))
+            ts.append(stamps)
+        s, t = np.concatenate(series), np.concatenate(ts)
+        values = np.where(index.hi[s] > 1000, 500.0, 20.0) + rng.normal(0, 3, len(s))
+        store.write(Batch(s, t, np.clip(values, index.lo[s], index.hi[s]), np.zeros(len(s), dtype=np.uint16)))
+        total += len(s)
+    store.refresh_rollups()
+    store.close()
+    return total
+
+
+def load(url: str, headers: dict[str, str], clients: int, seconds: float) -> list[float]:
+    """Latencies (ms) of `clients` threads hammering one URL for `seconds`."""
+    out: list[list[float]] = [[] for _ in range(clients)]
+    stop = time.monotonic() + seconds
+
+    def worker(mine: list[float]) -> None:
+        with httpx.Client(headers=headers, timeout=10) as c:
+            c.get(url).raise_for_status()  # warm the connection
+            while time.monotonic() < stop:
+                t0 = time.perf_counter()
+                r = c.get(url)
+                mine.append((time.perf_counter() - t0) * 1000)
+                if r.status_code != 200:
+                    raise RuntimeError(f"{url}: {r.status_code} {r.text[:200]}")
+
+    threads = [threading.Thread(target=worker, args=(m,)) for m in out]
+    for t in threads:
+        t.start()
+    for t in threads:
+        t.join()
+    return [x for m in out for x in m]
+
+
+def figures(name: str, ms: list[float], seconds: float) -> str:
+    q = statistics.quantiles(ms, n=100)
+    return f"{name:<34} {len(ms) / seconds:>8.0f} req/s   p50 {q[49]:6.2f} ms   p99 {q[98]:6.2f} ms"
+
+
+def main() -> None:
+    ap = argparse.ArgumentParser(description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter)
+    ap.add_argument("--clients", type=int, default=4)
+    ap.add_argument("--seconds", type=float, default=10.0)
+    ap.add_argument("--days", type=int, default=7)
+    args = ap.parse_args()
+    with tempfile.TemporaryDirectory() as tmp:
+        db = Path(tmp) / "qyb.sqlite"
+        t0 = time.perf_counter()
+        n = fill(db, args.days)
+        print(f"store: {n} readings ({args.days} days, every series of 李家河村) in {time.perf_counter() - t0:.1f} s")
+        users = UserStore(db, load_config())
+        token = users.issue("lijiahe", "li-jianjun")
+        users.close()
+        port = free_port()
+        env = {k: v for k, v in os.environ.items() if not k.startswith("QYB_")} | {"QYB_DB": str(db)}
+        server = subprocess.Popen([sys.executable, "-m", "qyb", "api", "--port", str(port)], env=env)
+        try:
+            base = f"http://127.0.0.1:{port}"
+            wait_for(lambda: _up(base), 30, "qyb api")
+            auth = {"Authorization": f"Bearer {token}"}
+            site = f"{base}/api/v1/villages/lijiahe/sites/gh01"
+            cases = [
+                ("baseline: /healthz", f"{base}/healthz"),
+                ("latest: /sites/gh01/latest", f"{site}/latest"),
+                ("7-day history, auto step (1 h)", f"{site}/history?metric=air_temp_c&start=-7d"),
+                ("7-day history, 5 min step", f"{site}/history?metric=air_temp_c&start=-7d&step_ms=300000"),
+            ]
+            print(f"load: {args.clients} client threads in a second process, {args.seconds:g} s per endpoint")
+            for name, url in cases:
+                ms = load(url, auth, args.clients, args.seconds)
+                print(figures(name, ms, args.seconds))
+        finally:
+            server.terminate()
+            server.wait(10)
+
+
+def _up(base: str) -> bool:
+    try:
+        return httpx.get(f"{base}/healthz", timeout=1).status_code == 200
+    except httpx.HTTPError:
+        return False
+
+
+if __name__ == "__main__":
+    main()

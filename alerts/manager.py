@@ -37,6 +37,7 @@ from qingyubiao.batch import Batch
 from qingyubiao.config import Config
 
 log = logging.getLogger(__name__)
+SILENCE_REFRESH_MS = 30_000
 
 _STATE = {
     EV_PENDING: State.PENDING,
@@ -64,6 +65,7 @@ class AlertManager:
         self.silences: list[Silence] = []
         self.recent: list[Transition] = []  # the last transitions, for `qyb alerts` and tests
         self._closed: dict[str, Episode] = {}  # episodes ended by the transitions being committed
+        self._silences_read = -1
         if store is not None:
             self._restore(store)
 
@@ -73,6 +75,9 @@ class AlertManager:
         return self._commit(self._transitions(self.engine.handle(batch, now_ms).rows(), now_ms), now_ms)
 
     def tick(self, now_ms: int) -> list[Transition]:
+        if self.store is not None and now_ms - self._silences_read >= SILENCE_REFRESH_MS:
+            self.silences = self.store.silences()  # `qyb alerts silence` and the API write them to the store
+            self._silences_read = now_ms
         return self._commit(self._transitions(self.engine.tick(now_ms).rows(), now_ms), now_ms)
 
     # -- people ------------------------------------------------------------------

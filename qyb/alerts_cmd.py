@@ -30,7 +30,19 @@ def register(command: Callable[[str, Handler, str], argparse.ArgumentParser]) ->
     a = sub.add_parser("list", help="open alerts from the database (newest first)")
     a.add_argument("--all", action="store_true", help="also pending ones and maintainer alerts")
     a.set_defaults(handler=_list)
-    for p in (t, r, a):
+    s = sub.add_parser("silence", help="no paging for a site / rule / kind for a while (still recorded)")
+    s.add_argument("--site")
+    s.add_argument("--rule")
+    s.add_argument("--kind")
+    s.add_argument("--for", dest="duration", default="2h", help="how long, e.g. 90m, 2h, 1d (default 2h)")
+    s.add_argument("--reason", required=True, help="why, e.g. 修棚膜 / film repair")
+    s.add_argument("--by", required=True, help="who sets it")
+    s.set_defaults(handler=_silence)
+    k = sub.add_parser("ack", help="acknowledge an open alert: qyb alerts ack EPISODE --by WHO")
+    k.add_argument("episode")
+    k.add_argument("--by", required=True)
+    k.set_defaults(handler=_ack)
+    for p in (t, r, a, s, k):
         p.add_argument("--config", metavar="FILE", default=argparse.SUPPRESS, help="village config")
         p.add_argument("-v", "--verbose", action="store_true", default=argparse.SUPPRESS)
 
@@ -87,6 +99,51 @@ def _rules(args: argparse.Namespace) -> int:
     return 0
 
 
+def _writable_store(args: argparse.Namespace):  # noqa: ANN202
+    from ingest.store.sqlite_alerts import SqliteAlertStore
+
+    config = load_config(args.config)
+    return SqliteAlertStore(config.deployment.store.db)
+
+
+def _silence(args: argparse.Namespace) -> int:
+    import time
+    import uuid
+
+    from alerts.rules import duration_ms
+    from qingyubiao.alerting import Silence
+
+    if not (args.site or args.rule or args.kind):
+        raise ValueError("say what to silence: --site, --rule and/or --kind")
+    now = int(time.time() * 1000)
+    silence = Silence(
+        uuid.uuid4().hex[:12], args.by, args.reason, now, now + duration_ms(args.duration),
+        site=args.site, rule=args.rule, kind=args.kind,
+    )  # fmt: skip
+    store = _writable_store(args)
+    try:
+        store.save_silence(silence)
+    finally:
+        store.close()
+    print(f"silence {silence.id}: {args.site or '*'} / {args.rule or '*'} / {args.kind or '*'} for {args.duration}")
+    return 0
+
+
+def _ack(args: argparse.Namespace) -> int:
+    import time
+
+    store = _writable_store(args)
+    try:
+        ok = store.acknowledge(args.episode, args.by, int(time.time() * 1000))
+    finally:
+        store.close()
+    print(
+        f"已确认 acknowledged {args.episode}" if ok else f"no open alert {args.episode!r}",
+        file=sys.stdout if ok else sys.stderr,
+    )
+    return 0 if ok else 1
+
+
 def _list(args: argparse.Namespace) -> int:
     from ingest.store.sqlite_alerts import SqliteAlertStore
 
@@ -104,7 +161,7 @@ def _list(args: argparse.Namespace) -> int:
     for e in shown:
         when = datetime.fromtimestamp(e.started_ms / 1000, tz).strftime("%m-%d %H:%M")
         ack = f"  已确认 {e.ack_by}" if e.ack_by else ""
-        print(f"{when}  {e.state:<8} {e.text_zh}{ack}\n{'':>13} {e.text_en}")
+        print(f"{when}  {e.state:<8} {e.text_zh}{ack}\n{'':>13} {e.text_en}\n{'':>13} {e.id}")
     print(f"{len(shown)} open alerts")
     return 0
 

@@ -174,6 +174,23 @@ def build_collector(config: Config):  # noqa: ANN201
     from qyb import alerts_cmd
 
     alert_manager = alerts_cmd.build_manager(config, index)  # a sink per batch, ticked here for staleness
+    if config.deployment.notify.enabled and alert_manager.store is not None:  # outbox fed by the alert writer
+        from alerts.notify.build import build_notifications
+        from alerts.notify.writer import NotifyingWriter
+
+        notes = build_notifications(config, alerts=alert_manager.store)
+        alert_manager.store = NotifyingWriter(alert_manager.store, notes.outbox, notes.router)  # type: ignore[assignment]
+        notify_stop = threading.Event()
+        notifier = threading.Thread(target=notes.dispatcher.run, args=(notify_stop,), name="qyb-notify", daemon=True)
+        notifier.start()
+
+        def stop_notifications() -> None:
+            if notifier.is_alive():
+                notify_stop.set()
+                notifier.join(15)
+                notes.close()
+
+        atexit.register(stop_notifications)
 
     def maintenance() -> None:
         alert_manager.tick(int(time.time() * 1000))
@@ -190,7 +207,10 @@ def build_collector(config: Config):  # noqa: ANN201
         forwarder = influx_forwarder(config, index, metrics)
         atexit.register(forwarder.close)
         sinks.append(forwarder)
-    return Collector(config, index, store, sinks=sinks, metrics=metrics, maintenance=maintenance), store
+    collector = Collector(config, index, store, sinks=sinks, metrics=metrics, maintenance=maintenance)
+    if config.deployment.notify.enabled and alert_manager.store is not None:
+        collector.stop_notifications = stop_notifications  # type: ignore[attr-defined]  (tests stop it early)
+    return collector, store
 
 
 def _stop_on_signals() -> threading.Event:

@@ -128,6 +128,7 @@ def receivers() -> Iterator[dict[str, Receiver]]:
 def notify_config(
     receivers: dict[str, Receiver] | None = None,
     mqtt_url: str | None = None,
+    edit: Callable[[dict[str, Any]], None] | None = None,
     **notify: Any,
 ) -> Config:
     """The bundled 李家河村 with deployment.notify pointed at the local receivers."""
@@ -146,6 +147,8 @@ def notify_config(
     settings.update(notify)
     raw["deployment"]["notify"] = settings
     raw["deployment"]["store"]["synchronous"] = "NORMAL"  # crash-safe in WAL; power-loss safety is not under test
+    if edit is not None:
+        edit(raw)
     return parse_config(raw, "test", {})
 
 

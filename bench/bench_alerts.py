@@ -87,28 +87,31 @@ def batches(n: int, count: int, step: float, seed: int = 0) -> list[Batch]:
     return out
 
 
-def time_engine(n: int, count: int, step: float) -> tuple[list[float], int, int]:
+def time_engine(n: int, count: int, step: float, keep: int) -> tuple[list[float], int, tuple[int, int, int], list]:
+    """Engine times per batch, event count, bytes per cell, and the events of the first `keep` batches."""
     plan = synthetic_plan(n, RULES)
     engine = Engine(plan)
-    times, events = [], 0
+    times, events, kept = [], 0, []
     for k, b in enumerate(batches(n, count, step)):
         t = time.perf_counter()
         ev = engine.handle(b, T0 + k * 60_000 + 1_000)
         times.append(time.perf_counter() - t)
         events += len(ev)
+        if k < keep:
+            kept += ev.rows()
     cells = plan.rule_of.size
     state = sum(getattr(engine, k).nbytes for k in ("state", "count", "since", "ep", "flate")) // cells
     bands = engine.cur.nbytes // cells  # thresholds in force (day or night)
     params = sum(getattr(engine, k).nbytes for k in ("_band_day", "_band_night", "_need", "_for", "_chan", "_horizon"))
-    return times, events, (state, bands, params // cells)
+    return times, events, (state, bands, params // cells), kept
 
 
-def time_reference(n: int, count: int, step: float) -> tuple[list[float], int]:
+def time_reference(n: int, count: int, step: float) -> tuple[list[float], list]:
     ref = Reference(synthetic_plan(n, RULES))
-    times, events = [], 0
+    times, events = [], []
     for k, b in enumerate(batches(n, count, step)):
         t = time.perf_counter()
-        events += len(ref.handle(b, T0 + k * 60_000 + 1_000))
+        events += ref.handle(b, T0 + k * 60_000 + 1_000)
         times.append(time.perf_counter() - t)
     return times, events
 
@@ -125,10 +128,15 @@ def main() -> None:
     print(f"{R} rules per series; one reading per series per batch; medians over batches after the first\n")
     print(f"{'series':>9} {'cells':>10} {'engine ms':>10} {'ns/cell':>8} {'ref ms':>10} {'ns/cell':>8} {'speed-up':>9}")
     for n in args.sizes:
-        et, ev, per_cell = time_engine(n, args.batches, args.step)
-        e_med = statistics.median(et[1:] if len(et) > 1 else et)
         sample = min(n, args.ref_sample)
-        rt, _ = time_reference(sample, args.ref_batches, args.step)
+        keep = args.ref_batches if sample == n else 0
+        et, ev, per_cell, kept = time_engine(n, args.batches, args.step, keep)
+        e_med = statistics.median(et[1:] if len(et) > 1 else et)
+        rt, ref_events = time_reference(sample, args.ref_batches, args.step)
+        if keep:  # the same work: identical events from both on the batches both ran
+            agree = sorted(kept) == sorted(ref_events)
+            print(f"{'':>9} events of the first {keep} batches identical in engine and reference: {agree}")
+            assert agree
         r_med = statistics.median(rt[1:] if len(rt) > 1 else rt) * (n / sample)
         note = f"  (reference timed on {sample:,} series, scaled x{n / sample:g})" if sample < n else ""
         cells = n * R

@@ -115,3 +115,54 @@ def test_a_long_steady_day_exercises_the_slow_signals(small_plan: Plan) -> None:
     R = small_plan.shape[1]
     rules = {small_plan.rules[small_plan.rule_of[t // R, t % R]].id for src, t, *_ in got if src == 0}
     assert {"mean", "stuck", "wet"} <= rules
+
+
+@settings(max_examples=200, deadline=None, suppress_health_check=[HealthCheck.too_slow])
+@given(stream, st.integers(0, 14))
+def test_a_restored_snapshot_continues_exactly_like_an_uninterrupted_engine(
+    small_plan: Plan, batches: list, cut: int
+) -> None:
+    """Snapshot after `cut` batches, restore into a fresh engine, go on: same events as never stopping."""
+    whole, _ = run(small_plan, batches)
+    first, _ = run(small_plan, batches[:cut])
+    engine = Engine(small_plan)
+    _replay(engine, batches[:cut], T0)
+    restored = Engine(small_plan)
+    restored.restore(engine.snapshot())
+    clock = T0 + sum(b[0] for b in batches[:cut]) * MIN
+    rest = _replay(restored, batches[cut:], clock)
+    assert same_events(whole, first + rest)[0] == same_events(whole, whole)[0]
+    straight = Engine(small_plan)
+    _replay(straight, batches, T0)
+    for name in (*Engine.SERIES_STATE, *Engine.CELL_STATE, "dev_state", "gw_state", "mean_sum", "mean_n"):
+        assert np.array_equal(getattr(straight, name), getattr(restored, name), equal_nan=True), name
+
+
+def test_a_pending_timer_is_not_forgotten_across_a_restore(small_plan: Plan) -> None:
+    """gh1 above 30 °C by day for 2 minutes: pending before the snapshot, fires 2 minutes after the first reading."""
+    noon = T0 - 5 * 3_600_000  # 11:26 Beijing time
+    engine = Engine(small_plan)
+    first = _replay(engine, [(0, [(0, 0, 35.0, 1)], False)], noon)
+    restored = Engine(small_plan)
+    restored.restore(engine.snapshot())
+    later = _replay(restored, [(1, [(0, 0, 35.0, 1)], False), (1, [(0, 0, 35.0, 1)], False)], noon)
+    R = small_plan.shape[1]
+    hot = [e for e in first + later if small_plan.rules[small_plan.rule_of[e[1] // R, e[1] % R]].id == "hot"]
+    assert [(e[2], e[3] - noon) for e in hot] == [(1, 0), (2, 2 * MIN)]  # pending at 0, firing at +2 min
+
+
+def _replay(engine: Engine, batches: list, clock: int) -> list:
+    out = []
+    n_raw = engine.plan.n_raw
+    for advance, readings, tick in batches:
+        clock += advance * MIN
+        b = Batch(
+            np.array([r[0] % n_raw for r in readings], np.int32),
+            np.array([clock + r[1] * MIN for r in readings], np.int64),
+            np.array([r[2] for r in readings], np.float64),
+            np.array([Flag.OUT_OF_RANGE if r[3] == 0 else 0 for r in readings], np.uint16),
+        )
+        out += engine.handle(b, clock).rows()
+        if tick:
+            out += engine.tick(clock + 1).rows()
+    return out

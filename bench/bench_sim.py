@@ -141,7 +141,7 @@ def main() -> None:
     ap = argparse.ArgumentParser(description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter)
     ap.add_argument("--villages", type=int, default=1000)
     ap.add_argument("--minutes", type=float, default=5.0, help="simulated minutes per run")
-    ap.add_argument("--baseline-villages", type=int, default=20)
+    ap.add_argument("--baseline-villages", type=int, default=200)
     ap.add_argument("--repeat", type=int, default=3)
     ap.add_argument("--publish", action="store_true", help="also publish through a real mosquitto")
     args = ap.parse_args()

@@ -88,3 +88,24 @@ def test_messages_come_in_simulated_time_order(lijiahe: Config) -> None:
     assert times == sorted(times)
     sc = load("network-outage")
     assert sc.start_s <= times[0] and times[-1] <= sc.end_s
+
+
+def test_every_payload_fits_the_v1_wire_schemas(lijiahe: Config) -> None:
+    from qingyubiao.payloads import chirpstack_decoder, gateway_decoder, uplink_decoder
+
+    seen = set()
+    for fmt in ("auto", "device"):
+        for _, topic, payload in run_scenario(lijiahe, load("network-outage"), seed=5, fmt=fmt):  # type: ignore[arg-type]
+            if topic.startswith("application/"):
+                msg = chirpstack_decoder.decode(payload)
+                seen.add("chirpstack")
+                assert msg.object and msg.device_info.dev_eui in topic
+            elif "/gw/" in topic:
+                batch = gateway_decoder.decode(payload)
+                seen.add("gateway")
+                assert batch.readings and all(r.m and r.ts and r.seq for r in batch.readings)
+            else:
+                one = uplink_decoder.decode(payload)
+                seen.add("device-array" if isinstance(one, list) else "device")
+                assert all(u.m and u.ts and u.bat_v for u in (one if isinstance(one, list) else [one]))
+    assert seen == {"chirpstack", "gateway", "device", "device-array"}

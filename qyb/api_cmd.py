@@ -119,3 +119,37 @@ def run_users(args: argparse.Namespace) -> int:
     finally:
         users.close()
     return 0
+
+
+class DemoPages:
+    """The API and pages served from a thread of `qyb demo`, with login links for a farmer and the secretary."""
+
+    def __init__(self, config: Config, port: int) -> None:
+        import threading
+
+        import uvicorn
+
+        self.base = f"http://127.0.0.1:{port}"
+        app = build_app(config, stream_poll_s=1.0)
+        users = app.state.api.users
+        village = config.village[0]
+        farmer = next(p for p in village.person if p.role == "farmer" and village.sites_of(p))
+        secretary = next(p for p in village.person if p.role == "secretary")
+        farmer_token = users.issue(village.id, farmer.id, "demo")
+        secretary_token = users.issue(village.id, secretary.id, "demo")
+        self.links = {
+            f"农户 {farmer.name} 的手机页 (phone page)": f"{self.base}/#token={farmer_token}",
+            f"{secretary.name} 的全村总览 (overview)": f"{self.base}/overview#token={secretary_token}",
+        }
+        self._server = uvicorn.Server(uvicorn.Config(app, host="127.0.0.1", port=port, log_level="warning"))
+        self._thread = threading.Thread(target=self._server.run, name="api", daemon=True)
+        self._thread.start()
+
+    @property
+    def banner(self) -> str:
+        lines = [f"  pages         {name}\n                {url}" for name, url in self.links.items()]
+        return "\n".join(lines) + f"\n  API docs      {self.base}/api/v1/docs\n"
+
+    def stop(self) -> None:
+        self._server.should_exit = True
+        self._thread.join(5)

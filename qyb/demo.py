@@ -99,6 +99,9 @@ def run_demo(args: argparse.Namespace) -> int:
     stop = threading.Event()
     worker = threading.Thread(target=collector.run, args=(stop,), name="collector", daemon=True)
     worker.start()
+    from qyb.api_cmd import DemoPages  # the phone page and the overview, served from a thread
+
+    pages = DemoPages(config, _free_port(getattr(args, "api_port", 8000)))
     village = config.village[0]
     print(
         f"""
@@ -111,6 +114,7 @@ def run_demo(args: argparse.Namespace) -> int:
 """,
         flush=True,
     )
+    print(pages.banner, flush=True)
     deadline = time.monotonic() + args.duration if args.duration else None
     # The village twin at 60× real time: it starts a simulated day ago and catches up with the present
     # after 24 minutes, then goes on in real time; a newcomer sees a whole day and night in minutes.
@@ -146,6 +150,7 @@ def run_demo(args: argparse.Namespace) -> int:
         pass
     finally:
         stop.set()
+        pages.stop()
         worker.join(10)
         store.refresh_rollups()
         print(f"stopped; {store.count()} readings stored in {config.deployment.store.db}")

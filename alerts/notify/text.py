@@ -46,9 +46,12 @@ def line(n: Notice, now_ms: int) -> tuple[str, str]:
             f"{sev_en}{place_en} {men} {n.value:.1f} {unit}, {'above' if over else 'below'} {n.threshold:g} {unit} "
             f"for {since} min. Do: {do_en}"
         )
-    else:  # device health: the alert core's sentence names the device
-        zh = f"{sev_zh}{n.alert_zh}，已 {since} 分钟。建议：{do_zh}"
-        en = f"{sev_en}{n.alert_en}, for {since} min. Do: {do_en}"
+    else:  # device health: which device, what is wrong, since when
+        kind_zh = KIND_ZH.get(n.kind, n.kind)  # type: ignore[call-overload]
+        where_zh = f"{n.site_name} {n.device}" if n.site else f"网关 {n.device}"
+        where_en = f"{place_en} device {n.device}" if n.site else f"gateway {n.device}"
+        zh = f"{sev_zh}{where_zh} {kind_zh} {since} 分钟。建议：{do_zh}"
+        en = f"{sev_en}{where_en} {n.kind.replace('_', ' ')} for {since} min. Do: {do_en}"
     if n.why == Why.REPEAT:
         zh, en = "仍未处理：" + zh, "Still open: " + en
     elif n.why == Why.ESCALATION:
@@ -85,6 +88,11 @@ def loudspeaker(n: Notice) -> str:
     """Short text the village loudspeaker (智慧小喇叭) reads out twice."""
     mzh, _, unit = metric_names(n.metric)
     do_zh, _ = advice(n.kind)
-    value = f"{mzh}{n.value:.0f}{'度' if unit == '°C' else unit}，" if n.value is not None else ""
+    if n.value is None:
+        value = ""
+    elif unit == "°C":  # spoken: 零下3度, not -3度
+        value = f"{mzh}{'零下' if n.value < -0.5 else ''}{abs(n.value):.0f}度，"
+    else:
+        value = f"{mzh}{n.value:.0f}{unit}，"
     text = f"{n.site_name}{KIND_ZH.get(n.kind, n.kind)}，{value}{do_zh}"  # type: ignore[call-overload]
     return f"请注意，{text}重复一遍，{text}"

@@ -132,3 +132,19 @@ def test_ack_link_in_a_message_resolves_to_its_episode_and_person(tmp_path) -> N
     assert found is not None and (found.episode, found.person, found.village) == (t.episode, "li-guohua", "lijiahe")
     assert verify_ack_token(ACK_SECRET, token, t.ts_ms + 24 * 3_600_000)[0] == AckCheck.EXPIRED
     outbox.close()
+
+
+def test_device_fault_and_frost_loudspeaker_text() -> None:
+    nan = float("nan")
+    dev = transition(site="gh07", kind="device_offline", audience="maintainer", value=nan, threshold=nan)
+    n = route(dev)[0].notice
+    assert text.line(n, n.ts_ms) == (
+        "7号棚 gh07-air 设备离线 15 分钟。建议：检查设备供电和网络。",
+        "7号棚 (gh07) device gh07-air device offline for 15 min. Do: check the device's power and network.",
+    )
+    frost = transition(site="or02", kind="frost", severity="emergency", value=-2.6, threshold=-2.2)
+    [say] = [q.notice for q in route(frost) if q.notice.channel == "broadcast"]
+    assert text.loudspeaker(say) == (
+        "请注意，南山苹果园霜冻，气温零下3度，启动防霜措施：熏烟、喷水或开风机。"
+        "重复一遍，南山苹果园霜冻，气温零下3度，启动防霜措施：熏烟、喷水或开风机。"
+    )

@@ -18,6 +18,7 @@ Layout in its folder: segment files `NNNNNNNNNNNN.seg` of appended records and a
 
 from __future__ import annotations
 
+import fcntl
 import logging
 import os
 import struct
@@ -33,6 +34,10 @@ _MAGIC = b"QSP1"
 SEGMENT_BYTES = 8 * 1024 * 1024
 
 Position = tuple[int, int]  # (segment number, byte offset)
+
+
+class SpoolBusy(RuntimeError):
+    """Another process has the spool open."""
 
 
 @dataclass(frozen=True, slots=True)
@@ -56,6 +61,13 @@ class Spool:
     ) -> None:
         self.folder = Path(folder)
         self.folder.mkdir(parents=True, exist_ok=True)
+        # One process per spool: two collectors appending to one folder would interleave their records.
+        self._lock_fd = os.open(self.folder / "lock", os.O_RDWR | os.O_CREAT, 0o644)
+        try:
+            fcntl.flock(self._lock_fd, fcntl.LOCK_EX | fcntl.LOCK_NB)
+        except BlockingIOError:
+            os.close(self._lock_fd)
+            raise SpoolBusy(f"spool {self.folder} is in use by another process (give each collector its own)") from None
         self.max_bytes = max_bytes
         self.fsync = fsync
         self.segment_bytes = segment_bytes
@@ -197,3 +209,4 @@ class Spool:
     def close(self) -> None:
         with self._lock:
             os.close(self._fd)
+            os.close(self._lock_fd)  # releases the flock

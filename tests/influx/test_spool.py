@@ -11,7 +11,7 @@ from pathlib import Path
 import pytest
 
 from ingest.store.forwarder import WARN_RATIO
-from ingest.store.spool import Spool
+from ingest.store.spool import Spool, SpoolBusy
 from qingyubiao.series import SeriesIndex
 from tests.conftest import REPO, wait_for
 from tests.influx.conftest import MakeForwarder
@@ -122,3 +122,25 @@ def test_spool_survives_a_process_killed_while_appending(tmp_path: Path):
     got = bodies(Spool(tmp_path, 10**9))
     assert len(got) > 300
     assert got == [f"m f={i} {i}" + "x" * 5000 for i in range(len(got))]
+
+
+def test_one_process_per_spool(tmp_path: Path):
+    child = subprocess.Popen(
+        [
+            sys.executable,
+            "-c",
+            "import sys, time\nfrom ingest.store.spool import Spool\nSpool(sys.argv[1], 10**6)\n"
+            "print('open', flush=True)\ntime.sleep(60)",
+            str(tmp_path),
+        ],
+        cwd=REPO,
+        stdout=subprocess.PIPE,
+    )
+    try:
+        assert child.stdout is not None and child.stdout.readline() == b"open\n"
+        with pytest.raises(SpoolBusy, match="in use by another process"):
+            Spool(tmp_path, 10**6)
+    finally:
+        child.kill()
+        child.communicate()
+    Spool(tmp_path, 10**6).close()  # free again once that process is gone

@@ -64,14 +64,14 @@ class Dispatcher:
             )
         return self.budgets[key]
 
-    def run_once(self, now_ms: int) -> int:
-        """Deliver what is due; returns the number of requests tried."""
-        if self.followup is not None:
+    def run_once(self, now_ms: int, only: set[str] | None = None, followup: bool = True) -> int:
+        """Deliver what is due (on the channels in `only`, default all); returns the number of requests tried."""
+        if followup and self.followup is not None:
             self.followup.run(now_ms)
         tried = 0
         for channel_name, target in self.outbox.targets(now_ms):
             channel = self.channels.get(channel_name)
-            if channel is not None:
+            if channel is not None and (only is None or channel_name in only):
                 tried += self._drain(channel, target, now_ms)
         return tried
 
@@ -144,9 +144,25 @@ class Dispatcher:
     # -- running in the collector ---------------------------------------------------------
 
     def run(self, stop: threading.Event, interval_s: float = 1.0, clock: Callable[[], float] = time.time) -> None:
+        """One thread per channel, so a slow SMS gateway does not hold up the group robots or MQTT;
+        repeats and escalation on this one."""
+        threads = [
+            threading.Thread(target=self._loop, args=(stop, interval_s, clock, {name}, False),
+                             name=f"qyb-notify-{name}", daemon=True)
+            for name in self.channels
+        ]  # fmt: skip
+        for t in threads:
+            t.start()
+        self._loop(stop, interval_s, clock, set(), True)
+        for t in threads:
+            t.join(30)
+
+    def _loop(
+        self, stop: threading.Event, interval_s: float, clock: Callable[[], float], only: set[str], followup: bool
+    ) -> None:
         while not stop.is_set():
             try:
-                self.run_once(int(clock() * 1000))
+                self.run_once(int(clock() * 1000), only, followup)
             except Exception:  # keep notifying; the outbox keeps what was not delivered
-                log.exception("notification pass failed")
+                log.exception("notification pass failed (%s)", ", ".join(sorted(only)) or "follow-up")
             stop.wait(interval_s)

@@ -62,4 +62,4 @@ def test_a_hot_greenhouse_reaches_the_wecom_group_and_the_alerts_topic(
         sub.loop_stop()
         sub.disconnect()
         store.close()
-    assert not any(t.name == "qyb-notify" for t in threading.enumerate())
+    assert not any(t.name.startswith("qyb-notify") for t in threading.enumerate())

@@ -87,28 +87,28 @@ class Forwarder:
         body, lines = self.encoder.encode(batch)
         if not lines:
             return
+        data = body.encode()
+        self._check_fill(len(data))  # warns before the first drop, even when one batch jumps past 80 %
         try:
-            spooled = self.spool.append(body.encode(), lines, int(self.clock() * 1000))
+            spooled = self.spool.append(data, lines, int(self.clock() * 1000))
         except OSError:  # the disk is full or failing: the batch is in the local store, say what is missing
             log.exception("%s spool cannot be written; %d readings NOT forwarded", self.name, lines)
             spooled = False
         if not spooled:
             self._dropped(lines)
-        else:
-            self._check_fill()
         self._update_gauges()
         self._wake.set()
 
-    def _check_fill(self) -> None:
-        ratio = self.spool.pending_bytes / self.spool.max_bytes
+    def _check_fill(self, incoming: int) -> None:
+        ratio = (self.spool.pending_bytes + incoming) / self.spool.max_bytes
         if ratio >= WARN_RATIO and not self._warned:
             self._warned = True
             log.warning(
                 "%s spool is %.0f%% full (%d of %d bytes): InfluxDB is not keeping up or is away; at 100%% new "
                 "batches are not forwarded (they stay in the local store)",
                 self.name,
-                ratio * 100,
-                self.spool.pending_bytes,
+                min(ratio, 1.0) * 100,
+                self.spool.pending_bytes + incoming,
                 self.spool.max_bytes,
             )
         elif ratio < WARN_RATIO / 2:

@@ -144,3 +144,17 @@ def test_one_process_per_spool(tmp_path: Path):
         child.kill()
         child.communicate()
     Spool(tmp_path, 10**6).close()  # free again once that process is gone
+
+
+def test_a_batch_larger_than_what_is_left_is_warned_about_before_it_is_dropped(
+    fake_influx: FakeInflux, make_forwarder: MakeForwarder, index: SeriesIndex, caplog: pytest.LogCaptureFixture
+):
+    fake_influx.default = Answer(503)
+    fwd = make_forwarder(fake_influx.url, start=False, spool_max_bytes=8 * 1024)  # no sender: only handle() logs
+    small, big = batches(index, 1, 10)[0], batches(index, 1, 200, seed=2)[0]  # ~1 KiB, then ~19 KiB
+    with caplog.at_level(logging.WARNING, logger="ingest.store.forwarder"):
+        fwd.handle(small, 0)
+        assert not caplog.records  # 12 % full: quiet
+        fwd.handle(big, 0)
+    assert [r.levelno for r in caplog.records] == [logging.WARNING, logging.ERROR]
+    assert fwd.spool.depth == 1 and fwd.dropped_readings == 200

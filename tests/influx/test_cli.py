@@ -129,3 +129,33 @@ def test_store_migrate_without_influx_settings_says_what_to_set(tmp_path: Path):
     env = qyb_env(Mosquitto("", tmp_path), db)
     out = qyb("store", "migrate", env=env, check=False)
     assert out.returncode == 2 and "QYB_INFLUX_URL" in out.stderr
+
+
+def test_store_migrate_since_copies_only_the_newer_readings(
+    vm: VictoriaMetrics, village: Config, index: SeriesIndex, tmp_path: Path
+):
+    from datetime import UTC, datetime
+
+    db = tmp_path / "qyb.sqlite"
+    bs = batches(index, 2, 3_000, seed=4, spacing_ms=60_000)
+    store = SqliteStore(db, index)
+    for b in bs:
+        store.write(b)
+    store.close()
+    cut = int(sorted(int(t) for b in bs for t in b.ts_ms)[4_000])
+    since = datetime.fromtimestamp(cut / 1000, UTC).isoformat()
+    env = {**qyb_env(Mosquitto("", tmp_path), db), **influx_env(vm)}
+    out = qyb(
+        "store",
+        "migrate",
+        "--village",
+        "lijiahe",
+        f"--since={since}",
+        "--config",
+        str(config_with_spool(tmp_path)),
+        env=env,
+    )
+    newer = [b.take(b.ts_ms >= cut) for b in bs]
+    assert f"copied {sum(len(b) for b in newer)} readings" in out.stdout
+    got = vm.samples()
+    assert {k: v[0] for k, v in got.items()} == vm_expected(village, index, newer)

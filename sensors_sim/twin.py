@@ -10,7 +10,6 @@ work is building the payload mapping and encoding it.
 
 from __future__ import annotations
 
-import uuid
 from collections.abc import Callable, Iterator
 from dataclasses import dataclass, field
 from operator import itemgetter
@@ -291,7 +290,7 @@ class Twin:
             rows_due = by_second[send[i][by_second]].tolist()  # devices in the order they report
             if not rows_due and not self.backlog:
                 continue
-            out: list[tuple[float, int, str, bytes]] = []
+            out: list[SimMessage] = []
             gw_batches: dict[tuple[int, str], list[bytes]] = {}  # readings encoded at once: no live dicts
             row, seq_i, ts_i, bat_i = vals[i], seqs[i], ts_rows[i], bats[i]
             down_i = down[i].tolist() if any_down else None
@@ -324,7 +323,7 @@ class Twin:
                     payload = (dev_tmpls[di] % fields).encode()
                 sent_at = sent_rows[i][di]
                 for _ in range(copies):
-                    out.append((sent_at, di, topic, payload))
+                    out.append((sent_at, topic, payload))
             # Links that came back: each device's backlog goes out at once.
             flushed = False
             if self.backlog:
@@ -338,17 +337,16 @@ class Twin:
                 payload = b'{"gw":' + encode(key[1]) + b',"readings":[' + b",".join(items) + b"]}"
                 topic = topics.gateway_up(p.villages[key[0]].id, key[1])
                 for _ in range(2 if key in self._dup_gateways else 1):
-                    out.append((gw_at, -1, topic, payload))
+                    out.append((gw_at, topic, payload))
             self._dup_gateways.clear()
             if flushed:  # otherwise already in time order: devices by second, gateway batches last
                 out.sort(key=lambda o: o[0])
-            for sent_at, _, topic, payload in out:
-                yield sent_at, topic, payload
+            yield from out
 
-    def _flush(self, devs: list[int], at_s: float) -> list[tuple[float, int, str, bytes]]:
+    def _flush(self, devs: list[int], at_s: float) -> list[SimMessage]:
         """Backlogs of devices whose link is back: one array per device, one batch per gateway."""
         p = self.plan
-        msgs: list[tuple[float, int, str, bytes]] = []
+        msgs: list[SimMessage] = []
         per_gateway: dict[tuple[int, str], list[dict[str, object]]] = {}
         for di in sorted(devs):
             items = self.backlog.pop(di).items
@@ -367,23 +365,21 @@ class Twin:
                         None,
                         None,  # type: ignore[arg-type]
                     )
-                    msgs.append((at_s, di, topics.chirpstack_up(_app(v), d.dev_eui or ""), payload))
+                    msgs.append((at_s, topics.chirpstack_up(_app(v), d.dev_eui or ""), payload))
             elif r == "gateway":
                 per_gateway.setdefault((vi, d.gateway or "gw-sim"), []).extend({"dev": d.id, **it} for it in items)
             else:
-                msgs.append((at_s, di, topics.device_up(v.id, d.id), encoder.encode(items)))
+                msgs.append((at_s, topics.device_up(v.id, d.id), encoder.encode(items)))
         for (vi, gw), items in per_gateway.items():
             for start in range(0, len(items), MAX_BATCH_READINGS):
                 part = items[start : start + MAX_BATCH_READINGS]
                 msgs.append(
-                    (at_s, -1, topics.gateway_up(p.villages[vi].id, gw), encoder.encode({"gw": gw, "readings": part}))
+                    (at_s, topics.gateway_up(p.villages[vi].id, gw), encoder.encode({"gw": gw, "readings": part}))
                 )
         return msgs
 
     def _flush_all(self, at_s: float) -> Iterator[SimMessage]:
-        out = self._flush(list(self.backlog), at_s) if self.backlog else []
-        for sent_at, _, topic, payload in out:
-            yield sent_at, topic, payload
+        yield from (self._flush(list(self.backlog), at_s) if self.backlog else [])
 
     def _chirpstack(
         self,
@@ -402,11 +398,12 @@ class Twin:
             obj[codec_key["bat_v"]] = bat
         for key in d.object_ignore:
             obj[key] = "normal"
-        dedup = uuid.UUID(int=(int(d.dev_eui or "0", 16) << 64) | (fcnt & 0xFFFF_FFFF_FFFF_FFFF))
+        h = f"{d.dev_eui or '0':0>16}{fcnt & 0xFFFF_FFFF_FFFF_FFFF:016x}"  # a UUID: DevEUI and frame counter
+        dedup = f"{h[:8]}-{h[8:12]}-{h[12:16]}-{h[16:20]}-{h[20:]}"
         rx = [{"gatewayId": LORA_GATEWAY, "rssi": rssi, "snr": snr}] if rssi is not None else []
         return encoder.encode(
             {
-                "deduplicationId": str(dedup),
+                "deduplicationId": dedup,
                 "time": iso(round(ts * 1000)),
                 "deviceInfo": {"devEui": d.dev_eui, "deviceName": d.id, "applicationId": _app(v)},
                 "fCnt": fcnt,

@@ -14,7 +14,8 @@ from prometheus_client import CollectorRegistry, Counter, Histogram
 
 from api.routes import alerts as alert_routes
 from api.routes import devices, export, health, people, sites, stream, summary
-from api.state import AlertAccess, ApiState
+from api.routes import rules as rule_routes
+from api.state import AlertAccess, ApiState, RuleBook
 from api.users import UserStore
 from qingyubiao import __version__
 from qingyubiao.config import Config
@@ -34,6 +35,7 @@ def create_app(
     users: UserStore,
     alerts: AlertAccess | None = None,
     device_statuses: Callable[[], Sequence[DeviceStatus]] | None = None,
+    rules: RuleBook | None = None,
     index: SeriesIndex | None = None,
     stream_poll_s: float = 2.0,
 ) -> FastAPI:
@@ -53,6 +55,7 @@ def create_app(
         users=users,
         alerts=alerts,
         device_statuses=device_statuses,
+        rules=rules,
         stream_poll_s=stream_poll_s,
     )
     _add_metrics(app)
@@ -64,6 +67,7 @@ def create_app(
         export.router,
         stream.router,
         summary.router,
+        rule_routes.router,
     ):
         app.include_router(r, prefix=API_PREFIX)
     app.include_router(health.router)

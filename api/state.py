@@ -22,6 +22,24 @@ class AlertAccess(AlertReader, Protocol):
     def save_silence(self, silence: Silence) -> None: ...
 
 
+class RuleBook(Protocol):
+    """Alert rules and crop profiles as JSON-able dicts; the composition root adapts the alert core's rules."""
+
+    def rules(self) -> list[dict[str, object]]:
+        """Every rule of every crop profile and of the village's own file."""
+        ...
+
+    def in_force(self, village: str, site: str) -> list[dict[str, object]]:
+        """The rules that apply to one site, with its overrides applied."""
+        ...
+
+    def overrides(self) -> list[dict[str, object]]: ...
+
+    def set_override(self, override: dict[str, object]) -> dict[str, object]:
+        """Validate and keep a per-site override. Raises ValueError (bad input) or PermissionError (not editable)."""
+        ...
+
+
 def wall_ms() -> int:
     return int(time.time() * 1000)
 
@@ -35,6 +53,7 @@ class ApiState:
     users: UserStore
     alerts: AlertAccess | None = None
     device_statuses: Callable[[], Sequence[DeviceStatus]] | None = None
+    rules: RuleBook | None = None
     now_ms: Callable[[], int] = wall_ms
     stream_poll_s: float = 2.0
     # series of each (village, site), computed once: of_site() scans the whole index.

@@ -3,7 +3,10 @@
 from __future__ import annotations
 
 import argparse
+import json
 import logging
+import os
+import time
 from pathlib import Path
 from typing import TYPE_CHECKING, Any
 
@@ -12,8 +15,12 @@ from qingyubiao.series import SeriesIndex
 
 if TYPE_CHECKING:
     from fastapi import FastAPI
+    from pydantic import BaseModel
+
+    from alerts.rules import RuleSet
 
 log = logging.getLogger("qyb.api")
+RULES_ENV = "QYB_ALERT_RULES"  # the same file the collector reads (qyb/alerts_cmd.py)
 
 
 def add_api_arguments(c: argparse.ArgumentParser) -> None:
@@ -42,6 +49,89 @@ def add_users_arguments(c: argparse.ArgumentParser) -> None:
     sub.add_parser("list", help="people and their tokens (hash prefixes only)")
 
 
+class AlertRuleBook:
+    """The alert core's rules for the API: bundled crop profiles plus the village's file (QYB_ALERT_RULES).
+
+    Overrides are appended to that file as `[[override]]` tables (later ones win, comments survive);
+    the collector reads the file when it starts.
+    """
+
+    def __init__(self, config: Config, path: str | None) -> None:
+        self.config = config
+        self.path = path
+
+    def _set(self) -> RuleSet:
+        from alerts.rules import deployment_rules
+
+        # the village's file is created by the first edit
+        return deployment_rules(self.path if self.path and Path(self.path).exists() else None)
+
+    @staticmethod
+    def _dump(model: BaseModel) -> dict[str, object]:
+        out: dict[str, object] = model.model_dump(mode="json", by_alias=True)
+        return out
+
+    def rules(self) -> list[dict[str, object]]:
+        return [self._dump(r) for r in self._set().rule]
+
+    def in_force(self, village: str, site: str) -> list[dict[str, object]]:
+        rs = self._set()
+        v = self.config.village_by_id(village)
+        s = next(x for x in v.site if x.id == site)
+        out = []
+        for rule in rs.rule:
+            sc = rule.scope
+            if (
+                (sc.crop and s.crop not in sc.crop)
+                or (sc.stage and s.stage not in sc.stage)
+                or (sc.site and s.id not in sc.site)
+                or (sc.kind and s.kind not in sc.kind)
+            ):
+                continue
+            applied = rs.for_site(rule, site)
+            if applied is not None:
+                out.append(self._dump(applied))
+        return out
+
+    def overrides(self) -> list[dict[str, object]]:
+        return [self._dump(o) for o in self._set().override]
+
+    def set_override(self, override: dict[str, object]) -> dict[str, object]:
+        from pydantic import ValidationError
+
+        from alerts.rules import RulesError, bundled_rules, parse_rules
+
+        if not self.path:
+            raise PermissionError(f"设置 {RULES_ENV} 指向村里的规则文件后才能修改 / set {RULES_ENV} to edit rules")
+        lines = ["", "[[override]]"]
+        for key, value in override.items():
+            if isinstance(value, bool):
+                lines.append(f"{key} = {'true' if value else 'false'}")
+            elif isinstance(value, int | float):
+                lines.append(f"{key} = {value!r}")
+            elif isinstance(value, list | tuple):
+                lines.append(f"{key} = [{', '.join(repr(float(x)) for x in value)}]")
+            else:
+                lines.append(f"{key} = {json.dumps(str(value), ensure_ascii=False)}")
+        block = "\n".join(lines) + "\n"
+        file = Path(self.path)
+        old = file.read_text(encoding="utf-8") if file.exists() else ""
+        try:
+            parsed = parse_rules(old + block, str(file))  # the whole file must stay valid
+            # an override is not checked against its rule by the parser: check the rule it makes for the site
+            merged = bundled_rules().merged(parsed)
+            rule = next(r for r in merged.rule if r.id == override["rule"])
+            applied = merged.for_site(rule, str(override["site"]))
+            if applied is not None:
+                type(rule).model_validate(applied.model_dump(by_alias=True))
+        except (RulesError, StopIteration) as e:
+            raise ValueError(str(e) or f"no rule {override['rule']!r}") from None
+        except ValidationError as e:
+            raise ValueError(f"{override['rule']} for {override['site']}: {e.errors()[0]['msg']}") from None
+        file.write_text(old + block, encoding="utf-8")
+        return self._dump(parsed.override[-1])
+
+
 def open_api_stores(config: Config, index: SeriesIndex) -> dict[str, Any]:
     """The stores the API reads, opened on the configured SQLite file."""
     from api.users import UserStore
@@ -58,6 +148,7 @@ def open_api_stores(config: Config, index: SeriesIndex) -> dict[str, Any]:
         "device_statuses": reader.device_statuses,
         "alerts": SqliteAlertStore(db),
         "users": UserStore(db, config),
+        "rules": AlertRuleBook(config, os.environ.get(RULES_ENV)),
     }
 
 
@@ -144,6 +235,9 @@ class DemoPages:
         self._server = uvicorn.Server(uvicorn.Config(app, host="127.0.0.1", port=port, log_level="warning"))
         self._thread = threading.Thread(target=self._server.run, name="api", daemon=True)
         self._thread.start()
+        deadline = time.monotonic() + 10
+        while not self._server.started and self._thread.is_alive() and time.monotonic() < deadline:
+            time.sleep(0.02)  # print the links only once they answer
 
     @property
     def banner(self) -> str:

@@ -19,6 +19,7 @@ from qingyubiao.alerting import Episode
 from qingyubiao.batch import Batch
 from qingyubiao.config import Config
 from qingyubiao.series import SeriesIndex
+from qyb.api_cmd import AlertRuleBook
 
 HOUR = 3_600_000
 # li-jianjun's household owns gh01 and gh02; li-guohua's owns gh03.
@@ -123,6 +124,7 @@ def build_world(village: Config, index: SeriesIndex, folder: Path) -> Iterator[A
         users=users,
         alerts=alerts,
         device_statuses=reader.device_statuses,
+        rules=AlertRuleBook(village, str(folder / "rules.toml")),
         index=index,
         stream_poll_s=0.2,
     )

@@ -1,0 +1,85 @@
+"""Alert rules and crop profiles: read for everyone, per-site overrides edited by the secretary.
+
+The collector reads the rules when it starts: an edit is kept in the village's
+rules file at once and takes effect when the collector restarts (the answer
+says so), which keeps the alert core's plan compiled in one place.
+"""
+
+from __future__ import annotations
+
+from typing import Annotated
+
+from fastapi import APIRouter, HTTPException
+from pydantic import BaseModel, Field
+
+from api.deps import CallerDep, StateDep, require, site_of, village_of
+from api.state import ApiState, RuleBook
+
+router = APIRouter(tags=["rules"])
+
+Threshold = float | tuple[float, float]
+
+
+class OverrideIn(BaseModel):
+    site: str
+    rule: str
+    day: Threshold | None = None
+    night: Threshold | None = None
+    clear: Annotated[float | None, Field(ge=0)] = None
+    for_: Annotated[str | None, Field(alias="for", description="e.g. 30m")] = None
+    enabled: bool = True
+
+
+def book(state: ApiState) -> RuleBook:
+    if state.rules is None:
+        raise HTTPException(503, "告警规则未接入 / the alert rules are not connected")
+    return state.rules
+
+
+@router.get("/villages/{village}/rules", summary="every alert rule (crop profiles and the village's own)")
+def rules(village: str, caller: CallerDep, state: StateDep) -> list[dict[str, object]]:
+    village_of(caller, village)
+    return book(state).rules()
+
+
+@router.get("/villages/{village}/profiles", summary="crop profiles: the rules of each crop")
+def profiles(village: str, caller: CallerDep, state: StateDep) -> dict[str, list[dict[str, object]]]:
+    village_of(caller, village)
+    out: dict[str, list[dict[str, object]]] = {}
+    for r in book(state).rules():
+        scope = r.get("scope")
+        crops = scope.get("crop") if isinstance(scope, dict) else None
+        for crop in crops or ["*"]:  # "*": rules for every crop (device health, condensation …)
+            out.setdefault(str(crop), []).append(r)
+    return out
+
+
+@router.get("/villages/{village}/sites/{site}/rules", summary="the rules in force for one site")
+def site_rules(village: str, site: str, caller: CallerDep, state: StateDep) -> list[dict[str, object]]:
+    site_of(caller, village, site)
+    return book(state).in_force(village, site)
+
+
+@router.get("/villages/{village}/rules/overrides", summary="per-site overrides of the village")
+def overrides(village: str, caller: CallerDep, state: StateDep) -> list[dict[str, object]]:
+    village_of(caller, village)
+    return [o for o in book(state).overrides() if o.get("site") in caller.sites]
+
+
+@router.put(
+    "/villages/{village}/rules/overrides",
+    summary="change a rule's numbers for one site (secretary)",
+    dependencies=[require("secretary")],
+)
+def set_override(village: str, body: OverrideIn, caller: CallerDep, state: StateDep) -> dict[str, object]:
+    site_of(caller, village, body.site)
+    b = book(state)
+    if not any(r.get("id") == body.rule for r in b.rules()):
+        raise HTTPException(404, f"没有这条规则 / no rule {body.rule!r}")
+    try:
+        kept = b.set_override(body.model_dump(by_alias=True, exclude_none=True))
+    except PermissionError as e:
+        raise HTTPException(409, str(e)) from None
+    except ValueError as e:
+        raise HTTPException(400, str(e)) from None
+    return {"override": kept, "note": "重启采集程序后生效 / takes effect when the collector restarts"}

@@ -57,10 +57,11 @@ class Dispatcher:
     def budget(self, channel: Channel, target: str, now_ms: int) -> Budget | None:
         if channel.per_minute is None:
             return None
-        key = (channel.name, target)
+        scope = target if channel.budget_per_target else None
+        key = (channel.name, scope or "*")
         if key not in self.budgets:  # seeded from the attempts on record: a restart does not reset the window
             self.budgets[key] = Budget(
-                channel.per_minute, self.outbox.attempts_since(channel.name, target, now_ms - WINDOW_MS)
+                channel.per_minute, self.outbox.attempts_since(channel.name, scope, now_ms - WINDOW_MS)
             )
         return self.budgets[key]
 

@@ -288,11 +288,14 @@ class Outbox:
                     db.execute("UPDATE notify_message SET status='uncertain' WHERE send_id=?", (send_id,))
             return uncertain
 
-    def attempts_since(self, channel: str, target: str, since_ms: int) -> list[int]:
+    def attempts_since(self, channel: str, target: str | None, since_ms: int) -> list[int]:
+        """Times of the attempts on `channel` (to `target`, or to any) after `since_ms`."""
+        sql = "SELECT ts_ms FROM notify_attempt WHERE channel=? AND ts_ms>?"
+        args: tuple[object, ...] = (channel, since_ms)
+        if target is not None:
+            sql, args = sql + " AND target=?", (*args, target)
         with self._lock:
-            return [r[0] for r in self._db.execute(
-                "SELECT ts_ms FROM notify_attempt WHERE channel=? AND target=? AND ts_ms>? ORDER BY ts_ms",
-                (channel, target, since_ms))]  # fmt: skip
+            return [r[0] for r in self._db.execute(sql + " ORDER BY ts_ms", args)]
 
     def status_counts(self) -> dict[str, int]:
         with self._lock:
@@ -319,14 +322,24 @@ class Outbox:
             sql += " AND person=?"
             args += (person,)
         with self._lock:
-            rows = self._db.execute(sql + " ORDER BY id LIMIT ?", (*args, limit)).fetchall()
+            try:
+                rows = self._db.execute(sql + " ORDER BY id LIMIT ?", (*args, limit)).fetchall()
+            except sqlite3.OperationalError as e:  # a reader opened before the collector made the tables
+                if "no such table" in str(e):
+                    return []
+                raise
         return [FeedEvent(*r) for r in rows]
 
     def resolve(self, ref: str) -> AckRef | None:
         with self._lock:
-            row = self._db.execute(
-                "SELECT ref, episode, person, village FROM notify_ack_ref WHERE ref=?", (ref,)
-            ).fetchone()
+            try:
+                row = self._db.execute(
+                    "SELECT ref, episode, person, village FROM notify_ack_ref WHERE ref=?", (ref,)
+                ).fetchone()
+            except sqlite3.OperationalError as e:
+                if "no such table" in str(e):
+                    return None
+                raise
         return AckRef(*row) if row else None
 
 

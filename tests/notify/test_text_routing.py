@@ -148,3 +148,23 @@ def test_device_fault_and_frost_loudspeaker_text() -> None:
         "请注意，南山苹果园霜冻，气温零下3度，启动防霜措施：熏烟、喷水或开风机。"
         "重复一遍，南山苹果园霜冻，气温零下3度，启动防霜措施：熏烟、喷水或开风机。"
     )
+
+
+def test_the_api_reads_the_feed_and_ack_refs_read_only(tmp_path) -> None:
+    import sqlite3
+
+    db = tmp_path / "qyb.sqlite"
+    sqlite3.connect(db).close()  # the database exists, the collector has not run yet
+    reader = Outbox(db, readonly=True)
+    assert reader.events_since(0) == [] and reader.resolve("nothing") is None
+    writer = Outbox(db)
+    t = transition()
+    queued = route(t)
+    writer.enqueue(t, queued, t.ts_ms)
+    feed = [q.notice for q in queued if q.notice.channel == "feed"]
+    writer.add_feed(feed, [("中文", "English")] * len(feed))
+    [event] = reader.events_since(0, person="li-guohua")
+    assert (event.episode, event.state, event.text_zh, event.ack_url) == (t.episode, "firing", "中文", feed[0].ack_url)
+    assert reader.resolve(next(q.ack for q in queued if q.ack)[0]) is not None
+    reader.close()
+    writer.close()

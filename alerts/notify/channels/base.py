@@ -22,6 +22,7 @@ class Channel(Protocol):
     name: str
     idempotent: bool  # the receiver dedups by our idempotency key, so a retry after a crash is safe
     per_minute: int | None  # request budget, None = unlimited
+    budget_per_target: bool  # the budget is per recipient (SMS per phone) or one for the channel (one robot URL)
     max_items: int  # notices per request (digests are split beyond)
 
     def deliver(self, send: Send, now_ms: int) -> Outcome: ...

@@ -37,6 +37,7 @@ def signed_url(url: str, secret: str | None, timestamp_ms: int) -> str:
 
 class DingTalkChannel:
     name = "dingtalk"
+    budget_per_target = False  # one robot URL serves every village: one budget
     idempotent = False
     max_items = 10
 

@@ -13,6 +13,7 @@ from alerts.notify.outbox import Outbox, Send
 
 class FeedChannel:
     name = "feed"
+    budget_per_target = True  # each recipient has its own limit
     idempotent = True
     per_minute: int | None = None
     max_items = 100

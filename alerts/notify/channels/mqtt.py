@@ -57,6 +57,7 @@ class MqttLink:
 
 class MqttAlertsChannel:
     name = "mqtt"
+    budget_per_target = True
     idempotent = True
     per_minute: int | None = None
     max_items = 1  # one event per message: consumers expect the v1 event shape
@@ -83,6 +84,7 @@ class BroadcastChannel:
     """Short spoken text for the village loudspeaker (智慧小喇叭): urgent crop alerts only."""
 
     name = "broadcast"
+    budget_per_target = True  # each village its own loudspeaker
     idempotent = False  # a loudspeaker cannot dedup; an in-flight line at a crash is not repeated
     per_minute: int | None = 6  # a loudspeaker that talks all the time is switched off
     max_items = 3

@@ -22,6 +22,7 @@ def _esc(s: str) -> str:
 
 class SmsChannel:
     name = "sms"
+    budget_per_target = True  # each recipient has its own limit
     idempotent = False
     max_items = 3  # SMS are short; more becomes several messages
 

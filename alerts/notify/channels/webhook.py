@@ -27,6 +27,7 @@ def signature(secret: str, timestamp_ms: int, body: bytes) -> str:
 
 class WebhookChannel:
     name = "webhook"
+    budget_per_target = True  # each recipient has its own limit
     idempotent = True
     per_minute: int | None = None
     max_items = 50

@@ -28,6 +28,7 @@ def _fit(s: str, limit: int) -> str:
 
 class WeComChannel:
     name = "wecom"
+    budget_per_target = False  # one robot URL serves every village: one budget
     idempotent = False
     max_items = 8  # keeps a digest under 2048 bytes of text
 

@@ -54,6 +54,23 @@ def twin_rate(config: Config, minutes: float, fmt: TwinFormat) -> tuple[float, i
     return twin.readings / took, twin.readings, n_msgs, setup
 
 
+def values_rate(config: Config, minutes: float) -> tuple[float, int]:
+    """(readings/s, readings) of the twin's vectorized part alone: physics, sensor values, noise, rounding."""
+    twin = Twin(config, seed=1, start_s=START, spin_up_s=3600.0)
+    p = twin.plan
+    rng = np.random.default_rng(0)
+    n = 0
+    t0 = time.process_time()
+    for chunk in twin.physics.chunks(START + minutes * 60):
+        values = chunk.values[:, p.series_q, p.series_site]
+        values = np.round(values + twin.offset + rng.normal(0.0, 1.0, values.shape) * twin.noise_sd, 1)
+        steps = np.round(chunk.t_s / 60.0).astype(np.int64)
+        due = (steps[:, None] + p.phase[None, :]) % p.every[None, :] == 0
+        n += int((due[:, p.series_dev]).sum())
+    took = time.process_time() - t0
+    return n / took, n
+
+
 def _scalar_step(
     st: list[float], p: dict[str, float], dt: float, el: float, ghi: float, t_out: float, vap_out: float, wind: float
 ) -> float:
@@ -85,8 +102,8 @@ def _scalar_step(
     return 100.0 * vap / sat
 
 
-def baseline_rate(config: Config, minutes: float) -> tuple[float, int]:
-    """(readings/s, readings) of a per-house, per-reading Python loop producing device messages."""
+def baseline_rate(config: Config, minutes: float, encode: bool = True) -> tuple[float, int]:
+    """(readings/s, readings) of a per-house, per-reading Python loop producing device messages (or only values)."""
     ph = Physics(config, 1, START, spin_up_s=0.0)
     rng = random.Random(1)
     houses = []
@@ -118,8 +135,9 @@ def baseline_rate(config: Config, minutes: float) -> tuple[float, int]:
                 "soil_ec_ms_cm": 1.2 * (30 / st[3]) ** 0.8,
             }
             m = {k: round(truth[k] + rng.gauss(0.0, 0.1), 1) for k in d.metrics}
-            encoder.encode({"ts": t, "seq": i, "m": m, "bat_v": 3.6})
-            topics.device_up(vid, d.id)
+            if encode:
+                encoder.encode({"ts": t, "seq": i, "m": m, "bat_v": 3.6})
+                topics.device_up(vid, d.id)
             n += len(m)
     took = time.process_time() - t0
     return n / took, n
@@ -156,10 +174,12 @@ def main() -> None:
         f"configs built in {time.perf_counter() - t0:.1f} s: {args.villages} villages, "
         f"{sum(len(d.metrics) for v in big.village for d in v.device):,} measured series"
     )
-    base, twin_dev, twin_auto = [], [], []
+    base, twin_dev, twin_auto, base_vals, twin_vals = [], [], [], [], []
     for r in range(args.repeat):
         rate, n = baseline_rate(small, args.minutes)
         base.append(rate)
+        base_vals.append(baseline_rate(small, args.minutes, encode=False)[0])
+        twin_vals.append(values_rate(big, args.minutes)[0])
         rate_d, nd, md, setup = twin_rate(big, args.minutes, "device")
         twin_dev.append(rate_d)
         rate_a, na, ma, _ = twin_rate(big, args.minutes, "auto")
@@ -173,6 +193,10 @@ def main() -> None:
     print(f"  baseline, per-reading Python loop ({args.baseline_villages} villages): {b:>12,.0f}")
     print(f"  twin, device messages   ({args.villages} villages): {d:>12,.0f}   {d / b:.1f}x baseline")
     print(f"  twin, auto (gateway batches + ChirpStack events): {a:>12,.0f}   {a / b:.1f}x baseline")
+    bv, tv = statistics.median(base_vals), statistics.median(twin_vals)
+    print("median readings per CPU second, values only (physics, sensors, noise, rounding; no payloads):")
+    print(f"  baseline, per-house and per-reading Python loop: {bv:>12,.0f}")
+    print(f"  twin, numpy over houses and series:              {tv:>12,.0f}   {tv / bv:.1f}x baseline")
     if args.publish:
         rate, n = publish_rate(scale_config(min(args.villages, 200)), args.minutes)
         print(

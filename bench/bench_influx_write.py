@@ -120,7 +120,7 @@ class Run:
         client.close()
         return rate
 
-    def forward(self, per_batch: int, size: int, fsync: bool) -> tuple[float, float]:
+    def forward(self, per_batch: int, size: int, fsync: bool, gzip: bool) -> tuple[float, float]:
         """(readings/s until drained, median µs per reading inside handle())."""
         self.handle_s = []
 
@@ -130,8 +130,8 @@ class Run:
                 bucket="qyb",
                 batch_size=size,
                 flush_interval_ms=0,
-                gzip=False,
-                spool_dir=f"{self.tmp}/spool-{per_batch}-{fsync}-{r}",
+                gzip=gzip,
+                spool_dir=f"{self.tmp}/spool-{per_batch}-{fsync}-{gzip}-{r}",
             )
             spool = Spool(s.spool_dir, s.spool_max_bytes, fsync=fsync)
             fwd = Forwarder("influxdb", self.encoder, InfluxWriter(s), spool, s, IngestMetrics())
@@ -192,11 +192,17 @@ def main() -> None:
                 print(f"| {size:,} | {plain:,.0f} | {gz:,.0f} | {gz9:,.0f} | {pt:,.0f} | {plain / pt:.1f}x |")
 
             print("\n## 3. forwarder: handle() spools to disk, the sender writes; until drained")
-            print("| collector batch | request size | fsync | readings/s | handle() µs/reading |")
-            print("|---:|---:|---|---:|---:|")
-            for per_batch, size, fsync in ((1_000, 10_000, True), (5_000, 10_000, True), (5_000, 10_000, False)):
-                rate, handle_us = run.forward(per_batch, size, fsync)
-                print(f"| {per_batch:,} | {size:,} | {fsync} | {rate:,.0f} | {handle_us:.2f} |")
+            print("| collector batch | request size | fsync | gzip | readings/s | handle() µs/reading |")
+            print("|---:|---:|---|---|---:|---:|")
+            for per_batch, fsync, gzip in (
+                (1_000, True, True),
+                (5_000, True, True),
+                (10_000, True, True),
+                (5_000, True, False),
+                (5_000, False, False),
+            ):
+                rate, handle_us = run.forward(per_batch, 10_000, fsync, gzip)
+                print(f"| {per_batch:,} | 10,000 | {fsync} | {gzip} | {rate:,.0f} | {handle_us:.2f} |")
         finally:
             vm.stop()
 

@@ -22,6 +22,9 @@ F64 = NDArray[np.float64]
 ROOT_ZONE_MM = 600.0
 SOIL_TAU_S = 2.0 * 86_400.0
 FIELD_CAPACITY = 32.0  # % (loess)
+IRRIGATE_BELOW = 14.0  # % VWC at 30 cm: the cooperative waters the block (drip, about 30 mm)
+IRRIGATE_MM = 30.0
+IRRIGATE_HOUR = 8.0  # local solar time
 
 
 @dataclass
@@ -31,7 +34,6 @@ class BlockParams:
     rad_cool: F64  # K of extra night cooling under a clear, calm sky
     pooling: F64  # K of cold-air pooling (gully blocks)
     kc: F64  # crop coefficient for evapotranspiration
-    irrigate_day: NDArray[np.int64]  # day number of the next irrigation, -1 = none
 
     @staticmethod
     def draw(names: list[str], rng: np.random.Generator) -> BlockParams:
@@ -41,7 +43,6 @@ class BlockParams:
             rad_cool=rng.uniform(1.6, 2.4, n),
             pooling=np.where(gully, rng.uniform(0.6, 1.2, n), 0.0),
             kc=rng.uniform(0.7, 1.0, n),
-            irrigate_day=np.full(n, -1, np.int64),
         )
 
 
@@ -65,6 +66,12 @@ def canopy_temp(p: BlockParams, t_out: F64, ghi: F64, wind: F64, calm_clear: F64
 def canopy_rh(t_canopy: F64, dew_c: F64) -> F64:
     """Relative humidity at canopy height: the outdoor dew point at the (colder) canopy air, %."""
     return np.clip(100.0 * es_kpa(np.minimum(dew_c, t_canopy)) / es_kpa(t_canopy), 0.0, 100.0)
+
+
+def irrigation_mm(s: BlockState, solar_h: float, dt: float) -> F64:
+    """Water the cooperative gives each block in this step, mm: a morning drip when the soil is dry."""
+    morning = abs(solar_h - IRRIGATE_HOUR) < dt / 7200.0
+    return np.where((s.vwc < IRRIGATE_BELOW) & morning, IRRIGATE_MM, 0.0)
 
 
 def step(s: BlockState, p: BlockParams, dt: float, t_out: F64, ghi: F64, rain_mm_h: F64, irrigate: F64) -> None:

@@ -179,7 +179,8 @@ class Physics:
                 gs, gp, dt, np.full(n_gh, solar_h[i]), np.full(n_gh, day[i]),
                 g["elevation"][i], g["ghi"][i], g["temp_c"][i], g_vap[i], g["wind_m_s"][i], 1.0 - g["cloud"][i],
             )  # fmt: skip
-            orc.step(self.or_state, self.or_params, dt, o["temp_c"][i], o["ghi"][i], o["rain_mm_h"][i], 0.0)
+            water = orc.irrigation_mm(self.or_state, float(solar_h[i]), dt)
+            orc.step(self.or_state, self.or_params, dt, o["temp_c"][i], o["ghi"][i], o["rain_mm_h"][i], water)
             col = values[i]
             rh = gh.rh_pct(gs)
             col[Q["air_temp_c"], self.gh_idx] = gs.t_air

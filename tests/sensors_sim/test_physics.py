@@ -142,3 +142,20 @@ def test_cold_waves_and_cloudy_days_happen_in_a_winter(lijiahe: Config) -> None:
     drops = np.diff(days.tmin)
     assert drops.min() < -6.0, "a cold wave drops the minimum by several degrees from one day to the next"
     assert (days.cloud > 0.8).sum() > 5 and (days.cloud < 0.2).sum() > 20
+
+
+def test_orchard_soil_dries_and_dry_blocks_are_irrigated(lijiahe: Config) -> None:
+    from sensors_sim.orchard import IRRIGATE_BELOW
+    from sensors_sim.physics import Physics, Q
+
+    dry_spell = parse({"start": "2026-06-10T00:00", "hours": 48, "weather": {"sky": "clear"}}, "dry")
+    ph = Physics(lijiahe, 6, dry_spell.start_s, scenario=dry_spell, spin_up_s=3600.0)
+    ph.or_state.vwc[:] = IRRIGATE_BELOW + np.array([-1.0, -0.5, 3.0, 5.0, 6.0, 8.0])  # two blocks already dry
+    chunks = list(ph.chunks(dry_spell.end_s))
+    vwc = np.concatenate([c.values[:, Q["soil_vwc_pct"], :] for c in chunks])[:, ph.or_idx]
+    assert np.concatenate([c.outdoor[0]["rain_mm_h"] for c in chunks]).max() == 0.0
+    jumps = np.diff(vwc, axis=0) > 2.0
+    assert (jumps[:, :2].sum(axis=0) == 1).all(), "each dry block is watered once"
+    assert not jumps[:, 2:].any(), "blocks with enough water wait"
+    wet = vwc[:, 2:]
+    assert (np.diff(wet, axis=0) <= 1e-9).all() and (wet[-1] < wet[0]).all(), "without water the soil only dries"

@@ -119,7 +119,7 @@ class Engine:
         "last_ts", "last_v", "last_vts", "anchor_ts", "anchor_v", "stuck_since", "wet_since",
         "stale_mark", "stale_state", "stale_start", "cur_day", "peer_ts",
     )  # fmt: skip
-    CELL_STATE = ("state", "count", "since", "ep", "flate", "cur")
+    CELL_STATE = ("state", "count", "since", "ep", "flate")
 
     def __init__(self, plan: Plan) -> None:
         self.plan = plan
@@ -184,6 +184,7 @@ class Engine:
         if len(plan.pairs):
             self._is_rh[plan.pairs[:, 1]] = True
         self.dropped_out_of_order = 0
+        self._names: tuple[NDArray[np.str_], ...] | None = None
 
     # -- batches ---------------------------------------------------------------
 
@@ -559,22 +560,69 @@ class Engine:
     # -- restart -------------------------------------------------------------------
 
     def snapshot(self) -> bytes:
-        """All state arrays (pending timers included) as an .npz blob."""
+        """All state arrays (pending timers included) and what each row and cell is, as an .npz blob."""
         arrays = {k: getattr(self, k) for k in (*self.SERIES_STATE, *self.CELL_STATE)}
         arrays |= {k: getattr(self, k) for k in ("mean_sum", "mean_n", "mean_hour", "dev_state", "dev_start")}
-        arrays |= {"gw_state": self.gw_state, "gw_start": self.gw_start}
+        arrays |= {"gw_state": self.gw_state, "gw_start": self.gw_start, "mean_slot": self.plan.mean_slot}
+        arrays |= dict(zip(("series_ids", "cell_ids", "device_ids", "gateway_ids"), self._ids(), strict=True))
         arrays["meta"] = np.array([self.start_ms, self.S, self.R, self.dropped_out_of_order], np.int64)
         buf = io.BytesIO()
         np.savez(buf, **arrays)
         return buf.getvalue()
 
+    def _ids(self) -> tuple[NDArray[np.str_], ...]:
+        """Stable names of series, cells (rule@series), devices and gateways, to restore across rule changes."""
+        if self._names is None:
+            plan = self.plan
+            series = np.array(
+                [f"{k.village}|{k.device}|{k.metric}" if k is not None else str(i) for i, k in enumerate(plan.keys)]
+            )
+            rule_ids = np.array([r.id for r in plan.rules] + [""])
+            ro = plan.rule_of.T
+            cells = np.char.add(np.char.add(rule_ids[np.where(ro >= 0, ro, len(plan.rules))], "@"), series[None, :])
+            cells = np.where(ro >= 0, cells, "")
+            devices = np.array([f"{v}|{d}" for v, _, d in plan.devices])
+            gateways = np.array([f"{v}|{g}" for v, g in plan.gateways])
+            self._names = (series, cells, devices, gateways)
+        return self._names
+
     def restore(self, blob: bytes) -> None:
-        """Load a snapshot taken with the same plan; raises ValueError if the layout differs."""
-        with np.load(io.BytesIO(blob)) as z:
-            start, S, R, dropped = (int(x) for x in z["meta"])
-            if (S, R) != (self.S, self.R) or z["dev_state"].shape != self.dev_state.shape:
-                raise ValueError(f"snapshot is for {S}x{R} cells, the rules now give {self.S}x{self.R}")
-            for k in z.files:
-                if k != "meta":
-                    setattr(self, k, z[k].copy())
+        """Load a snapshot. State moves by name, so a snapshot taken before the rules or the config
+        changed keeps every cell, series and device that still exists (new ones start fresh). The
+        thresholds in force are rebuilt from the current rules. Raises ValueError on a bad blob."""
+        try:
+            with np.load(io.BytesIO(blob)) as z:
+                data = {k: z[k] for k in z.files}
+        except (OSError, EOFError) as e:
+            raise ValueError(f"not an alert snapshot: {e}") from None
+        if "series_ids" not in data or "meta" not in data:
+            raise ValueError("not an alert snapshot (no names)")
+        start, _, _, dropped = (int(x) for x in data["meta"])
+        names = dict(zip(("series_ids", "cell_ids", "device_ids", "gateway_ids"), self._ids(), strict=True))
+        old_s, new_s = _match(data["series_ids"], names["series_ids"])
+        for k in self.SERIES_STATE:
+            getattr(self, k)[new_s] = data[k][old_s]
+        old_c, new_c = _match(data["cell_ids"].reshape(-1), names["cell_ids"].reshape(-1))
+        for k in self.CELL_STATE:
+            getattr(self, k).reshape(-1)[new_c] = data[k].reshape(-1)[old_c]
+        old_d, new_d = _match(data["device_ids"], names["device_ids"])
+        self.dev_state[new_d], self.dev_start[new_d] = data["dev_state"][old_d], data["dev_start"][old_d]
+        old_g, new_g = _match(data["gateway_ids"], names["gateway_ids"])
+        self.gw_state[new_g], self.gw_start[new_g] = data["gw_state"][old_g], data["gw_start"][old_g]
+        old_m, new_m = data["mean_slot"][old_s], self.plan.mean_slot[new_s]
+        both = (old_m >= 0) & (new_m >= 0)
+        for k in ("mean_sum", "mean_n", "mean_hour"):
+            getattr(self, k)[new_m[both]] = data[k][old_m[both]]
+        if self.plan.daynight:  # the bands of the current rules, for the half of the day each series was in
+            self.cur = np.where(self.cur_day[None, None, :] == 1, self._band_day, self._band_night).astype(np.float64)
         self.start_ms, self.dropped_out_of_order = start, dropped
+
+
+def _match(old: NDArray[np.str_], new: NDArray[np.str_]) -> tuple[NDArray[np.intp], NDArray[np.intp]]:
+    """Positions (in old, in new) of the names present in both (empty names never match)."""
+    where = {name: i for i, name in enumerate(old.tolist()) if name}
+    pairs = [(where[name], j) for j, name in enumerate(new.tolist()) if name in where]
+    if not pairs:
+        return np.empty(0, np.intp), np.empty(0, np.intp)
+    o, n = zip(*pairs, strict=True)
+    return np.array(o, np.intp), np.array(n, np.intp)

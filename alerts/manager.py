@@ -104,8 +104,8 @@ class AlertManager:
         if blob is not None:
             try:
                 self.engine.restore(blob)
-            except (ValueError, KeyError, OSError, EOFError) as e:
-                log.warning("alert state not restored (%s); starting fresh, episodes stay open in the store", e)
+            except (ValueError, KeyError) as e:
+                log.warning("alert state not restored (%s); starting fresh", e)
         self.active = {e.id: e for e in store.active_episodes()}
         self.silences = store.silences()
 

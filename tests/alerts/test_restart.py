@@ -8,7 +8,7 @@ import pytest
 
 from alerts.manager import AlertManager
 from alerts.plan import compile_plan
-from alerts.rules import bundled_rules
+from alerts.rules import bundled_rules, parse_rules
 from ingest.store.sqlite import SqliteStore
 from ingest.store.sqlite_alerts import SqliteAlertStore
 from qingyubiao.alerting import Silence, State
@@ -76,3 +76,47 @@ def test_a_snapshot_from_other_rules_is_not_forced_onto_the_engine(tmp_path: Pat
     mgr = AlertManager(village, plan, store)  # logs a warning and starts fresh
     assert mgr.status()["firing"] == 0
     store.close()
+
+
+def test_editing_the_rules_and_restarting_neither_re_pages_nor_keeps_old_numbers(tmp_path: Path, village, index):
+    """A technician lowers gh01's night warning to 8 °C and adds a rule, then restarts the collector."""
+    db = tmp_path / "qyb.sqlite"
+    store = SqliteAlertStore(db)
+    mgr = AlertManager(village, compile_plan(village, bundled_rules(), index), store)
+    out = []
+    for i in range(40):
+        out += feed(mgr, index, "gh01-air", {"air_temp_c": 2.5}, NIGHT + i * MIN)  # emergency and warning fire
+    assert of(out, rule="tomato-cold-emergency", state=State.FIRING)
+    assert of(out, rule="tomato-cold-warning", state=State.FIRING)
+    store.close()
+
+    edited = parse_rules(
+        """
+[[override]]
+site = "gh01"
+rule = "tomato-cold-warning"
+night = 8.0
+
+[[rule]]
+id = "gh01-very-cold"
+kind = "air_temp_low"
+severity = "warning"
+metric = "air_temp_c"
+when = "below"
+day = 4.0
+scope = { site = ["gh01"] }
+"""
+    )
+    plan2 = compile_plan(village, bundled_rules().merged(edited), index)
+    assert plan2.shape != compile_plan(village, bundled_rules(), index).shape  # the cells moved
+    store2 = SqliteAlertStore(db)
+    mgr2 = AlertManager(village, plan2, store2)
+    out2 = []
+    for i in range(40, 45):
+        out2 += feed(mgr2, index, "gh01-air", {"air_temp_c": 2.5}, NIGHT + i * MIN)
+    assert not of(out2, rule="tomato-cold-emergency") and not of(out2, rule="tomato-cold-warning")  # still firing
+    assert [t.state for t in of(out2, rule="gh01-very-cold")] == [State.FIRING]  # the new rule starts fresh
+    out2 += feed(mgr2, index, "gh01-air", {"air_temp_c": 9.5}, NIGHT + 45 * MIN)  # back above 8 + 1 °C
+    warn = of(out2, rule="tomato-cold-warning")
+    assert [t.state for t in warn] == [State.RESOLVED] and warn[0].threshold == 8.0  # the new number, at once
+    store2.close()

@@ -88,3 +88,22 @@ def test_kill_mid_delivery_then_restart_loses_nothing_and_duplicates_nothing(
         assert content.count(f"{int(site[2:])}号棚") == 2  # its firing and its resolved line, together
     again.close()
     store.close()
+
+
+def test_the_alert_core_replaying_after_a_crash_queues_nothing_twice(tmp_path: Path) -> None:
+    """Notices are queued before the alert store records; a crash between makes the restored engine
+    produce the same transitions again, and the idempotency keys keep one copy."""
+    db = tmp_path / "qyb.sqlite"
+    config = notify_config(group_wait_s=0)
+    clock = Clock(at("2026-07-15 14:00"))
+    store = SqliteAlertStore(db)
+    notes = build_notifications(config, db, now_ms=clock.ms)
+    writer = NotifyingWriter(store, notes.outbox, notes.router)
+    batch = [transition(site=s, severity="critical") for s in SITES]
+    writer.queue(batch, clock.ms)  # ... and the process died before the alert store's commit
+    first = notes.outbox._db.execute("SELECT key FROM notify_message ORDER BY id").fetchall()
+    writer.queue(batch, clock.ms + 5_000)  # the restored engine produces the same transitions
+    assert notes.outbox._db.execute("SELECT key FROM notify_message ORDER BY id").fetchall() == first
+    assert len(first) == len(SITES) * 2  # the owner's and the secretary's feed: no other channel is set up
+    notes.close()
+    store.close()

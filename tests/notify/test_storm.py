@@ -3,8 +3,10 @@ told everything, as digests."""
 
 from __future__ import annotations
 
+import copy
 import re
 from collections import Counter
+from dataclasses import replace
 from pathlib import Path
 
 from tests.notify.conftest import Clock, Receiver, at, notify_config, transition
@@ -85,4 +87,28 @@ def test_all_24_greenhouses_at_once_stay_in_budget_and_everyone_hears_everything
         "SELECT ts_ms FROM notify_attempt WHERE channel='sms' AND target='secretary'")]) <= 2  # fmt: skip
     assert sum(r.json()["params"]["text"].count("已超过") for r in sec) == 24
     assert len(sec) < 24
+    notes.close()
+
+
+def test_two_villages_share_one_robot_and_its_budget(receivers: dict[str, Receiver], tmp_path: Path) -> None:
+    def second_village(raw: dict) -> None:
+        v2 = copy.deepcopy(raw["village"][0])
+        v2.update(id="zhangjia", name="张家村", chirpstack_apps=[])
+        for d in v2["device"]:
+            d.pop("dev_eui", None)
+        raw["village"].append(v2)
+
+    clock = Clock(at("2026-07-15 13:30"))
+    notes, writer = pipeline(notify_config(receivers, edit=second_village), tmp_path, clock)
+    for village in ("lijiahe", "zhangjia"):
+        for i, site in enumerate(GREENHOUSES[:15]):
+            t = transition(site=site, severity="critical", ts=clock.ms + i)
+            writer.queue([replace(t, village=village, episode=t.episode.replace("lijiahe", village))], clock.ms)
+    for _ in range(300):
+        notes.dispatcher.run_once(clock.ms)
+        clock.advance(1)
+    ding = [int(r.query["timestamp"][0]) for r in receivers["dingtalk"].requests]
+    assert max_in_a_minute(ding) <= 20
+    texts = "\n".join(r.json()["markdown"]["text"] for r in receivers["dingtalk"].requests)
+    assert texts.count("【严重】") == 30 and "【张家晴雨表】" in texts and "【李家河晴雨表】" in texts
     notes.close()

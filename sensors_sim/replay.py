@@ -15,7 +15,7 @@ from sensors_sim.twin import SimMessage
 def write_jsonl(path: str | Path, msgs: Iterable[SimMessage]) -> tuple[int, int]:
     """Write messages to `path`; returns (messages, bytes of payload)."""
     n = size = 0
-    with open(path, "w", encoding="utf-8") as out:
+    with open(path, "w", encoding="utf-8", buffering=1) as out:  # line by line: a real-time run is readable live
         for t, topic, payload in msgs:
             line = {"t": round(t, 3), "topic": topic, "payload": payload.decode("utf-8")}
             out.write(json.dumps(line, ensure_ascii=False) + "\n")

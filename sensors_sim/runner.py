@@ -82,13 +82,17 @@ def execute(config: Config, run: TwinRun, log: Callable[[str], None] = print) ->
         return 0
     twin, until, scenario = build(config, run, now)
     sim = twin.run(until)
-    label = f"scenario {scenario.name}" if scenario else f"{(until - twin.physics.start_s) / 3600:g} h"
-    if run.output:
-        n_msgs, _ = write_jsonl(run.output, pacing.paced(sim, run.speed))
-        log(f"wrote {n_msgs} messages, {twin.readings} readings ({label}) to {run.output}")
+    label = f"scenario {scenario.name}" if scenario else f"{round((until - twin.physics.start_s) / 3600, 2):g} h"
+    try:
+        if run.output:
+            n_msgs, _ = write_jsonl(run.output, pacing.paced(sim, run.speed))
+            log(f"wrote {n_msgs} messages, {twin.readings} readings ({label}) to {run.output}")
+            return twin.readings
+        paced = pacing.paced(sim, run.speed)
+        publisher.publish(config.deployment.mqtt, as_messages(paced, lambda _: 0), client_id=run.client_id)
+    except KeyboardInterrupt:  # Ctrl-C ends a real-time run: say how far it got
+        log(f"stopped after {twin.readings} readings")
         return twin.readings
-    paced = pacing.paced(sim, run.speed)
-    publisher.publish(config.deployment.mqtt, as_messages(paced, lambda _: 0), client_id=run.client_id)
     log(f"published {twin.readings} readings ({label}, {run.fmt} format) to {config.deployment.mqtt.url}")
     return twin.readings
 

@@ -2,6 +2,8 @@
 
 from __future__ import annotations
 
+import os
+from collections.abc import Mapping
 from dataclasses import dataclass, field
 from pathlib import Path
 
@@ -20,6 +22,7 @@ from alerts.notify.outbox import Outbox
 from alerts.notify.routing import Router
 from qingyubiao.alerting import AlertReader
 from qingyubiao.config import Config
+from qingyubiao.notifying import with_notify_env
 
 
 @dataclass
@@ -69,7 +72,9 @@ def build_notifications(
     alerts: AlertReader | None = None,
     now_ms: int | None = None,
     mqtt_client_id: str | None = None,
+    env: Mapping[str, str] | None = None,
 ) -> Notifications:
+    config = with_notify_env(config, os.environ if env is None else env)  # secrets from QYB_* variables
     s = config.deployment.notify
     outbox = Outbox(db or config.deployment.store.db, synchronous=config.deployment.store.synchronous)
     client = httpx.Client(timeout=httpx.Timeout(10.0, connect=5.0))

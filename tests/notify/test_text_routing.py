@@ -168,3 +168,14 @@ def test_the_api_reads_the_feed_and_ack_refs_read_only(tmp_path) -> None:
     assert reader.resolve(next(q.ack for q in queued if q.ack)[0]) is not None
     reader.close()
     writer.close()
+
+
+def test_secrets_from_the_environment_win_over_the_file() -> None:
+    from qingyubiao.notifying import notify_settings
+
+    config = notify_config()
+    env = {"QYB_ACK_SECRET": "from-env", "QYB_DINGTALK_SECRET": "SECenv", "QYB_WECOM_URL": "https://wecom/x?key=k"}
+    s = notify_settings(config, env)
+    assert (s.ack_secret, s.dingtalk.secret, s.wecom.url) == ("from-env", "SECenv", "https://wecom/x?key=k")
+    assert s.public_url == config.deployment.notify.public_url  # untouched without its variable
+    assert notify_settings(config, {}) == config.deployment.notify

@@ -147,8 +147,9 @@ class Outbox:
                 if q.ack is not None:
                     db.execute("INSERT OR IGNORE INTO notify_ack_ref VALUES (?,?,?,?,?)", (*q.ack, now_ms))
             if t.state == "firing" and queued:
-                first_due = min(q.due_ms for q in queued if q.notice.channel not in ("mqtt", "feed")) if any(
-                    q.notice.channel not in ("mqtt", "feed") for q in queued) else now_ms  # fmt: skip
+                # when people were first told (a held warning: in the morning); machines do not count
+                to_people = [q.due_ms for q in queued if q.notice.channel not in ("mqtt", "feed")]
+                first_due = min(to_people, default=now_ms)
                 db.execute(
                     "INSERT OR IGNORE INTO notify_episode(episode, village, severity, audience, started_ms, "
                     "first_due_ms, last_page_ms, transition) VALUES (?,?,?,?,?,?,?,?)",

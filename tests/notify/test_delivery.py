@@ -120,3 +120,16 @@ def test_backoff_doubles_and_a_hopeless_message_is_marked_failed(
     assert status == [("failed",)]
     assert len(receivers["wecom"].requests) == len(tries)
     notes.close()
+
+
+def test_a_refused_request_is_final_and_does_not_block_the_next(receivers: dict[str, Receiver], tmp_path: Path) -> None:
+    receivers["webhook"].fail(1, 400)  # e.g. the app rejects the first event: a configuration problem, not a retry
+    clock = Clock(at("2026-07-15 14:00"))
+    notes, writer = pipeline(notify_config(receivers, group_wait_s=0), tmp_path, clock)
+    writer.queue([transition(site="gh03")], clock.ms)
+    writer.queue([transition(site="gh05", ts=clock.ms + 1)], clock.ms)
+    drive(notes.dispatcher, clock, 10)
+    assert [r.status for r in receivers["webhook"].requests] == [400, 200]
+    rows = notes.outbox._db.execute("SELECT site, status FROM notify_message WHERE channel='webhook' ORDER BY id")
+    assert rows.fetchall() == [("gh03", "failed"), ("gh05", "sent")]
+    notes.close()

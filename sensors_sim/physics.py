@@ -42,6 +42,14 @@ Q = {name: i for i, name in enumerate(QUANTITIES)}
 LUX_PER_W = 110.0  # daylight luminous efficacy, lx per W/m²
 PAR_PER_W = 2.0  # µmol/m²/s of PAR per W/m² of global radiation
 SPIN_UP_S = 2 * 86_400.0
+# Crop -> (transpiration vigour, vent setpoint shift in K): cucumbers drink and like it warm,
+# strawberries in flower are kept cooler (day optimum 23–25 °C; anchors-and-agronomy.md C2).
+CROP_TRAITS: dict[str, tuple[float, float]] = {
+    "cucumber": (1.2, 1.0),
+    "tomato": (1.0, 0.0),
+    "pepper": (0.9, 0.5),
+    "strawberry": (0.8, -1.5),
+}
 
 
 @dataclass(frozen=True, slots=True)
@@ -117,6 +125,10 @@ class Physics:
         ]
         rng = np.random.default_rng([seed, 7])
         self.gh_params = gh.HouseParams.draw(len(self.gh_idx), rng)
+        crops = [s.crop for v in config.village for s in v.site if s.kind == "greenhouse"]
+        vigour, vent_shift = zip(*(CROP_TRAITS.get(c, (1.0, 0.0)) for c in crops), strict=True) if crops else ((), ())
+        self.gh_params.crop *= np.array(vigour)
+        self.gh_params.vent_setpoint += np.array(vent_shift)
         names = [self.sites[i].name for i in self.or_idx]
         self.or_params = orc.BlockParams.draw(names, rng)
         if scenario is not None:

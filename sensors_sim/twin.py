@@ -117,6 +117,7 @@ class Twin:
         self._dup_gateways: set[tuple[int, str]] = set()
         self._info = [self._device_info(di) for di in range(n_dev)]
         self._by_second = np.argsort(self.plan.second, kind="stable")
+        self._percent = np.isin(self.plan.series_metric, ["air_rh_pct", "soil_vwc_pct", "leaf_wet_pct"])
         self._getters = [_getter([s for _, s in names]) for names in self.plan.dev_series]
         self._dev_tmpls = [_template(names, None) for names in self.plan.dev_series]
         self._gw_tmpls = [_template(names, d.id) for names, (_, d) in zip(self.plan.dev_series, self.plan.devices,
@@ -221,8 +222,7 @@ class Twin:
         values = truth[:, p.series_q, p.series_site]  # (k, n_series)
         noise = rng.normal(0.0, 1.0, values.shape)
         values = values + self.offset + noise * (self.noise_sd + self.rel_sd * np.abs(values))
-        bounded = np.isin(p.series_metric, ["air_rh_pct", "soil_vwc_pct", "leaf_wet_pct"])
-        values = np.where(bounded, np.clip(values, 0.0, 100.0), np.maximum(values, self.lo))
+        values = np.where(self._percent, np.clip(values, 0.0, 100.0), np.maximum(values, self.lo))
         steps = step0 + np.arange(k)
         due = (steps[:, None] + p.phase[None, :]) % p.every[None, :] == 0  # (k, n_dev)
         skew = np.zeros((k, len(p.devices)))

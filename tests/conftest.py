@@ -97,7 +97,8 @@ log_type notice
 log_type information
 """
         )
-        self.proc = subprocess.Popen([self.binary, "-c", str(conf)], stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL)
+        quiet = subprocess.DEVNULL
+        self.proc = subprocess.Popen([self.binary, "-c", str(conf)], stdout=quiet, stderr=quiet)
         wait_port(self.port)
 
     def stop(self) -> None:
@@ -138,8 +139,9 @@ def qyb_env(broker: Mosquitto, db: Path, client_id: str = "qyb-test", **extra: s
 
 
 def qyb(*args: str, env: dict[str, str], check: bool = True, timeout: float = 600) -> subprocess.CompletedProcess[str]:
-    proc = subprocess.run([sys.executable, "-m", "qyb", *args], env=env, capture_output=True, text=True,
-                          timeout=timeout)
+    proc = subprocess.run(
+        [sys.executable, "-m", "qyb", *args], env=env, capture_output=True, text=True, timeout=timeout
+    )
     if check and proc.returncode != 0:
         raise AssertionError(f"qyb {' '.join(args)} failed ({proc.returncode}):\n{proc.stdout}\n{proc.stderr}")
     return proc

@@ -15,7 +15,7 @@ from qingyubiao.catalogue import HEALTH_METRICS
 router = APIRouter(tags=["devices"])
 AdminOnly = require("admin")
 
-LOW_BATTERY_V = 3.3  # a Li-SOCl2 / LiFePO4 sensor cell below this has days, not weeks, left
+LOW_BATTERY_V = 3.2  # a 3.6 V lithium (Li-SOCl2) sensor cell this low is near its end: weeks, not months
 
 
 def devices_of(state: ApiState, village: str, site_ids: set[str]) -> list[DeviceOut]:

@@ -61,6 +61,9 @@ const QYB = (() => {
     if (!r.ok) throw new Error(`${r.status}`);
     return r.json();
   }
+  const RANK = { emergency: 0, critical: 1, warning: 2 };
+  // most urgent first, then the oldest: what to go and look at first
+  const byUrgency = (a, b) => (RANK[a.severity] ?? 3) - (RANK[b.severity] ?? 3) || a.started_ms - b.started_ms;
   function ago(ms) {
     if (ms == null) return t("never");
     const min = Math.floor((Date.now() - ms) / 60000);
@@ -78,5 +81,5 @@ const QYB = (() => {
       b.onclick = () => { lang = lang === "zh" ? "en" : "zh"; localStorage.setItem("qyb_lang", lang); setupLang(rerender); rerender(); };
     }
   }
-  return { t, token, get, post, keep, ago, setupLang, lang: () => lang };
+  return { t, token, get, post, keep, ago, byUrgency, setupLang, lang: () => lang };
 })();

@@ -55,7 +55,7 @@
   function renderAlerts() {
     const body = document.querySelector("#alerts tbody");
     body.replaceChildren();
-    const firing = [...alerts.values()].filter((a) => a.state === "firing").sort((a, b) => a.started_ms - b.started_ms);
+    const firing = [...alerts.values()].filter((a) => a.state === "firing").sort(QYB.byUrgency);
     document.getElementById("alert-count").textContent = firing.length;
     for (const a of firing) {
       const tr = document.createElement("tr");

@@ -48,7 +48,7 @@
     if (!el) return;
     const ul = el.querySelector(".alerts");
     ul.replaceChildren();
-    for (const a of [...alerts.values()].filter((a) => a.site === siteId && a.state === "firing")) {
+    for (const a of [...alerts.values()].filter((a) => a.site === siteId && a.state === "firing").sort(QYB.byUrgency)) {
       const li = document.createElement("li");
       li.dataset.severity = a.severity;
       li.dataset.id = a.id;
@@ -97,6 +97,10 @@
       axes.push({ scale: "%", side: 1, size: 36, grid: { show: false } });
     }
     el.replaceChildren();
+    const key = document.createElement("p");
+    key.className = "key";
+    key.innerHTML = series.slice(1).map((s) => `<span style="color:${s.stroke}">━</span> ${s.label}`).join("　");
+    el.append(key);
     new uPlot({ width: el.clientWidth || 320, height: 150, series, axes, scales, legend: { show: false },
       cursor: { drag: { x: false, y: false } } }, data, el);
   }

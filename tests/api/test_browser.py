@@ -49,8 +49,11 @@ def running(mosquitto: Mosquitto, village: Config, tmp_path: Path) -> Iterator[d
     procs = [collector]
     try:
         wait_for(lambda: "subscribed to" in collect_log.read_text(), 20, "the collector to subscribe")
-        per_round = sum(len(d.metrics) for d in village.village[0].device)
-        qyb("sim", "--count", str(per_round), "--start=-1m", env=env)
+        if os.environ.get("QYB_SCREENSHOTS"):  # the village twin's last day, so the screenshots show whole charts
+            qyb("sim", "--twin", "--hours", "24", "--start=-24h", env=env)
+        else:  # one plausible reading per metric of every device, a minute old
+            per_round = sum(len(d.metrics) for d in village.village[0].device)
+            qyb("sim", "--count", str(per_round), "--start=-1m", env=env)
         users = UserStore(db, village)
         tokens = {who: users.issue("lijiahe", who) for who in ("li-jianjun", "secretary")}
         users.close()

@@ -55,6 +55,10 @@ class NotificationFeed(Protocol):
         """Feed events with id > after_id, oldest first (all people when `person` is None)."""
         ...
 
+    def newest_id(self) -> int:
+        """The id of the newest event of anyone (0 when none): where a new stream starts, so it replays nothing."""
+        ...
+
 
 @dataclass(frozen=True, slots=True)
 class AckRef:

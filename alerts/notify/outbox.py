@@ -331,6 +331,16 @@ class Outbox:
                 raise
         return [FeedEvent(*r) for r in rows]
 
+    def newest_id(self) -> int:
+        with self._lock:
+            try:
+                row = self._db.execute("SELECT coalesce(max(id), 0) FROM notify_feed").fetchone()
+            except sqlite3.OperationalError as e:
+                if "no such table" in str(e):
+                    return 0
+                raise
+        return int(row[0])
+
     def resolve(self, ref: str) -> AckRef | None:
         with self._lock:
             try:

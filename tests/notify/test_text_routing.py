@@ -156,7 +156,7 @@ def test_the_api_reads_the_feed_and_ack_refs_read_only(tmp_path) -> None:
     db = tmp_path / "qyb.sqlite"
     sqlite3.connect(db).close()  # the database exists, the collector has not run yet
     reader = Outbox(db, readonly=True)
-    assert reader.events_since(0) == [] and reader.resolve("nothing") is None
+    assert reader.events_since(0) == [] and reader.resolve("nothing") is None and reader.newest_id() == 0
     writer = Outbox(db)
     t = transition()
     queued = route(t)
@@ -164,6 +164,7 @@ def test_the_api_reads_the_feed_and_ack_refs_read_only(tmp_path) -> None:
     feed = [q.notice for q in queued if q.notice.channel == "feed"]
     writer.add_feed(feed, [("中文", "English")] * len(feed))
     [event] = reader.events_since(0, person="li-guohua")
+    assert reader.newest_id() == max(e.id for e in reader.events_since(0)) >= event.id  # where a new stream starts
     assert (event.episode, event.state, event.text_zh, event.ack_url) == (t.episode, "firing", "中文", feed[0].ack_url)
     assert reader.resolve(next(q.ack for q in queued if q.ack)[0]) is not None
     reader.close()

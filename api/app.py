@@ -13,13 +13,14 @@ from fastapi.responses import FileResponse, JSONResponse
 from fastapi.staticfiles import StaticFiles
 from prometheus_client import CollectorRegistry, Counter, Histogram
 
+from api.routes import ack_link, devices, export, health, people, sites, stream, summary
 from api.routes import alerts as alert_routes
-from api.routes import devices, export, health, people, sites, stream, summary
 from api.routes import rules as rule_routes
 from api.state import AlertAccess, ApiState, RuleBook
 from api.users import UserStore
 from qingyubiao import __version__
 from qingyubiao.config import Config
+from qingyubiao.notifying import AckRefs, NotificationFeed
 from qingyubiao.series import SeriesIndex
 from qingyubiao.store import DeviceStatus, IngestLog, ReadingReader
 
@@ -39,6 +40,9 @@ def create_app(
     rules: RuleBook | None = None,
     index: SeriesIndex | None = None,
     stream_poll_s: float = 2.0,
+    feed: NotificationFeed | None = None,
+    ack_refs: AckRefs | None = None,
+    ack_secret: str | None = None,
 ) -> FastAPI:
     app = FastAPI(
         title="晴雨表 Qingyubiao API",
@@ -58,6 +62,9 @@ def create_app(
         device_statuses=device_statuses,
         rules=rules,
         stream_poll_s=stream_poll_s,
+        feed=feed,
+        ack_refs=ack_refs,
+        ack_secret=ack_secret,
     )
     _add_metrics(app)
     app.add_middleware(GZipMiddleware, minimum_size=1024)  # weak 4G: uPlot goes from 51 KB to 22 KB; SSE is exempt
@@ -73,6 +80,7 @@ def create_app(
     ):
         app.include_router(r, prefix=API_PREFIX)
     app.include_router(health.router)
+    app.include_router(ack_link.router)  # at the root: the links in messages are {public_url}/a/{token}
     _add_pages(app)
 
     @app.exception_handler(Exception)
@@ -94,6 +102,10 @@ def _add_metrics(app: FastAPI) -> None:
         registry=registry,
         buckets=(0.002, 0.005, 0.01, 0.02, 0.05, 0.1, 0.25, 0.5, 1.0, 2.5),
     )
+    outcomes = Counter("qyb_ack_link_total", "one-tap ack link answers by outcome", ["outcome"], registry=registry)
+    for outcome in ack_link.OUTCOMES:
+        outcomes.labels(outcome)  # every outcome exported from the start, at 0
+    app.state.ack_link_outcomes = outcomes
 
     @app.middleware("http")
     async def measure(request: Request, call_next: Callable[[Request], Awaitable[Response]]) -> Response:

@@ -10,6 +10,7 @@ from typing import Protocol
 from api.users import UserStore
 from qingyubiao.alerting import AlertReader, Silence
 from qingyubiao.config import Config
+from qingyubiao.notifying import AckRefs, NotificationFeed
 from qingyubiao.series import SeriesIndex
 from qingyubiao.store import DeviceStatus, IngestLog, ReadingReader
 
@@ -54,6 +55,9 @@ class ApiState:
     alerts: AlertAccess | None = None
     device_statuses: Callable[[], Sequence[DeviceStatus]] | None = None
     rules: RuleBook | None = None
+    feed: NotificationFeed | None = None  # the outbox's per-person notices, streamed as `notice` events
+    ack_refs: AckRefs | None = None  # what a one-tap ack link's reference names
+    ack_secret: str | None = None  # checks those links (notify_settings: QYB_ACK_SECRET or the config)
     now_ms: Callable[[], int] = wall_ms
     stream_poll_s: float = 2.0
     # series of each (village, site), computed once: of_site() scans the whole index.

@@ -11,6 +11,7 @@ from pathlib import Path
 from typing import TYPE_CHECKING, Any
 
 from qingyubiao.config import Config, Person, load_config
+from qingyubiao.notifying import notify_settings
 from qingyubiao.series import SeriesIndex
 
 if TYPE_CHECKING:
@@ -134,6 +135,7 @@ class AlertRuleBook:
 
 def open_api_stores(config: Config, index: SeriesIndex) -> dict[str, Any]:
     """The stores the API reads, opened on the configured SQLite file."""
+    from alerts.notify.outbox import Outbox
     from api.users import UserStore
     from ingest.store.sqlite import SqliteStore
     from ingest.store.sqlite_alerts import SqliteAlertStore
@@ -142,7 +144,11 @@ def open_api_stores(config: Config, index: SeriesIndex) -> dict[str, Any]:
     # Create the schema and series ids if the collector has not yet, so the reader knows every series.
     SqliteStore(db, index, synchronous=config.deployment.store.synchronous).close()
     reader = SqliteStore(db, index, readonly=True)
+    # the collector's outbox, read only: the phone page's notices and the ack links' references
+    outbox = Outbox(db, readonly=True)
     return {
+        "feed": outbox,
+        "ack_refs": outbox,
         "reader": reader,
         "ingest_log": reader,
         "device_statuses": reader.device_statuses,
@@ -156,7 +162,10 @@ def build_app(config: Config, stream_poll_s: float = 2.0) -> FastAPI:
     from api.app import create_app
 
     index = SeriesIndex(config)
-    return create_app(config, index=index, stream_poll_s=stream_poll_s, **open_api_stores(config, index))
+    ack_secret = notify_settings(config, os.environ).ack_secret  # the collector signs with the same one
+    return create_app(
+        config, index=index, stream_poll_s=stream_poll_s, ack_secret=ack_secret, **open_api_stores(config, index)
+    )
 
 
 def run_api(args: argparse.Namespace) -> int:

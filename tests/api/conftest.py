@@ -1,29 +1,37 @@
-"""The API over a real SQLite store and alert store, with one token per kind of person."""
+"""The API over a real SQLite store, alert store and notification outbox, with one token per kind of person."""
 
 from __future__ import annotations
 
 import time
 from collections.abc import Iterator
-from dataclasses import dataclass
+from dataclasses import dataclass, replace
 from pathlib import Path
 
 import numpy as np
 import pytest
 from fastapi.testclient import TestClient
 
+from alerts.notify.channels.feed import FeedChannel
+from alerts.notify.dispatcher import Dispatcher
+from alerts.notify.outbox import Outbox
+from alerts.notify.routing import Router
+from alerts.notify.writer import NotifyingWriter
 from api.app import create_app
 from api.users import UserStore
 from ingest.store.sqlite import SqliteStore
 from ingest.store.sqlite_alerts import SqliteAlertStore
-from qingyubiao.alerting import Episode
+from qingyubiao.alerting import Episode, Transition
 from qingyubiao.batch import Batch
 from qingyubiao.config import Config
+from qingyubiao.notifying import with_notify_env
 from qingyubiao.series import SeriesIndex
 from qyb.api_cmd import AlertRuleBook
 
 HOUR = 3_600_000
 # li-jianjun's household owns gh01 and gh02; li-guohua's owns gh03.
 FARMER, OTHER_FARMER, SECRETARY, ADMIN = "li-jianjun", "li-guohua", "secretary", "technician"
+ACK_SECRET = "api-test-ack-secret"  # the API checks one-tap ack links with it (the collector signs with it)
+PUBLIC_URL = "https://qyb.lijiahe.example.cn"
 
 
 def write_readings(store: SqliteStore, index: SeriesIndex, rows: list[tuple[str, str, int, float]]) -> None:
@@ -74,6 +82,7 @@ class ApiWorld:
     tokens: dict[str, str]
     now_ms: int
     db: Path
+    outbox: Outbox  # the collector's side: notices, the feed and ack references
 
     def auth(self, who: str) -> dict[str, str]:
         return {"Authorization": f"Bearer {self.tokens[who]}"}
@@ -117,6 +126,8 @@ def build_world(village: Config, index: SeriesIndex, folder: Path) -> Iterator[A
     users = UserStore(db, village)
     tokens = {who: users.issue("lijiahe", who) for who in (FARMER, OTHER_FARMER, SECRETARY, ADMIN)}
     reader = SqliteStore(db, index, readonly=True)
+    outbox = Outbox(db, synchronous="NORMAL")
+    feed = Outbox(db, readonly=True)  # as `qyb api` opens it
     app = create_app(
         village,
         reader=reader,
@@ -127,9 +138,14 @@ def build_world(village: Config, index: SeriesIndex, folder: Path) -> Iterator[A
         rules=AlertRuleBook(village, str(folder / "rules.toml")),
         index=index,
         stream_poll_s=0.2,
+        feed=feed,
+        ack_refs=feed,
+        ack_secret=ACK_SECRET,
     )
     with TestClient(app) as client:
-        yield ApiWorld(client, writer, alerts, users, tokens, now, db)
+        yield ApiWorld(client, writer, alerts, users, tokens, now, db, outbox)
+    feed.close()
+    outbox.close()
     reader.close()
     writer.close()
     alerts.close()
@@ -145,3 +161,56 @@ def world(village: Config, index: SeriesIndex, tmp_path: Path) -> Iterator[ApiWo
 def shared_world(village: Config, index: SeriesIndex, tmp_path_factory: pytest.TempPathFactory) -> Iterator[ApiWorld]:
     """One world for tests whose changes cannot alter each other's answers (the role table)."""
     yield from build_world(village, index, tmp_path_factory.mktemp("api"))
+
+
+@dataclass
+class Paging:
+    """Alerts paged through the real notification pipeline on the world's database:
+    NotifyingWriter (routing, ack references) → outbox → dispatcher → the feed channel's rows."""
+
+    world: ApiWorld
+    config: Config
+    writer: NotifyingWriter
+    dispatcher: Dispatcher
+    episodes: dict[str, Episode]
+
+    def fire(self, site: str, severity: str = "critical", metric: str = "air_temp_c", minutes_ago: int = 20) -> str:
+        """A heat alert on the site's air sensor: pending, then firing 15 minutes later; returns the episode id."""
+        now = self.world.now_ms
+        start = now - minutes_ago * 60_000
+        device, rule = f"{site}-air", f"test-heat-{severity}"
+        name = next(s.name for s in self.config.village[0].site if s.id == site)
+        zh, en = f"{name} 高温：气温 38.2 °C，高于 35 °C", f"{name} air temp high: 38.2 °C, above 35 °C"
+        eid = f"{rule}/lijiahe/{device}/{metric}@{start}"
+        pending = Transition(eid, rule, "air_temp_high", severity, "farmer", "pending", start, "lijiahe", site, device,
+                             metric, 36.0, 35.0, text_zh=zh, text_en=en)  # fmt: skip
+        firing = replace(pending, state="firing", ts_ms=start + 15 * 60_000, value=38.2)
+        ep = Episode(eid, rule, "air_temp_high", severity, "farmer", "lijiahe", site, device, metric, "firing", start,
+                     firing.ts_ms, None, False, 38.2, zh, en)  # fmt: skip
+        self.writer.record([pending, firing], [ep], None, now)
+        self.episodes[eid] = ep
+        self.dispatcher.run_once(now)
+        return eid
+
+    def resolve(self, eid: str) -> None:
+        ep = self.episodes[eid]
+        now = self.world.now_ms
+        last = self.world.alerts.transitions(eid)[-1]
+        self.writer.record([replace(last, state="resolved", ts_ms=now, value=30.0)],
+                           [replace(ep, state="resolved", ended_ms=now, value=30.0)], None, now)  # fmt: skip
+        self.dispatcher.run_once(now)
+
+    def token(self, eid: str, person: str) -> str:
+        """The token of the ack link in the person's notice of this episode, as the phone shows it."""
+        url = next(e.ack_url for e in self.world.outbox.events_since(0, person) if e.episode == eid)
+        assert url is not None and url.startswith(f"{PUBLIC_URL}/a/")
+        return url.rsplit("/", 1)[1]
+
+
+@pytest.fixture
+def paging(world: ApiWorld, village: Config) -> Paging:
+    config = with_notify_env(village, {"QYB_ACK_SECRET": ACK_SECRET, "QYB_PUBLIC_URL": PUBLIC_URL})
+    router = Router(config, {"feed", "sms"})
+    writer = NotifyingWriter(world.alerts, world.outbox, router)
+    dispatcher = Dispatcher(world.outbox, [FeedChannel(world.outbox)], group_wait_ms=0, now_ms=world.now_ms)
+    return Paging(world, config, writer, dispatcher, {})

@@ -1,0 +1,172 @@
+"""One-tap acknowledge links from the notifications: `GET /a/{token}` shows the alert and a button,
+`POST /a/{token}` (the button) acknowledges it in the name of the person the link was sent to.
+
+The signed link is the credential, no login: it names one alert episode for one
+person and expires (`qingyubiao.notifying`). GET never acknowledges: chat apps'
+link-preview bots and URL scanners open links before a person does, and an
+acknowledgement stops the repeats and the escalation (docs/design.md).
+"""
+
+from __future__ import annotations
+
+import re
+from dataclasses import dataclass
+
+from fastapi import APIRouter, Request
+from fastapi.responses import HTMLResponse
+
+from api.ackpage import AckPage, Text, render, when
+from api.deps import StateDep
+from api.state import AlertAccess, ApiState
+from qingyubiao.alerting import Episode
+from qingyubiao.config import Person, Village
+from qingyubiao.notifying import AckCheck, AckRef, verify_ack_token
+
+router = APIRouter(tags=["ack link"])
+
+# never kept by a browser or a proxy: the answer changes with the alert, and the URL is a credential
+HEADERS = {"Cache-Control": "no-store", "Referrer-Policy": "no-referrer", "X-Robots-Tag": "noindex"}
+# a chat app may glue the punctuation after a link to it (…/a/TOKEN。): the token is the part it can contain
+_TOKEN = re.compile(r"[A-Za-z0-9._-]*")
+LOOKBACK_MS = 2 * 86_400_000
+OUTCOMES = ("confirm", "acked", "already", "cleared", "expired", "invalid", "unknown", "unavailable")
+
+_ON_PHONE: Text = ("请打开晴雨表手机页查看和确认告警。", "Open the phone page to see and acknowledge alerts.")
+_CUT: Text = ("链接可能不完整（短信有时会截断链接）。", "The link may be incomplete (SMS sometimes cuts links).")
+UNAVAILABLE = AckPage("unavailable", 503, ("一键确认暂不可用", "One-tap acknowledge is off"), lines=[_ON_PHONE])
+INVALID = AckPage("invalid", 404, ("链接无效", "This link is not valid"), lines=[_CUT, _ON_PHONE])
+UNKNOWN = AckPage("unknown", 404, ("找不到这条告警", "No such alert"), lines=[_ON_PHONE])
+
+
+@dataclass(frozen=True, slots=True)
+class Link:
+    """What a valid link points at."""
+
+    ref: AckRef
+    village: Village
+    person: Person
+    episode: Episode
+
+
+def find_episode(alerts: AlertAccess, ref: AckRef) -> Episode | None:
+    """The episode, open or ended. The store finds ended ones by start time: an episode starts with its first
+    recorded transition (pending), or shortly before it when only the firing one was recorded."""
+    found = next((e for e in alerts.active_episodes(ref.village) if e.id == ref.episode), None)
+    if found is not None:
+        return found
+    transitions = alerts.transitions(ref.episode)
+    if not transitions:
+        return None
+    first = transitions[0]
+    near = alerts.episodes(first.ts_ms - LOOKBACK_MS, first.ts_ms + 1, first.site)
+    return next((e for e in near if e.id == ref.episode), None)
+
+
+def lookup(state: ApiState, token: str) -> AckPage | Link:
+    if not state.ack_secret or state.ack_refs is None or state.alerts is None:
+        return UNAVAILABLE
+    verdict, ref_id = verify_ack_token(state.ack_secret, token, state.now_ms())
+    if verdict == AckCheck.EXPIRED:
+        ttl = state.config.deployment.notify.ack_ttl_h
+        return AckPage(
+            "expired",
+            410,
+            ("链接已过期", "This link has expired"),
+            lines=[(f"一键确认链接 {ttl:g} 小时内有效。", f"One-tap links work for {ttl:g} hours."), _ON_PHONE],
+        )
+    if verdict != AckCheck.OK or ref_id is None:
+        return INVALID
+    ref = state.ack_refs.resolve(ref_id)
+    if ref is None or all(v.id != ref.village for v in state.config.village):
+        return UNKNOWN
+    person = state.users.person(ref.village, ref.person)  # someone removed from the village: the link dies
+    episode = find_episode(state.alerts, ref)
+    if person is None or episode is None or episode.village != ref.village:
+        return UNKNOWN
+    return Link(ref, state.config.village_by_id(ref.village), person, episode)
+
+
+def name_of(state: ApiState, village: str, person: str) -> str:
+    found = state.users.person(village, person)
+    return found.name if found else person
+
+
+def described(link: Link, outcome: str, heading: Text, lines: list[Text], button: Text | None = None) -> AckPage:
+    e = link.episode
+    site = next((s.name for s in link.village.site if s.id == e.site), e.site or e.device)
+    return AckPage(outcome, 200, heading, (site, site), (e.text_zh, e.text_en or e.text_zh), lines, button)
+
+
+def page_for(state: ApiState, link: Link) -> AckPage:
+    """What the link's alert is now, for GET and for a POST that finds nothing left to do."""
+    e, tz = link.episode, link.village.tz
+    acked: list[Text] = []
+    if e.ack_by is not None and e.ack_ms is not None:
+        who, at = name_of(state, e.village, e.ack_by), when(e.ack_ms, tz)
+        acked = [(f"由 {who} 于 {at[0]} 确认", f"Acknowledged by {who} at {at[1]}")]
+    if e.ended_ms is not None:
+        ended = when(e.ended_ms, tz)
+        heading = ("告警已恢复，无需确认", "This alert has cleared: nothing to acknowledge")
+        return described(link, "cleared", heading, [(f"恢复时间：{ended[0]}", f"Cleared at {ended[1]}"), *acked])
+    if acked:
+        return described(link, "already", ("这条告警已经确认过了", "This alert was already acknowledged"), acked)
+    return described(
+        link,
+        "confirm",
+        ("请确认收到这条告警", "Please confirm you have seen this alert"),
+        [
+            (f"确认人：{link.person.name}", f"Acknowledging as {link.person.name}"),
+            ("确认后不再重复提醒，也不再升级。", "This stops the reminders and the escalation."),
+        ],
+        ("我知道了，马上处理", "Got it, I'm on it"),
+    )
+
+
+def acknowledge(state: ApiState, link: Link) -> AckPage:
+    e = link.episode
+    if e.ended_ms is not None or e.ack_by is not None:
+        return page_for(state, link)  # the first acknowledgement stays: it says who went to look
+    assert state.alerts is not None
+    now = state.now_ms()
+    if not state.alerts.acknowledge(e.id, link.person.id, now):  # it ended meanwhile
+        found = find_episode(state.alerts, link.ref)
+        return page_for(state, Link(link.ref, link.village, link.person, found)) if found else UNKNOWN
+    at = when(now, link.village.tz)
+    who = link.person.name
+    return described(
+        link, "acked", ("已确认 ✓", "Acknowledged ✓"), [(f"由 {who} 确认 · {at[0]}", f"by {who} at {at[1]}")]
+    )
+
+
+def answer(request: Request, token: str, page: AckPage, village: Village | None) -> HTMLResponse:
+    counter = getattr(request.app.state, "ack_link_outcomes", None)
+    if counter is not None:
+        counter.labels(page.outcome).inc()
+    place = village.name if village else ""
+    title = (f"晴雨表 · {place}" if place else "晴雨表", f"Qingyubiao · {place}" if place else "Qingyubiao")
+    lang = "en" if request.query_params.get("lang") == "en" else "zh"
+    action = f"./{token}" + ("?lang=en" if lang == "en" else "")  # relative: works behind a path prefix too
+    return HTMLResponse(render(page, title, lang, action), status_code=page.status, headers=HEADERS)
+
+
+def _token(raw: str) -> str:
+    m = _TOKEN.match(raw)
+    return m.group(0) if m else ""
+
+
+@router.get("/a/{token}", include_in_schema=False)
+def show(token: str, request: Request, state: StateDep) -> HTMLResponse:
+    token = _token(token)
+    found = lookup(state, token)
+    if isinstance(found, AckPage):
+        return answer(request, token, found, None)
+    return answer(request, token, page_for(state, found), found.village)
+
+
+@router.post("/a/{token}", include_in_schema=False)
+def confirm(token: str, request: Request, state: StateDep) -> HTMLResponse:
+    token = _token(token)
+    found = lookup(state, token)
+    if isinstance(found, AckPage):
+        return answer(request, token, found, None)
+    return answer(request, token, acknowledge(state, found), found.village)

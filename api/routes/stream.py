@@ -1,9 +1,14 @@
-"""Server-sent events per village: changed sites (readings, status) and alert transitions.
+"""Server-sent events per village: changed sites (readings, status), alert transitions, and the caller's notices.
 
 The API runs apart from the collector, so the stream polls the store: every
 `stream_poll_s` it compares each visible site's newest timestamp, status and
 alert count with what it sent, and the set of active episodes with the last
 one it saw. One poll serves one client; a village has a few dozen phones.
+
+`notice` events are the caller's own rows of the outbox's feed
+(`NotificationFeed`), each with its feed id as the SSE `id:`. A reconnecting
+EventSource sends the last one back as `Last-Event-ID` and the stream resumes
+after it; a new stream starts at the newest id, so it replays no history.
 """
 
 from __future__ import annotations
@@ -12,8 +17,9 @@ import asyncio
 import json
 import time
 from collections.abc import AsyncIterator
+from typing import Annotated
 
-from fastapi import APIRouter, Request
+from fastapi import APIRouter, Header, Request
 from fastapi.responses import StreamingResponse
 from starlette.concurrency import run_in_threadpool
 
@@ -23,21 +29,49 @@ from api.routes.sites import active_counts, site_out
 from api.state import ApiState
 from api.status import firing_by_site
 from qingyubiao.alerting import Episode
+from qingyubiao.notifying import FeedEvent
 
 router = APIRouter(tags=["stream"])
 
 KEEPALIVE_S = 15.0
+NOTICES_PER_POLL = 100  # a phone resuming after a long absence catches up over a few polls
 
 
-def _event(name: str, data: object) -> str:
-    return f"event: {name}\ndata: {json.dumps(data, ensure_ascii=False, separators=(',', ':'))}\n\n"
+def _event(name: str, data: object, event_id: int | None = None) -> str:
+    head = "" if event_id is None else f"id: {event_id}\n"
+    return f"{head}event: {name}\ndata: {json.dumps(data, ensure_ascii=False, separators=(',', ':'))}\n\n"
+
+
+def notice_out(e: FeedEvent, caller: Caller) -> dict[str, object]:
+    """A notice as the phone page shows it (the ack link stays out: the page acknowledges through the API)."""
+    site = caller.village.site
+    return {
+        "id": e.id,
+        "episode": e.episode,
+        "state": e.state,
+        "severity": e.severity,
+        "site": e.site,
+        "site_name": next((s.name for s in site if s.id == e.site), e.site),
+        "ts_ms": e.ts_ms,
+        "text_zh": e.text_zh,
+        "text_en": e.text_en,
+    }
+
+
+def resume_after(state: ApiState, last_event_id: str | None) -> int:
+    """Where the notices start: after Last-Event-ID when it is a sane id, else after the newest (no replay)."""
+    newest = state.feed.newest_id() if state.feed is not None else 0
+    if last_event_id is not None and last_event_id.strip().isdigit():
+        return min(int(last_event_id), newest)  # an id from before a database reset must not hide new ones
+    return newest
 
 
 class _Poller:
-    def __init__(self, state: ApiState, caller: Caller) -> None:
+    def __init__(self, state: ApiState, caller: Caller, notices_after: int = 0) -> None:
         self.state, self.caller = state, caller
         self.sent: dict[str, tuple[int | None, str, int]] = {}
         self.episodes: dict[str, tuple[str, str | None]] = {}
+        self.notices_after = notices_after
 
     def poll(self) -> list[str]:
         state, village = self.state, self.caller.village.id
@@ -60,21 +94,36 @@ class _Poller:
             for gone in self.episodes.keys() - active.keys():
                 events.append(_event("alert_ended", {"id": gone}))
             self.episodes = {e.id: (e.state, e.ack_by) for e in active.values()}
+        if state.feed is not None:
+            person = self.caller.person.id
+            for n in state.feed.events_since(self.notices_after, person, NOTICES_PER_POLL):
+                self.notices_after = n.id
+                if n.village == village:  # person ids (e.g. "secretary") repeat across villages
+                    events.append(_event("notice", notice_out(n, self.caller), n.id))
         return events
 
 
 @router.get(
     "/villages/{village}/stream",
-    summary="live updates as server-sent events: `site` and `alert` / `alert_ended` (token as ?access_token=)",
+    summary="live updates as server-sent events: `site`, `alert` / `alert_ended` and the caller's `notice` "
+    "(token as ?access_token=; notices resume after Last-Event-ID)",
     response_class=StreamingResponse,
     responses={200: {"content": {"text/event-stream": {}}}},
 )
-async def stream(village: str, request: Request, caller: CallerDep, state: StateDep) -> StreamingResponse:
+async def stream(
+    village: str,
+    request: Request,
+    caller: CallerDep,
+    state: StateDep,
+    last_event_id: Annotated[str | None, Header(description="the last notice id seen (EventSource sends it)")] = None,
+) -> StreamingResponse:
     village_of(caller, village)
-    poller = _Poller(state, caller)
+    after = await run_in_threadpool(resume_after, state, last_event_id)
+    poller = _Poller(state, caller, after)
 
     async def events() -> AsyncIterator[str]:
-        yield "retry: 5000\n\n"
+        # the starting id at once: a reconnect after a quiet spell resumes here, not at the then newest
+        yield f"retry: 5000\nid: {after}\n\n"
         quiet_since = time.monotonic()
         while not await request.is_disconnected():
             batch = await run_in_threadpool(poller.poll)

@@ -85,7 +85,8 @@ def test_notices_reach_their_person_only_and_a_new_stream_replays_no_history(
     assert mine[0] == {"retry": "5000", "id": str(newest)}  # where a reconnect resumes, even before any notice
     [(nid, notice)] = notices(mine)
     assert notice["episode"] == fired[1] != old and notice["site_name"] == "2号棚" and notice["state"] == "firing"
-    assert str(notice["text_zh"]).startswith("【李家河晴雨表】2号棚 气温 38.2℃") and notice["text_en"]
+    assert str(notice["text_zh"]).startswith("2号棚 气温 38.2℃，已超过 35℃")
+    assert str(notice["text_en"]).startswith("2号棚 (gh02) air temperature 38.2 °C")
     assert notice["severity"] == "warning" and "ack_url" not in notice  # the page acknowledges through the API
     feed = world.outbox.events_since(0, FARMER)
     assert nid == feed[-1].id and {e.person for e in feed} == {FARMER}

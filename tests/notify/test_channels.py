@@ -110,7 +110,9 @@ def test_http_channels_send_the_exact_requests(receivers: dict[str, Receiver], t
     events = notes.outbox.events_since(0)
     assert sorted(e.person for e in events) == ["li-guohua", "secretary"]
     assert notes.outbox.events_since(events[-1].id) == []
-    assert [e.state for e in notes.outbox.events_since(0, person="li-guohua")] == ["firing"]
+    [mine] = notes.outbox.events_since(0, person="li-guohua")
+    assert mine.state == "firing" and mine.ack_url is not None and mine.ack_url.startswith("https://qyb.example.cn/a/")
+    assert mine.text_zh.startswith("【严重】3号棚 气温 38.2℃") and "https://" not in mine.text_zh + mine.text_en
     assert notes.outbox.status_counts() == {"sent": 7}  # webhook, wecom, dingtalk, 2 sms, 2 feed
     notes.close()
 

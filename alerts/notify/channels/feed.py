@@ -1,7 +1,9 @@
 """The phone page's live stream: notices land in `notify_feed`, which the API's SSE route polls by id.
 
 Same database, so delivery is one INSERT keyed on the notice's idempotency
-key: a retry after a restart cannot add a second row.
+key: a retry after a restart cannot add a second row. The text is the bare
+sentence (`text.line`): the page shows its village itself, and the ack link
+has its own column (the page acknowledges through the API).
 """
 
 from __future__ import annotations
@@ -22,5 +24,5 @@ class FeedChannel:
         self.outbox = outbox
 
     def deliver(self, send: Send, now_ms: int) -> Outcome:
-        self.outbox.add_feed(send.notices, [text.single(n, now_ms) for n in send.notices])
+        self.outbox.add_feed(send.notices, [text.line(n, now_ms) for n in send.notices])
         return Outcome(True, False, f"{len(send.notices)} feed events")

@@ -67,7 +67,9 @@ def create_app(
         ack_secret=ack_secret,
     )
     _add_metrics(app)
-    app.add_middleware(GZipMiddleware, minimum_size=1024)  # weak 4G: uPlot goes from 51 KB to 22 KB; SSE is exempt
+    # weak 4G: uPlot goes from 51 KB to ~23 KB; SSE is exempt. Level 1, not the default 9: a 7-day 5-minute
+    # history (150 KB of JSON) compresses to 64 KB in 2.4 ms instead of 59 KB in 24 ms.
+    app.add_middleware(GZipMiddleware, minimum_size=1024, compresslevel=1)
     for r in (
         sites.router,
         devices.router,

@@ -7,9 +7,11 @@ a thread, like the C publisher in the research baselines.
 
 from __future__ import annotations
 
+import multiprocessing
 import socket
 import struct
 import threading
+from multiprocessing.synchronize import Event
 
 
 def _remaining_length(n: int) -> bytes:
@@ -67,3 +69,29 @@ def flood(port: int, messages: list[tuple[str, bytes]], client_id: str = "rawpub
     if acked[0] != len(messages):
         raise RuntimeError(f"only {acked[0]} of {len(messages)} PUBACKs")
     return len(messages)
+
+
+class FloodProcess:
+    """flood() from a forked process, so the load generator never shares the GIL with the consumer measured.
+
+    Create it before the consumer starts its threads (fork copies only the calling
+    thread), then `go()` once the consumer is subscribed.
+    """
+
+    def __init__(self, port: int, messages: list[tuple[str, bytes]]) -> None:
+        ctx = multiprocessing.get_context("fork")
+        self._go: Event = ctx.Event()
+        self._proc = ctx.Process(target=self._run, args=(port, messages), daemon=True)
+        self._proc.start()
+
+    def _run(self, port: int, messages: list[tuple[str, bytes]]) -> None:
+        self._go.wait()
+        flood(port, messages)
+
+    def go(self) -> None:
+        self._go.set()
+
+    def join(self, timeout: float) -> None:
+        self._proc.join(timeout)
+        if self._proc.exitcode != 0:
+            raise RuntimeError(f"publisher process ended with {self._proc.exitcode}")

@@ -1,10 +1,13 @@
-// The farmer's phone page: a card per site, big numbers, a 24-hour chart, alerts to acknowledge, live updates.
+// The farmer's phone page: a card per site, big numbers, a 24-hour chart, alerts to acknowledge, live updates,
+// and the latest notices (what the phone was told) at the top.
 "use strict";
 (() => {
   const { t, get, post, ago } = QYB;
   const sites = new Map(); // id -> site as the API returns it
   const alerts = new Map(); // episode id -> episode
   const cards = new Map(); // id -> card element
+  const NOTICES_SHOWN = 5;
+  let notices = []; // newest first, as the stream's `notice` events bring them
   let me = null;
 
   const fmt = (v, digits) => (v == null ? "--" : v.toFixed(digits));
@@ -55,21 +58,65 @@
       li.className = a.ack_by ? "acked" : "";
       const text = document.createElement("span");
       text.textContent = QYB.lang() === "zh" ? a.text_zh : a.text_en || a.text_zh;
-      const b = document.createElement("button");
-      b.type = "button";
-      b.textContent = a.ack_by ? t("acked") : t("ack");
-      b.disabled = !!a.ack_by;
-      b.onclick = async () => {
-        b.disabled = true;
-        try {
-          const done = await post(`/api/v1/villages/${me.village}/alerts/${encodeURIComponent(a.id)}/ack`);
-          alerts.set(done.id, done);
-          renderAlerts(siteId);
-        } catch (e) { b.disabled = false; }
-      };
-      li.append(text, b);
+      li.append(text, ackButton(a));
       ul.append(li);
     }
+  }
+
+  function ackButton(a) {
+    const b = document.createElement("button");
+    b.type = "button";
+    b.className = "ack";
+    b.textContent = a.ack_by ? t("acked") : t("ack");
+    b.disabled = !!a.ack_by;
+    b.onclick = async () => {
+      b.disabled = true;
+      try {
+        const done = await post(`/api/v1/villages/${me.village}/alerts/${encodeURIComponent(a.id)}/ack`);
+        alerts.set(done.id, done);
+        renderAlerts(done.site);
+        renderNotices();
+      } catch (e) { b.disabled = false; }
+    };
+    return b;
+  }
+
+  const noticesKey = () => `qyb_notices:${me.id}`;
+  function renderNotices() {
+    const ul = document.getElementById("notices");
+    ul.replaceChildren();
+    ul.hidden = !notices.length;
+    const zh = QYB.lang() === "zh";
+    for (const n of notices) {
+      const li = document.createElement("li");
+      li.dataset.id = n.id;
+      li.dataset.state = n.state.split("-")[0]; // repeat-2 -> repeat
+      li.dataset.severity = n.severity;
+      const text = document.createElement("p");
+      const when = document.createElement("time");
+      const d = new Date(n.ts_ms);
+      when.textContent = d.toLocaleString(zh ? "zh-CN" : "en", Date.now() - n.ts_ms > 20 * 3600e3
+        ? { month: "numeric", day: "numeric", hour: "2-digit", minute: "2-digit" } : { hour: "2-digit", minute: "2-digit" });
+      text.append(when, " ", zh ? n.text_zh : n.text_en || n.text_zh);
+      li.append(text);
+      const a = alerts.get(n.episode); // still firing: it can be acknowledged from here
+      if (a && a.state === "firing" && li.dataset.state !== "resolved") {
+        li.className = a.ack_by ? "acked" : "";
+        li.append(ackButton(a));
+      }
+      const x = document.createElement("button");
+      x.type = "button";
+      x.className = "x";
+      x.textContent = "×";
+      x.title = t("dismiss");
+      x.setAttribute("aria-label", t("dismiss"));
+      x.onclick = () => { notices = notices.filter((m) => m.id !== n.id); keepNotices(); renderNotices(); };
+      li.append(x);
+      ul.append(li);
+    }
+  }
+  function keepNotices() {
+    try { localStorage.setItem(noticesKey(), JSON.stringify(notices)); } catch (e) { /* full */ }
   }
 
   async function chart(site) {
@@ -112,6 +159,8 @@
     const active = await get(`/api/v1/villages/${me.village}/alerts`).catch(() => []);
     for (const a of active) alerts.set(a.id, a);
     for (const s of list) { sites.set(s.id, s); renderSite(s); }
+    try { notices = JSON.parse(localStorage.getItem(noticesKey()) || "[]"); } catch (e) { notices = []; }
+    renderNotices();
     list.forEach(chart);
   }
 
@@ -133,6 +182,7 @@
       const a = JSON.parse(ev.data);
       alerts.set(a.id, a);
       renderAlerts(a.site);
+      renderNotices();
       keepAlerts();
     });
     es.addEventListener("alert_ended", (ev) => {
@@ -140,11 +190,20 @@
       const a = alerts.get(id);
       alerts.delete(id);
       if (a) renderAlerts(a.site);
+      renderNotices();
       keepAlerts();
+    });
+    // what the phone was told (the outbox's feed); the browser resumes after the last id when it reconnects
+    es.addEventListener("notice", (ev) => {
+      const n = JSON.parse(ev.data);
+      if (notices.some((m) => m.id === n.id)) return;
+      notices = [n, ...notices].slice(0, NOTICES_SHOWN);
+      keepNotices();
+      renderNotices();
     });
   }
 
-  const rerender = () => { for (const s of sites.values()) renderSite(s); };
+  const rerender = () => { for (const s of sites.values()) renderSite(s); if (me) renderNotices(); };
   QYB.setupLang(rerender);
   setInterval(() => document.querySelectorAll(".ago").forEach((p) => {
     p.textContent = ago(p.dataset.ms ? Number(p.dataset.ms) : null);

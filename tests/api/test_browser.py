@@ -17,6 +17,7 @@ import httpx
 import paho.mqtt.client as mqtt
 import pytest
 
+from alerts.notify.outbox import Outbox
 from api.users import UserStore
 from ingest.store.sqlite_alerts import SqliteAlertStore
 from qingyubiao.config import Config
@@ -36,6 +37,7 @@ LAUNCH_ARGS = [
 ]
 PHONE = {"width": 360, "height": 740}
 PAGE_BUDGET_BYTES = 200_000
+ACK_SECRET = "browser-test-ack-secret"
 
 
 @pytest.fixture
@@ -43,7 +45,9 @@ def running(mosquitto: Mosquitto, village: Config, tmp_path: Path) -> Iterator[d
     """Collector and API processes on one database, with simulated readings stored."""
     chromium = need("chromium")
     db = tmp_path / "qyb.sqlite"
-    env = qyb_env(mosquitto, db)
+    port = free_port()
+    # the collector signs one-tap ack links with the secret the API checks, pointing at the API
+    env = qyb_env(mosquitto, db, QYB_ACK_SECRET=ACK_SECRET, QYB_PUBLIC_URL=f"http://127.0.0.1:{port}")
     collect_log = tmp_path / "collect.log"
     collector = spawn_qyb("collect", env=env, log=collect_log)
     procs = [collector]
@@ -57,7 +61,6 @@ def running(mosquitto: Mosquitto, village: Config, tmp_path: Path) -> Iterator[d
         users = UserStore(db, village)
         tokens = {who: users.issue("lijiahe", who) for who in ("li-jianjun", "secretary")}
         users.close()
-        port = free_port()
         procs.append(spawn_qyb("api", "--port", str(port), "--stream-poll", "0.5", env=env, log=tmp_path / "api.log"))
         base = f"http://127.0.0.1:{port}"
         wait_for(lambda: _answers(f"{base}/healthz"), 20, "qyb api")
@@ -134,10 +137,18 @@ def test_phone_page_live_values_alert_ack_offline_and_size(running: dict[str, ob
         alert = gh01.locator(".alerts li").first
         expect(alert).to_be_visible(timeout=15_000)
         expect(gh01).to_have_attribute("data-status", "critical")
+        # the notice the phone was sent (the outbox's feed) shows at the top, with its own ack button
+        notice = page.locator("#notices li").first
+        expect(notice).to_contain_text("1号棚 气温 1.5℃", timeout=15_000)
+        expect(notice.locator("button.ack")).to_have_text("我知道了")
         page.screenshot(path=tmp / "phone.png", full_page=True)
         _keep(tmp / "phone.png", "phone.png")
         alert.locator("button").tap()
         expect(alert.locator("button")).to_have_text("已确认")
+        expect(notice.locator("button.ack")).to_have_text("已确认")  # one alert, one state
+        page.locator("#lang").tap()
+        expect(notice).to_contain_text("1号棚 (gh01) air temperature 1.5 °C")
+        page.locator("#lang").tap()
         store = SqliteAlertStore(running["db"], readonly=True)  # type: ignore[arg-type]
         acked = [e for e in store.active_episodes("lijiahe") if e.site == "gh01" and e.ack_by]
         store.close()
@@ -149,9 +160,44 @@ def test_phone_page_live_values_alert_ack_offline_and_size(running: dict[str, ob
         page.reload()
         expect(page.locator("#offline")).to_be_visible()
         expect(page.locator("#site-gh01 [data-m=air_temp_c] b")).to_have_text("1.5")
+        expect(page.locator("#notices li").first).to_contain_text("1号棚 气温 1.5℃")  # kept with the rest
         context.set_offline(False)
         assert errors == []
         browser.close()
+
+
+def test_ack_link_page_on_a_phone_needs_a_tap_not_a_login(running: dict[str, object]) -> None:
+    from playwright.sync_api import expect, sync_playwright
+
+    tmp, db = running["tmp"], running["db"]
+    assert isinstance(tmp, Path) and isinstance(db, Path)
+    _publish(running["mqtt"], "gh02-air", {"air_temp_c": 1.5, "air_rh_pct": 95.0})  # type: ignore[arg-type]
+    outbox = Outbox(db, readonly=True)
+    try:
+        wait_for(lambda: any(e.site == "gh02" for e in outbox.events_since(0, "li-jianjun")), 20, "the gh02 notice")
+        event = next(e for e in outbox.events_since(0, "li-jianjun") if e.site == "gh02")
+    finally:
+        outbox.close()
+    assert event.ack_url is not None and event.ack_url.startswith(f"{running['base']}/a/")
+    with sync_playwright() as p:
+        browser = p.chromium.launch(executable_path=str(running["chromium"]), headless=True, args=LAUNCH_ARGS)
+        context = browser.new_context(
+            viewport=PHONE, device_scale_factor=2, locale="zh-CN", is_mobile=True, has_touch=True
+        )
+        page = context.new_page()  # a fresh browser: no login token anywhere
+        page.goto(event.ack_url)
+        expect(page.locator("h1")).to_have_text("请确认收到这条告警")
+        expect(page.locator(".site")).to_have_text("2号棚")
+        expect(page.locator("main")).to_contain_text("确认人：李建军")
+        page.screenshot(path=tmp / "ack.png", full_page=True)
+        page.locator("button").tap()
+        expect(page.locator("h1")).to_have_text("已确认 ✓")
+        expect(page.locator("main")).to_contain_text("由 李建军 确认")
+        browser.close()
+    store = SqliteAlertStore(db, readonly=True)
+    acked = {e.id: e.ack_by for e in store.active_episodes("lijiahe") if e.site == "gh02"}
+    store.close()
+    assert acked.pop(event.episode) == "li-jianjun" and set(acked.values()) <= {None}  # that alert only
 
 
 def test_overview_grid_shows_the_village(running: dict[str, object], village: Config) -> None:

@@ -209,6 +209,7 @@ class RobotSettings(_Strict):
     url: str | None = None
     secret: str | None = None
     per_minute: int = Field(default=20, ge=1, le=20)  # both robots allow 20 a minute; DingTalk blocks 10 min beyond
+    lang: Literal["zh", "en"] = "zh"  # the language of the group's messages
 
 
 class SmsSettings(_Strict):
@@ -230,6 +231,7 @@ class PersonNotify(_Strict):
     channels: list[Literal["app", "wecom", "dingtalk", "sms"]] = ["app", "wecom", "dingtalk", "sms"]
     quiet_hours: str | None = Field(default=None, pattern=HHMM_RANGE)  # None: the village default
     smartphone: bool = True  # False: everything by SMS
+    lang: Literal["zh", "en"] = "zh"  # the language of this person's SMS
 
 
 class NotifySettings(_Strict):

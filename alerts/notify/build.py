@@ -51,14 +51,17 @@ def build_channels(config: Config, outbox: Outbox, client: httpx.Client, mqtt_cl
             raise ValueError("deployment.notify.webhook.secret is required with a webhook url (the app checks it)")
         channels.append(WebhookChannel(s.webhook.url, s.webhook.secret, client, people))
     if s.wecom.url:
-        channels.append(WeComChannel(s.wecom.url, client, s.wecom.per_minute))
+        channels.append(WeComChannel(s.wecom.url, client, s.wecom.per_minute, s.wecom.lang))
     if s.dingtalk.url:
-        channels.append(DingTalkChannel(s.dingtalk.url, s.dingtalk.secret, client, s.dingtalk.per_minute))
+        channels.append(
+            DingTalkChannel(s.dingtalk.url, s.dingtalk.secret, client, s.dingtalk.per_minute, s.dingtalk.lang)
+        )
     if s.sms.url:
         sms = s.sms
         phones = {pid: phone for pid, (_, phone) in people.items()}
+        langs = {pid: prefs.lang for pid, prefs in s.person.items()}
         channels.append(SmsChannel(sms.url, sms.api_key, sms.sign_name, sms.template, sms.body_template, client,
-                                   phones, sms.per_minute))  # fmt: skip
+                                   phones, sms.per_minute, langs))  # fmt: skip
     if s.mqtt:
         link = MqttLink(config.deployment.mqtt, mqtt_client_id or f"{config.deployment.mqtt.client_id}-notify")
         links.append(link)

@@ -74,14 +74,20 @@ def digest(notices: list[Notice], now_ms: int) -> tuple[str, str]:
     en = [f"[{brand}] Digest: {len(notices)} notices from {sites} sites"]
     for i, n in enumerate(notices, 1):
         lz, le = line(n, now_ms)
-        link = f" 确认：{n.ack_url}" if n.ack_url and n.why != Why.RESOLVED else ""
-        zh.append(f"{i}. {lz}{link}")
-        en.append(f"{i}. {le}")
+        linked = n.ack_url and n.why != Why.RESOLVED
+        zh.append(f"{i}. {lz}" + (f" 确认：{n.ack_url}" if linked else ""))
+        en.append(f"{i}. {le}" + (f" Ack: {n.ack_url}" if linked else ""))
     return "\n".join(zh), "\n".join(en)
 
 
 def render(notices: list[Notice], now_ms: int) -> tuple[str, str]:
     return single(notices[0], now_ms) if len(notices) == 1 else digest(notices, now_ms)
+
+
+def render_in(lang: str, notices: list[Notice], now_ms: int) -> str:
+    """One message in the recipient's language: zh-CN unless "en"."""
+    zh, en = render(notices, now_ms)
+    return en if lang == "en" else zh
 
 
 def loudspeaker(n: Notice) -> str:

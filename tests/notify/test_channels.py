@@ -11,6 +11,7 @@ import hashlib
 import hmac
 import json
 from pathlib import Path
+from typing import Any
 from urllib.parse import quote_plus
 
 import paho.mqtt.client as mqtt
@@ -168,4 +169,29 @@ def test_robot_refusals_are_read_from_the_body(receivers: dict[str, Receiver], t
     if status == "retry":  # DingTalk blocks for 10 minutes: wait it out instead of prolonging it
         assert row[1] - at("2026-07-15 14:00:30") == 600_000
     assert len(receivers["dingtalk"].requests) == 1
+    notes.close()
+
+
+def test_english_goes_to_groups_and_people_who_chose_it(receivers: dict[str, Receiver], tmp_path: Path) -> None:
+    """zh-CN is the default; a robot group or a person's SMS can be set to English."""
+
+    def english(raw: dict[str, Any]) -> None:
+        notify = raw["deployment"]["notify"]
+        notify["wecom"]["lang"] = "en"
+        notify["person"] = {"secretary": {"lang": "en"}}
+
+    clock = Clock(at("2026-07-15 14:00"))
+    notes, writer = pipeline(notify_config(receivers, edit=english), tmp_path, clock)
+    writer.queue([transition(site="gh03", severity="critical")], clock.ms)
+    drive(notes.dispatcher, clock, 40)
+    send_ms = at("2026-07-15 14:00") + 30_000
+    [n] = expected(notes, "wecom", "lijiahe", clock.ms)
+    zh, en = text.single(n, send_ms)
+    assert receivers["wecom"].requests[0].json()["text"]["content"] == en
+    assert en.startswith("[李家河晴雨表] [critical] 3号棚 (gh03) air temperature 38.2 °C, above 35 °C for 16 min.")
+    assert "Ack: https://qyb.example.cn/a/" in en
+    assert receivers["dingtalk"].requests[0].json()["markdown"]["text"].startswith(zh.split("\n")[0][:20])
+    sms = {r.json()["phone"]: r.json()["params"]["text"] for r in receivers["sms"].requests}
+    assert sms["13909120030"].startswith("[李家河晴雨表] [critical] 3号棚 (gh03) air temperature")  # the secretary
+    assert sms["13909120002"].startswith("【李家河晴雨表】【严重】3号棚 气温 38.2℃")  # the farmer: zh-CN
     notes.close()

@@ -41,15 +41,18 @@ class DingTalkChannel:
     idempotent = False
     max_items = 10
 
-    def __init__(self, url: str, secret: str | None, client: httpx.Client, per_minute: int = 20) -> None:
-        self.url, self.secret, self.client, self.per_minute = url, secret, client, per_minute
+    def __init__(
+        self, url: str, secret: str | None, client: httpx.Client, per_minute: int = 20, lang: str = "zh"
+    ) -> None:
+        self.url, self.secret, self.client, self.per_minute, self.lang = url, secret, client, per_minute, lang
 
     def body(self, send: Send, now_ms: int) -> dict[str, object]:
-        zh, _ = text.render(send.notices, now_ms)
+        words = text.render_in(self.lang, send.notices, now_ms)
         mentions = list(dict.fromkeys(p for n in send.notices for p in n.mentions))
         first = send.notices[0]
-        title = f"{first.brand} {first.site_name}" if len(send.notices) == 1 else f"{first.brand} 汇总"
-        content = zh.replace("\n", "\n\n")  # DingTalk markdown needs blank lines between paragraphs
+        what = (first.site_name if self.lang == "zh" else first.site) if len(send.notices) == 1 else None
+        title = f"{first.brand} {what or ('汇总' if self.lang == 'zh' else 'digest')}"
+        content = words.replace("\n", "\n\n")  # DingTalk markdown needs blank lines between paragraphs
         if mentions:
             content += "\n\n" + " ".join(f"@{m}" for m in mentions)
         return {"msgtype": "markdown", "markdown": {"title": title, "text": content},

@@ -27,13 +27,15 @@ class SmsChannel:
     max_items = 3  # SMS are short; more becomes several messages
 
     def __init__(self, url: str, api_key: str | None, sign_name: str, template: str, body_template: str,
-                 client: httpx.Client, phones: dict[str, str], per_minute: int = 60) -> None:  # fmt: skip
+                 client: httpx.Client, phones: dict[str, str], per_minute: int = 60,
+                 langs: dict[str, str] | None = None) -> None:  # fmt: skip
         self.url, self.api_key, self.sign_name, self.template = url, api_key, sign_name, template
         self.body_template, self.client, self.phones, self.per_minute = body_template, client, phones, per_minute
+        self.langs = langs or {}  # person -> "en" for those who read English; zh-CN otherwise
 
     def body(self, send: Send, now_ms: int) -> bytes:
-        zh, _ = text.render(send.notices, now_ms)
-        values = {"phone": self.phones.get(send.target, send.target), "text": zh, "sign_name": self.sign_name,
+        words = text.render_in(self.langs.get(send.target, "zh"), send.notices, now_ms)
+        values = {"phone": self.phones.get(send.target, send.target), "text": words, "sign_name": self.sign_name,
                   "template": self.template}  # fmt: skip
         out = self.body_template
         for k, v in values.items():

@@ -32,15 +32,16 @@ class WeComChannel:
     idempotent = False
     max_items = 8  # keeps a digest under 2048 bytes of text
 
-    def __init__(self, url: str, client: httpx.Client, per_minute: int = 20) -> None:
-        self.url, self.client, self.per_minute = url, client, per_minute
+    def __init__(self, url: str, client: httpx.Client, per_minute: int = 20, lang: str = "zh") -> None:
+        self.url, self.client, self.per_minute, self.lang = url, client, per_minute, lang
 
     def body(self, send: Send, now_ms: int) -> dict[str, object]:
-        zh, _ = text.render(send.notices, now_ms)
+        words = text.render_in(self.lang, send.notices, now_ms)
         mentions = list(dict.fromkeys(p for n in send.notices for p in n.mentions))
         if mentions:
-            return {"msgtype": "text", "text": {"content": _fit(zh, TEXT_MAX_BYTES), "mentioned_mobile_list": mentions}}
-        return {"msgtype": "markdown", "markdown": {"content": _fit(zh, 4096)}}
+            content = _fit(words, TEXT_MAX_BYTES)
+            return {"msgtype": "text", "text": {"content": content, "mentioned_mobile_list": mentions}}
+        return {"msgtype": "markdown", "markdown": {"content": _fit(words, 4096)}}
 
     def deliver(self, send: Send, now_ms: int) -> Outcome:
         body = json.dumps(self.body(send, now_ms), ensure_ascii=False).encode()

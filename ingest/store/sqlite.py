@@ -244,8 +244,8 @@ class SqliteStore:
         """Valid readings of one series in [start_ms, end_ms), per bucket of step_ms starting at start_ms.
 
         When the start and the step are on the hourly (or 5-minute) grid, whole rollup buckets answer
-        (as fresh as the last refresh_rollups) and raw rows only the part after the last grid point
-        before the end; otherwise raw rows answer everything. Empty buckets are absent.
+        (raw rows for buckets written since the last refresh_rollups) and raw rows the part after the
+        last grid point before the end; otherwise raw rows answer everything. Empty buckets are absent.
         Raises ValueError for step <= 0 or end <= start.
         """
         if step_ms <= 0 or end_ms <= start_ms:
@@ -258,10 +258,19 @@ class SqliteStore:
         rows: list[tuple[int, int, float, float, float]] = []
         with self._lock:
             if cut > start_ms:
+                # Rollup buckets written to since the last refresh_rollups are stale: raw rows answer those,
+                # so the newest readings show the moment they are stored, not after the next refresh.
+                stale = "SELECT DISTINCT bucket / :res * :res AS d FROM rollup_dirty WHERE series = :id"
                 rows += self._db.execute(
                     "SELECT (bucket - :s) / :step * :step + :s AS b, sum(n), min(vmin), max(vmax), sum(vsum)"
                     " FROM rollup WHERE res = :res AND series = :id AND bucket >= :s AND bucket < :cut AND n > 0"
-                    " GROUP BY b ORDER BY b",
+                    f" AND bucket NOT IN ({stale}) GROUP BY b ORDER BY b",
+                    params,
+                ).fetchall()
+                rows += self._db.execute(
+                    "SELECT (r.ts - :s) / :step * :step + :s AS b, count(*), min(r.value), max(r.value), sum(r.value)"
+                    f" FROM ({stale}) JOIN reading r ON r.series = :id AND r.ts >= d AND r.ts < d + :res"
+                    " WHERE d >= :s AND d < :cut AND r.flags & :bad = 0 GROUP BY b",
                     params,
                 ).fetchall()
             if cut < end_ms:

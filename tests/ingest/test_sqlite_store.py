@@ -265,6 +265,22 @@ def test_history_to_now_merges_rollups_with_the_raw_tail(
     assert_history_equal(store.history(s, T0, end, step), reference(store, s, T0, end, step))
 
 
+@pytest.mark.parametrize("step", [MIN5, HOUR, DAY])
+def test_history_shows_readings_written_since_the_last_rollup_refresh(
+    store: SqliteStore, index: SeriesIndex, step: int
+) -> None:
+    """A phone asking right after a write, before the collector refreshed its rollups, sees every reading."""
+    s = sid(index, "gh01-air", "air_rh_pct")
+    rng = np.random.default_rng(11)
+    store.write(random_readings(index, rng, 3000, T0, 6 * HOUR))
+    store.refresh_rollups()
+    store.write(random_readings(index, rng, 3000, T0 + 2 * HOUR, 8 * HOUR))  # some buckets again, some new
+    end = T0 + 7 * HOUR + 4 * MIN  # "now", just after a bucket boundary
+    assert_history_equal(store.history(s, T0, end, step), reference(store, s, T0, end, step))
+    store.refresh_rollups()
+    assert_history_equal(store.history(s, T0, end, step), reference(store, s, T0, end, step))
+
+
 def test_history_to_now_still_shows_days_beyond_raw_retention(store: SqliteStore, index: SeriesIndex) -> None:
     s = sid(index, "gh01-air", "air_temp_c")
     now = T0 + 40 * DAY + 7 * HOUR + 123_456  # not on any grid

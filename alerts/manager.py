@@ -83,11 +83,14 @@ class AlertManager:
     # -- people ------------------------------------------------------------------
 
     def acknowledge(self, episode: str, who: str, now_ms: int) -> bool:
-        """Mark an active episode as seen by `who`; False if there is no such active episode."""
+        """Mark an active episode as seen by `who`; False if there is no such active episode.
+
+        The first acknowledgement stays (who went to look, and when); later ones change nothing."""
         ep = self.active.get(episode)
         if ep is None:
             return False
-        self.active[episode] = replace(ep, ack_by=who, ack_ms=now_ms)
+        if ep.ack_by is None:
+            self.active[episode] = replace(ep, ack_by=who, ack_ms=now_ms)
         if self.store is not None:
             self.store.acknowledge(episode, who, now_ms)
         return True

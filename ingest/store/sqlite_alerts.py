@@ -117,11 +117,17 @@ class SqliteAlertStore:
                 raise
 
     def acknowledge(self, episode: str, who: str, ts_ms: int) -> bool:
+        """True while the episode is open. The first acknowledgement stays: it says who went to look, and when
+        (the monthly summary's time to acknowledge); a second tap, or a race of two, changes nothing."""
         with self._lock:
             cur = self._db.execute(
-                "UPDATE alert_episode SET ack_by=?, ack_ms=? WHERE id=? AND ended_ms IS NULL", (who, ts_ms, episode)
+                "UPDATE alert_episode SET ack_by=?, ack_ms=? WHERE id=? AND ended_ms IS NULL AND ack_by IS NULL",
+                (who, ts_ms, episode),
             )
-            return cur.rowcount > 0
+            if cur.rowcount > 0:
+                return True
+            row = self._db.execute("SELECT 1 FROM alert_episode WHERE id=? AND ended_ms IS NULL", (episode,)).fetchone()
+            return row is not None
 
     def save_silence(self, silence: Silence) -> None:
         s = silence

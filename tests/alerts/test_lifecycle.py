@@ -2,11 +2,14 @@
 
 from __future__ import annotations
 
+from pathlib import Path
+
 import pytest
 
 from alerts.manager import AlertManager
 from alerts.plan import compile_plan
 from alerts.rules import bundled_rules
+from ingest.store.sqlite_alerts import SqliteAlertStore
 from qingyubiao.alerting import Silence, State
 from qingyubiao.config import Config
 from qingyubiao.series import SeriesIndex
@@ -130,7 +133,24 @@ def test_silence_and_acknowledge(mgr, index):
     ep = gh2[0].episode
     assert mgr.acknowledge(ep, "li-jianjun", NIGHT + 5 * MIN)
     assert mgr.active[ep].ack_by == "li-jianjun" and mgr.active[ep].ack_ms == NIGHT + 5 * MIN
+    assert mgr.acknowledge(ep, "secretary", NIGHT + 9 * MIN)  # still open: fine, but the first one stays
+    assert mgr.active[ep].ack_by == "li-jianjun" and mgr.active[ep].ack_ms == NIGHT + 5 * MIN
     assert not mgr.acknowledge("no-such-episode", "x", NIGHT)
+
+
+def test_the_store_keeps_the_first_acknowledgement(village: Config, plan, index, tmp_path: Path) -> None:
+    store = SqliteAlertStore(tmp_path / "alerts.sqlite")
+    mgr = AlertManager(village, plan, store)
+    out = []
+    for i in range(40):
+        out += feed(mgr, index, "gh02-air", {"air_temp_c": 1.0}, NIGHT + i * MIN)
+    ep = of(out, site="gh02", state=State.FIRING)[0].episode
+    assert store.acknowledge(ep, "li-jianjun", NIGHT + 41 * MIN)
+    assert store.acknowledge(ep, "secretary", NIGHT + 42 * MIN)  # a second tap or a race: no overwrite
+    [found] = [e for e in store.active_episodes("lijiahe") if e.id == ep]
+    assert (found.ack_by, found.ack_ms) == ("li-jianjun", NIGHT + 41 * MIN)
+    assert not store.acknowledge("no-such-episode", "x", NIGHT)
+    store.close()
 
 
 def test_day_and_night_thresholds_follow_the_sun(mgr, index):

@@ -109,7 +109,12 @@ def test_phone_page_live_values_alert_ack_offline_and_size(running: dict[str, ob
     with sync_playwright() as p:
         browser = p.chromium.launch(executable_path=str(running["chromium"]), headless=True, args=LAUNCH_ARGS)
         context = browser.new_context(
-            viewport=PHONE, device_scale_factor=2, locale="zh-CN", is_mobile=True, has_touch=True
+            viewport=PHONE,
+            device_scale_factor=2,
+            locale="zh-CN",
+            timezone_id="Asia/Shanghai",  # the village clock, as on the farmers' phones
+            is_mobile=True,
+            has_touch=True,
         )
         page = context.new_page()
         errors: list[str] = []
@@ -182,7 +187,12 @@ def test_ack_link_page_on_a_phone_needs_a_tap_not_a_login(running: dict[str, obj
     with sync_playwright() as p:
         browser = p.chromium.launch(executable_path=str(running["chromium"]), headless=True, args=LAUNCH_ARGS)
         context = browser.new_context(
-            viewport=PHONE, device_scale_factor=2, locale="zh-CN", is_mobile=True, has_touch=True
+            viewport=PHONE,
+            device_scale_factor=2,
+            locale="zh-CN",
+            timezone_id="Asia/Shanghai",  # the village clock, as on the farmers' phones
+            is_mobile=True,
+            has_touch=True,
         )
         page = context.new_page()  # a fresh browser: no login token anywhere
         page.goto(event.ack_url)
@@ -208,7 +218,7 @@ def test_overview_grid_shows_the_village(running: dict[str, object], village: Co
     _publish(running["mqtt"], "gh05-air", {"air_temp_c": 1.0, "air_rh_pct": 95.0})  # type: ignore[arg-type]
     with sync_playwright() as p:
         browser = p.chromium.launch(executable_path=str(running["chromium"]), headless=True, args=LAUNCH_ARGS)
-        page = browser.new_page(viewport={"width": 1280, "height": 900}, locale="zh-CN")
+        page = browser.new_page(viewport={"width": 1280, "height": 900}, locale="zh-CN", timezone_id="Asia/Shanghai")
         page.goto(f"{base}/overview#token={tokens['secretary']}")
         expect(page.locator("#grid-greenhouse .tile")).to_have_count(24)
         expect(page.locator("#grid-orchard .tile")).to_have_count(6)

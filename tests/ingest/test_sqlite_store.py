@@ -265,6 +265,37 @@ def test_history_to_now_merges_rollups_with_the_raw_tail(
     assert_history_equal(store.history(s, T0, end, step), reference(store, s, T0, end, step))
 
 
+def test_values_timestamps_and_flags_come_back_bit_for_bit(store: SqliteStore, index: SeriesIndex) -> None:
+    """Every double survives the trip through SQLite exactly, extremes included."""
+    s = sid(index, "gh01-air", "air_temp_c")
+    rng = np.random.default_rng(7)
+    values = np.concatenate(
+        [
+            rng.normal(20, 10, 20_000),
+            rng.uniform(-50, 70, 20_000).round(1),
+            np.exp(rng.uniform(-700, 700, 20_000)),
+            [
+                0.0,
+                5e-324,
+                2.2250738585072014e-308,
+                1.7976931348623157e308,
+                -1e-300,
+                0.1,
+                1 / 3,
+            ],
+        ]
+    )
+    ts = T0 + np.arange(len(values), dtype=np.int64) * 1_000 + 123
+    flags = rng.integers(0, 8, len(values)).astype(np.uint16)
+    series = np.full(len(values), s, dtype=np.int32)
+    store.write(Batch(series, ts, values, flags))
+    got_ts, got_value, got_flags = raw_rows(store, s)
+    assert np.array_equal(got_ts, ts) and np.array_equal(got_flags, flags)
+    expected = values + 0.0  # -0.0 -> 0.0: SQLite keeps a zero REAL as 0 (executemany did the same)
+    wrong = np.flatnonzero(got_value.view(np.int64) != expected.view(np.int64))
+    assert wrong.size == 0, f"{values[wrong[:5]].tolist()} came back as {got_value[wrong[:5]].tolist()}"  # bit for bit
+
+
 @pytest.mark.parametrize("step", [MIN5, HOUR, DAY])
 def test_history_shows_readings_written_since_the_last_rollup_refresh(
     store: SqliteStore, index: SeriesIndex, step: int

@@ -8,6 +8,7 @@ decodes, stores durably into SQLite (synchronous=FULL), and only then acknowledg
 
     .venv/bin/python bench/bench_ingest.py            # defaults: 100k single, 10k batches of 64
     .venv/bin/python bench/bench_ingest.py --single 200000 --batches 20000 --repeat 3
+    .venv/bin/python bench/bench_ingest.py --single 0 --batches 6000 --repeat 12 --switch-interval 0.005
 """
 
 from __future__ import annotations
@@ -24,6 +25,7 @@ from pathlib import Path
 import paho.mqtt.client as mqtt
 
 from bench import rawpub
+from ingest import collector as collector_module
 from ingest.collector import Collector, make_client, session_options
 from ingest.store.sqlite import SqliteStore
 from qingyubiao.config import Config, load_config
@@ -173,10 +175,15 @@ def main() -> None:
     p.add_argument("--single", type=int, default=100_000)
     p.add_argument("--batches", type=int, default=10_000)
     p.add_argument("--repeat", type=int, default=3)
+    p.add_argument("--switch-interval", type=float, help="the collector's GIL switch interval (default 0.001 s)")
     args = p.parse_args()
+    if args.switch_interval is not None:
+        collector_module.GIL_SWITCH_INTERVAL_S = args.switch_interval
     base = load_config()
-    run("single", args.single, args.repeat, base)
-    run("batch", args.batches, args.repeat, base)
+    if args.single:
+        run("single", args.single, args.repeat, base)
+    if args.batches:
+        run("batch", args.batches, args.repeat, base)
 
 
 if __name__ == "__main__":

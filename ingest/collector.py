@@ -108,6 +108,7 @@ class Collector:
         self.maintenance = maintenance
         self.dedup = Deduplicator()
         self.connected = threading.Event()
+        self._stopping = False  # our own disconnect at the end of run() is not worth a warning
         self._inbox: list[Inbound] = []
         self._inbox_lock = threading.Lock()
         self._generation = 0
@@ -157,7 +158,10 @@ class Collector:
     ) -> None:
         self.connected.clear()
         self.metrics.connected.set(0)
-        log.warning("disconnected from broker (%s); reconnecting", reason)
+        if self._stopping:
+            log.info("disconnected from broker")
+        else:
+            log.warning("disconnected from broker (%s); reconnecting", reason)
 
     def _on_message(self, client: mqtt.Client, userdata: object, msg: mqtt.MQTTMessage) -> None:
         try:
@@ -195,6 +199,7 @@ class Collector:
         finally:
             self._queue.put(None)
             writer.join()
+            self._stopping = True
             self.client.disconnect()
             self.client.loop_stop()
 

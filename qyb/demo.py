@@ -86,6 +86,10 @@ def run_demo(args: argparse.Namespace) -> int:
     from qyb.cli import build_collector
     from sensors_sim import publisher
 
+    if not args.verbose:  # the embedded broker narrates every connection; a newcomer needs the banner
+        for noisy in ("amqtt", "transitions"):
+            logging.getLogger(noisy).setLevel(logging.WARNING)
+
     broker: EmbeddedBroker | None = None
     url = None
     if not os.environ.get("QYB_MQTT_URL"):

@@ -13,7 +13,7 @@ from typing import Protocol
 import numpy as np
 from numpy.typing import NDArray
 
-from qingyubiao.batch import Batch
+from qingyubiao.batch import Batch, Flag
 from qingyubiao.rejects import Reject
 
 ROLLUP_RESOLUTIONS_MS: tuple[int, ...] = (300_000, 3_600_000)  # 5 minutes, 1 hour
@@ -47,6 +47,12 @@ class ExportRow:
     metric: str
     value: float
     flags: int
+
+    @property
+    def out_of_range(self) -> bool:
+        """A sensor fault: left out of exports unless asked for. Backfilled readings and ones stamped on
+        arrival (devices without a clock) are good data and always exported."""
+        return bool(self.flags & Flag.OUT_OF_RANGE)
 
 
 @dataclass(frozen=True, slots=True)

@@ -323,7 +323,7 @@ def _export(args: argparse.Namespace) -> int:
         if writer:
             writer.writerow(columns)
         for row in store.export(start, end, series):
-            if row.flags and not args.include_flagged:
+            if row.out_of_range and not args.include_flagged:
                 continue
             ts = datetime.fromtimestamp(row.ts_ms / 1000, tz).isoformat(timespec="milliseconds")
             values: list[object] = [ts, row.village, row.site, row.device, row.metric, row.value]

@@ -51,7 +51,7 @@ def export_csv(
         writer.writerow(columns)
         n = 0
         for r in state.reader.export(start_ms, end_ms, series):
-            if r.flags and not include_flagged:
+            if r.out_of_range and not include_flagged:
                 continue
             ts = datetime.fromtimestamp(r.ts_ms / 1000, tz).isoformat(timespec="milliseconds")
             values: list[object] = [ts, r.village, r.site, r.device, r.metric, r.value]

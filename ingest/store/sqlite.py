@@ -12,6 +12,7 @@ redelivered readings are counted exactly once.
 
 from __future__ import annotations
 
+import heapq
 import sqlite3
 import threading
 import time
@@ -301,26 +302,22 @@ class SqliteStore:
     def export(
         self, start_ms: int | None = None, end_ms: int | None = None, series: Sequence[int] | None = None
     ) -> Iterator[ExportRow]:
-        where, params = ["1"], []
-        if start_ms is not None:
-            where.append("r.ts >= ?")
-            params.append(start_ms)
-        if end_ms is not None:
-            where.append("r.ts < ?")
-            params.append(end_ms)
-        if series is not None:
-            ids = ",".join(str(int(self._db_id[s])) for s in series) or "-1"
-            where.append(f"r.series IN ({ids})")
-        sql = (
-            "SELECT r.ts, s.village, s.site, s.device, s.metric, r.value, r.flags FROM reading r"
-            f" JOIN series s ON s.id = r.series WHERE {' AND '.join(where)}"
-            " ORDER BY r.ts, s.village, s.site, s.device, s.metric"
-        )
+        """Readings in [start_ms, end_ms), by time, then village, site, device and metric.
+
+        One range scan per series on the (series, ts) key, merged by time: a day out of a year
+        reads that day's rows, not the whole table sorted on disk.
+        """
+        lo = -(2**63) if start_ms is None else start_ms
+        hi = 2**63 - 1 if end_ms is None else end_ms
         # A separate read connection, so a long export never holds the writer's lock.
         db = sqlite3.connect(_read_only_uri(self.path), uri=True)
         try:
-            for row in db.execute(sql, params):
-                yield ExportRow(*row)
+            names = db.execute("SELECT id, village, site, device, metric FROM series").fetchall()
+            if series is not None:
+                wanted = {int(self._db_id[s]) for s in series}
+                names = [n for n in names if n[0] in wanted]
+            scans = [_series_rows(db, lo, hi, *n) for n in sorted(names, key=lambda n: n[1:])]
+            yield from heapq.merge(*scans, key=lambda r: (r.ts_ms, r.village, r.site, r.device, r.metric))
         finally:
             db.close()
 
@@ -361,6 +358,14 @@ def _read_only_uri(path: Path) -> str:
     """SQLite URI opening `path` read-only. '?', '#' and '%' in the path must be escaped, or SQLite
     opens (and may create) a different file."""
     return f"file:{quote(str(path.resolve()))}?mode=ro"
+
+
+def _series_rows(
+    db: sqlite3.Connection, lo: int, hi: int, db_id: int, village: str, site: str, device: str, metric: str
+) -> Iterator[ExportRow]:
+    rows = db.execute("SELECT ts, value, flags FROM reading WHERE series = ? AND ts >= ? AND ts < ?", (db_id, lo, hi))
+    for ts, value, flags in rows:
+        yield ExportRow(ts, village, site, device, metric, value, flags)
 
 
 class _Tx:

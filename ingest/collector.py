@@ -207,6 +207,7 @@ class Collector:
         """Decode what has arrived into batches for the writer (blocks while it is two batches behind)."""
         with self._inbox_lock:
             msgs, self._inbox = self._inbox, []
+        self.metrics.inbox_depth.set(len(msgs))  # what arrived in one flush interval, still to be stored
         for start in range(0, len(msgs), self.settings.max_batch_messages):
             self._queue.put(self._decode(msgs[start : start + self.settings.max_batch_messages]))
 

@@ -21,13 +21,14 @@ the numbers of a rule for one site.
 
 from __future__ import annotations
 
+import math
 import re
 import tomllib
 from importlib import resources
 from pathlib import Path
 from typing import Any, Literal
 
-from pydantic import BaseModel, ConfigDict, Field, ValidationError, field_validator, model_validator
+from pydantic import BaseModel, ConfigDict, Field, FiniteFloat, ValidationError, field_validator, model_validator
 
 from qingyubiao.alerting import Audience, Kind, Severity
 
@@ -58,6 +59,8 @@ _UNIT_MS = {"ms": 1, "s": 1_000, "m": 60_000, "h": 3_600_000, "d": 86_400_000}
 def duration_ms(text: str | float | int) -> int:
     """'30m', '2h', '90s', or a number of seconds → milliseconds."""
     if isinstance(text, int | float) and not isinstance(text, bool):
+        if not math.isfinite(text):  # round(inf) would raise OverflowError, which pydantic does not catch
+            raise ValueError(f"the duration must be a finite number of seconds, got {text!r}")
         return round(float(text) * 1000)
     m = _DURATION.match(str(text))
     if not m:
@@ -77,7 +80,8 @@ class Scope(_Strict):
     kind: list[Literal["greenhouse", "orchard"]] = Field(default_factory=list)
 
 
-Threshold = float | tuple[float, float]
+# nan or inf in a threshold would compare false forever and switch the alert off without a word
+Threshold = FiniteFloat | tuple[FiniteFloat, FiniteFloat]
 
 
 class Rule(_Strict):
@@ -89,7 +93,7 @@ class Rule(_Strict):
     when: Literal["above", "below", "outside"]
     day: Threshold | None = None
     night: Threshold | None = None
-    clear: float = Field(default=0.0, ge=0)
+    clear: float = Field(default=0.0, ge=0, allow_inf_nan=False)
     active: Literal["always", "day", "night"] = "always"
     for_: int = Field(default=0, alias="for", ge=0)  # ms after parsing
     consecutive: int = Field(default=1, ge=1, le=10_000)
@@ -164,7 +168,7 @@ class Override(_Strict):
     rule: str
     day: Threshold | None = None
     night: Threshold | None = None
-    clear: float | None = None
+    clear: FiniteFloat | None = None
     for_: int | None = Field(default=None, alias="for")
     consecutive: int | None = None
     enabled: bool = True
@@ -178,7 +182,7 @@ class Override(_Strict):
 class RuleSet(_Strict):
     rule: list[Rule] = Field(default_factory=list)
     override: list[Override] = Field(default_factory=list)
-    stale_k: float = Field(default=3.0, gt=1)  # a series is stale after k x its expected interval
+    stale_k: float = Field(default=3.0, gt=1, allow_inf_nan=False)  # a series is stale after k x its expected interval
 
     def merged(self, other: RuleSet) -> RuleSet:
         ids = {r.id for r in other.rule}
@@ -230,9 +234,28 @@ def parse_rules(text: str, name: str = "<rules>") -> RuleSet:
     try:
         return RuleSet.model_validate(raw)
     except ValidationError as e:
-        err = e.errors()[0]
-        loc = ".".join(str(p) for p in err["loc"])
-        raise RulesError(f"{name}: {loc}: {err['msg']}") from None
+        raise RulesError(f"{name}: {_where(raw, e)}") from None
+
+
+_UNION_TAGS = {"float", "int", "str", "bool"}  # pydantic names the branch of a union it tried
+
+
+def _where(raw: dict[str, Any], e: ValidationError) -> str:
+    """`rule 'tomato-cold' (rule.3): night: <msg>` rather than `rule.3.night.float: <msg>`: one searches for the id."""
+    # the most specific error: for `night = [1, nan]` the tuple branch's, not "should be a number"
+    err = max(e.errors(), key=lambda x: len(x["loc"]))
+    loc = list(err["loc"])
+    field = ".".join(str(p) for p in loc[2:] if not (isinstance(p, str) and ("[" in p or p in _UNION_TAGS)))
+    if len(loc) >= 2 and loc[0] in ("rule", "override") and isinstance(loc[1], int):
+        items = raw.get(loc[0])
+        item = items[loc[1]] if isinstance(items, list) and loc[1] < len(items) else {}
+        item = item if isinstance(item, dict) else {}
+        if loc[0] == "rule":
+            what = f"rule {item.get('id', '#' + str(loc[1] + 1))!r}"
+        else:
+            what = f"override of rule {item.get('rule')!r} for site {item.get('site')!r}"
+        return f"{what} ({loc[0]}.{loc[1]}): {field or '(table)'}: {err['msg']}"
+    return f"{'.'.join(str(p) for p in loc) or '(file)'}: {err['msg']}"
 
 
 def load_rules(path: str | Path) -> RuleSet:

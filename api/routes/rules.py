@@ -10,14 +10,15 @@ from __future__ import annotations
 from typing import Annotated
 
 from fastapi import APIRouter, HTTPException
-from pydantic import BaseModel, Field
+from pydantic import BaseModel, Field, FiniteFloat
 
 from api.deps import CallerDep, StateDep, require, site_of, village_of
 from api.state import ApiState, RuleBook
 
 router = APIRouter(tags=["rules"])
 
-Threshold = float | tuple[float, float]
+# nan or inf would compare false forever: the alert silently off
+Threshold = FiniteFloat | tuple[FiniteFloat, FiniteFloat]
 
 
 class OverrideIn(BaseModel):
@@ -25,7 +26,7 @@ class OverrideIn(BaseModel):
     rule: str
     day: Threshold | None = None
     night: Threshold | None = None
-    clear: Annotated[float | None, Field(ge=0)] = None
+    clear: Annotated[float | None, Field(ge=0, allow_inf_nan=False)] = None
     for_: Annotated[str | None, Field(alias="for", description="e.g. 30m")] = None
     enabled: bool = True
 

@@ -2,6 +2,8 @@
 
 from __future__ import annotations
 
+import pytest
+
 from alerts.rules import deployment_rules
 from tests.api.conftest import FARMER, SECRETARY, ApiWorld
 
@@ -55,3 +57,22 @@ def test_bad_overrides_are_refused_and_leave_the_file_valid(world: ApiWorld) -> 
         if (world.db.parent / "rules.toml").exists()
         else True
     )
+
+
+@pytest.mark.parametrize(
+    ("raw", "field"),
+    [
+        ('"night": NaN', "night"),  # what json.loads reads from a bare NaN
+        ('"night": "NaN"', "night"),
+        ('"day": Infinity', "day"),
+        ('"night": "-inf"', "night"),
+        ('"clear": Infinity', "clear"),
+    ],
+)
+def test_non_finite_thresholds_are_422_and_never_reach_the_file(world: ApiWorld, raw: str, field: str) -> None:
+    body = '{"site": "gh01", "rule": "tomato-cold-warning", ' + raw + "}"
+    headers = {**world.auth(SECRETARY), "Content-Type": "application/json"}
+    r = world.client.put(f"{V}/rules/overrides", content=body, headers=headers)
+    assert r.status_code == 422, r.text
+    assert any(field in e["loc"] and "finite" in e["msg"] for e in r.json()["detail"])
+    assert not (world.db.parent / "rules.toml").exists()

@@ -10,7 +10,7 @@ from __future__ import annotations
 from typing import Annotated
 
 from fastapi import APIRouter, HTTPException
-from pydantic import BaseModel, Field, FiniteFloat
+from pydantic import BaseModel, ConfigDict, Field, FiniteFloat
 
 from api.deps import CallerDep, StateDep, require, site_of, village_of
 from api.state import ApiState, RuleBook
@@ -22,6 +22,9 @@ Threshold = FiniteFloat | tuple[FiniteFloat, FiniteFloat]
 
 
 class OverrideIn(BaseModel):
+    # a typo or an unsupported field would otherwise be dropped and an empty override written
+    model_config = ConfigDict(extra="forbid")
+
     site: str
     rule: str
     day: Threshold | None = None

@@ -76,3 +76,13 @@ def test_non_finite_thresholds_are_422_and_never_reach_the_file(world: ApiWorld,
     assert r.status_code == 422, r.text
     assert any(field in e["loc"] and "finite" in e["msg"] for e in r.json()["detail"])
     assert not (world.db.parent / "rules.toml").exists()
+
+
+@pytest.mark.parametrize("field", ["nigth", "consecutive", "for_"])
+def test_unknown_override_fields_are_422_naming_the_field(world: ApiWorld, field: str) -> None:
+    # a typo used to be dropped: 200 and an empty override written to the file
+    body = {"site": "gh01", "rule": "tomato-cold-warning", field: 8}
+    r = world.client.put(f"{V}/rules/overrides", json=body, headers=world.auth(SECRETARY))
+    assert r.status_code == 422, r.text
+    assert [e["loc"] for e in r.json()["detail"]] == [["body", field]]
+    assert not (world.db.parent / "rules.toml").exists()

@@ -11,6 +11,12 @@ One pass (`run_once(now_ms)`) per channel target:
    left, they all go as digests (split at the channel's `max_items`), so an
    alert storm is told in full without exceeding 20 requests a minute.
 
+A request in flight when the process dies (no answer recorded) is sent again
+after the restart, before anything newer for its target: with the same
+idempotency key where the receiver dedups (webhook, MQTT events, feed), and
+marked as a possible repeat (（可能重复）) where it cannot (robots, SMS,
+loudspeaker). A farmer may see a labelled duplicate, never silence.
+
 Time comes from the caller (`now_ms`), so tests drive it with a fake clock.
 """
 
@@ -50,9 +56,11 @@ class Dispatcher:
         self.retry_initial_ms, self.retry_max_ms, self.give_up_ms = retry_initial_ms, retry_max_ms, give_up_ms
         self.budgets: dict[tuple[str, str], Budget] = {}
         start = int(time.time() * 1000) if now_ms is None else now_ms
-        self.uncertain = outbox.recover({c.name for c in channels if c.idempotent}, start)
-        if self.uncertain:
-            log.warning("%d requests were in flight at the last stop and are not resent", self.uncertain)
+        self.recovered = outbox.recover(start)  # (channel, target) of the requests cut off by the last stop
+        for name, target in self.recovered:
+            marked = not (name in self.channels and self.channels[name].idempotent)
+            log.warning("%s to %s was in flight at the last stop: resending it%s", name, target,
+                        " marked as a possible repeat" if marked else " with the same idempotency key")  # fmt: skip
 
     def budget(self, channel: Channel, target: str, now_ms: int) -> Budget | None:
         if channel.per_minute is None:
@@ -125,6 +133,7 @@ class Dispatcher:
         return ids[: max(channel.max_items, 1)]
 
     def _attempt(self, channel: Channel, send: Send, now_ms: int) -> bool:
+        self.outbox.begin_attempt(send)  # a retry in flight at a crash is recovered like a first try
         try:
             outcome = channel.deliver(send, now_ms)
         except Exception as e:  # a channel bug must not stop the others; recorded and retried
@@ -134,7 +143,11 @@ class Dispatcher:
         if outcome.retry_after_s is not None:
             backoff = max(backoff, int(outcome.retry_after_s * 1000))
         give_up = now_ms - send.created_ms >= self.give_up_ms
-        status = self.outbox.record_attempt(send, now_ms, outcome.ok, outcome.retry, outcome.detail,
+        detail = outcome.detail
+        if send.recovered:  # the attempt log says why this request went again
+            detail = ("recovery resend, same key: " if channel.idempotent
+                      else "recovery resend, marked possible repeat: ") + detail  # fmt: skip
+        status = self.outbox.record_attempt(send, now_ms, outcome.ok, outcome.retry, detail,
                                             now_ms + backoff, give_up)  # fmt: skip
         if status == "failed":
             log.error("%s to %s failed for good: %s", channel.name, send.target, outcome.detail)

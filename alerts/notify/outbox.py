@@ -6,8 +6,8 @@
 - `notify_send`: one request to a channel carrying one or more messages (a
   site's group, or a digest). Its key is fixed when it is formed, so a retry
   after a failure or a restart sends the same request with the same
-  idempotency key.
-- `notify_attempt`: every try, with the outcome.
+  idempotency key. `recovered` = it was in flight when the process died.
+- `notify_attempt`: every try, with the outcome (and a row for a try cut off by a restart).
 - `notify_episode`: what was paged per alert episode: repeats, escalation, ack.
 - `notify_feed` / `notify_ack_ref`: what the API reads (qingyubiao/notifying.py).
 """
@@ -37,7 +37,7 @@ CREATE INDEX IF NOT EXISTS notify_message_queue ON notify_message(status, channe
 CREATE TABLE IF NOT EXISTS notify_send(
     id INTEGER PRIMARY KEY AUTOINCREMENT, channel TEXT NOT NULL, target TEXT NOT NULL, key TEXT NOT NULL,
     created_ms INTEGER NOT NULL, status TEXT NOT NULL, attempts INTEGER NOT NULL DEFAULT 0, next_ms INTEGER NOT NULL,
-    last_error TEXT, done_ms INTEGER);
+    last_error TEXT, done_ms INTEGER, recovered INTEGER NOT NULL DEFAULT 0);
 CREATE INDEX IF NOT EXISTS notify_send_open ON notify_send(status, channel, target);
 CREATE TABLE IF NOT EXISTS notify_attempt(
     id INTEGER PRIMARY KEY AUTOINCREMENT, send_id INTEGER NOT NULL, channel TEXT NOT NULL, target TEXT NOT NULL,
@@ -78,6 +78,7 @@ class Send:
     attempts: int
     next_ms: int
     notices: list[Notice]
+    recovered: bool = False  # in flight at a restart: resent, and where the receiver cannot dedup, marked as such
 
 
 @dataclass(frozen=True, slots=True)
@@ -121,6 +122,13 @@ class Outbox:
             self._db.execute(f"PRAGMA synchronous={'NORMAL' if synchronous == 'NORMAL' else 'FULL'}")
             with self._lock:
                 self._db.executescript(SCHEMA)
+                self._migrate()
+
+    def _migrate(self) -> None:
+        """Columns added after the first release (CREATE TABLE IF NOT EXISTS leaves old tables as they were)."""
+        cols = {r[1] for r in self._db.execute("PRAGMA table_info(notify_send)")}
+        if "recovered" not in cols:
+            self._db.execute("ALTER TABLE notify_send ADD COLUMN recovered INTEGER NOT NULL DEFAULT 0")
 
     def close(self) -> None:
         self._db.close()
@@ -210,7 +218,7 @@ class Outbox:
     def open_send(self, channel: str, target: str) -> Send | None:
         with self._lock:
             row = self._db.execute(
-                "SELECT id, channel, target, key, created_ms, status, attempts, next_ms FROM notify_send "
+                "SELECT id, channel, target, key, created_ms, status, attempts, next_ms, recovered FROM notify_send "
                 "WHERE channel=? AND target=? AND status IN ('sending', 'retry') ORDER BY id LIMIT 1",
                 (channel, target),
             ).fetchone()
@@ -220,7 +228,7 @@ class Outbox:
                 Notice.from_json(r[0])
                 for r in self._db.execute("SELECT notice FROM notify_message WHERE send_id=? ORDER BY id", (row[0],))
             ]
-        return Send(*row, notices=notices)
+        return Send(*row[:8], notices=notices, recovered=bool(row[8]))
 
     def pending(self, channel: str, target: str, now_ms: int) -> list[Pending]:
         with self._lock:
@@ -252,6 +260,12 @@ class Outbox:
         assert send is not None and send.id == send_id
         return send
 
+    def begin_attempt(self, send: Send) -> None:
+        """A retry is about to go out: mark it in flight again, so a crash during it is recovered like a first try."""
+        if send.status != "sending":
+            with self._tx() as db:
+                db.execute("UPDATE notify_send SET status='sending' WHERE id=? AND status='retry'", (send.id,))
+
     def record_attempt(
         self, send: Send, now_ms: int, ok: bool, retry: bool, detail: str, next_ms: int, give_up: bool
     ) -> str:
@@ -270,24 +284,27 @@ class Outbox:
                 db.execute("UPDATE notify_message SET status=? WHERE send_id=?", (status, send.id))
         return status
 
-    def recover(self, idempotent_channels: set[str], now_ms: int) -> int:
-        """After a restart: a request that was in flight is retried where the receiver dedups by key,
-        and marked `uncertain` (not resent) where it would show twice. Returns how many were uncertain."""
+    def recover(self, now_ms: int) -> list[tuple[str, str]]:
+        """After a restart: every request that was in flight (`sending`: tried, no answer recorded) is due again
+        now, ahead of anything newer for its target, flagged `recovered`; the cut-off try gets an attempt row
+        (it may have reached the receiver, and it counts in the robots' budget). Returns their (channel, target).
+
+        Idempotent receivers dedup the resend by its key; the others may show it twice, so their channels mark
+        a recovered send as a possible repeat: a labelled duplicate at worst, never a lost alert."""
         with self._tx() as db:
-            rows = db.execute("SELECT id, channel FROM notify_send WHERE status='sending'").fetchall()
-            uncertain = 0
-            for send_id, channel in rows:
-                if channel in idempotent_channels:
-                    db.execute("UPDATE notify_send SET status='retry', next_ms=? WHERE id=?", (now_ms, send_id))
-                else:
-                    uncertain += 1
-                    db.execute(
-                        "UPDATE notify_send SET status='uncertain', done_ms=?, "
-                        "last_error='in flight at a restart; not resent (the receiver cannot dedup)' WHERE id=?",
-                        (now_ms, send_id),
-                    )
-                    db.execute("UPDATE notify_message SET status='uncertain' WHERE send_id=?", (send_id,))
-            return uncertain
+            rows = db.execute(
+                "SELECT id, channel, target FROM notify_send WHERE status='sending' ORDER BY id"
+            ).fetchall()
+            for send_id, channel, target in rows:
+                db.execute(
+                    "INSERT INTO notify_attempt(send_id, channel, target, ts_ms, ok, retry, detail) "
+                    "VALUES (?,?,?,?,0,1,'no answer: in flight when the process stopped; resent')",
+                    (send_id, channel, target, now_ms),
+                )
+                db.execute(
+                    "UPDATE notify_send SET status='retry', next_ms=?, recovered=1 WHERE id=?", (now_ms, send_id)
+                )
+            return [(r[1], r[2]) for r in rows]
 
     def attempts_since(self, channel: str, target: str | None, since_ms: int) -> list[int]:
         """Times of the attempts on `channel` (to `target`, or to any) after `since_ms`."""
@@ -299,8 +316,12 @@ class Outbox:
             return [r[0] for r in self._db.execute(sql + " ORDER BY ts_ms", args)]
 
     def status_counts(self) -> dict[str, int]:
+        """Messages by status: queued, sending, retry (its request failed and waits for the next try), sent,
+        failed; `uncertain` only in outboxes from before in-flight requests were resent."""
         with self._lock:
-            return dict(self._db.execute("SELECT status, count(*) FROM notify_message GROUP BY status").fetchall())
+            return dict(self._db.execute(
+                "SELECT CASE WHEN m.status='sending' AND s.status='retry' THEN 'retry' ELSE m.status END, count(*) "
+                "FROM notify_message m LEFT JOIN notify_send s ON s.id=m.send_id GROUP BY 1").fetchall())  # fmt: skip
 
     # -- the feed and ack references (read by the API) --------------------------------------
 

@@ -84,10 +84,18 @@ def render(notices: list[Notice], now_ms: int) -> tuple[str, str]:
     return single(notices[0], now_ms) if len(notices) == 1 else digest(notices, now_ms)
 
 
-def render_in(lang: str, notices: list[Notice], now_ms: int) -> str:
-    """One message in the recipient's language: zh-CN unless "en"."""
+# Put before a request resent after a crash cut it off, where the receiver cannot dedup (robots, SMS, loudspeaker)
+POSSIBLE_REPEAT = {"zh": "（可能重复）", "en": "(possible repeat) "}
+
+
+def possible_repeat(lang: str) -> str:
+    return POSSIBLE_REPEAT["en" if lang == "en" else "zh"]
+
+
+def render_in(lang: str, notices: list[Notice], now_ms: int, repeat: bool = False) -> str:
+    """One message in the recipient's language: zh-CN unless "en"; `repeat` marks a possible duplicate."""
     zh, en = render(notices, now_ms)
-    return en if lang == "en" else zh
+    return (possible_repeat(lang) if repeat else "") + (en if lang == "en" else zh)
 
 
 def loudspeaker(n: Notice) -> str:

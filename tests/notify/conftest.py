@@ -50,14 +50,17 @@ class Receiver:
     """An HTTP server on a free loopback port that records every request.
 
     `fail(n, status)` answers the next n requests with `status`; `hold` makes the
-    handler wait (the request has arrived) until released; `reply` is the
-    body of a successful answer (robots answer {"errcode": 0}).
+    handler wait (the request has arrived) until released; with `lose_held` the
+    held request never gets through (weak 4G): it is recorded with status 0, not
+    acted on and never answered; `reply` is the body of a successful answer
+    (robots answer {"errcode": 0}).
     """
 
     reply: bytes = b'{"errcode":0,"errmsg":"ok"}'
     requests: list[Request] = field(default_factory=list)
     failures: list[int] = field(default_factory=list)
     hold_at: int | None = None  # hold the request with this index (0-based)
+    lose_held: bool = False  # the held request is lost: never accepted, never answered
     held: threading.Event = field(default_factory=threading.Event)
     release: threading.Event = field(default_factory=threading.Event)
     server: ThreadingHTTPServer | None = None
@@ -83,11 +86,15 @@ class Receiver:
                 with lock:
                     index = len(receiver.requests)
                     status = receiver.failures.pop(0) if receiver.failures else 200
+                    lost = receiver.hold_at == index and receiver.lose_held
+                    status = 0 if lost else status
                     req = Request("POST", parts.path, parse_qs(parts.query), dict(self.headers), body, status)
                     receiver.requests.append(req)
                 if receiver.hold_at == index:
                     receiver.held.set()
                     receiver.release.wait(30)
+                    if lost:
+                        return  # the connection closes without an answer
                 reply = receiver.reply if status == 200 else b'{"error":"try later"}'
                 try:
                     self.send_response(status)

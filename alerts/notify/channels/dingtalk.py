@@ -47,11 +47,13 @@ class DingTalkChannel:
         self.url, self.secret, self.client, self.per_minute, self.lang = url, secret, client, per_minute, lang
 
     def body(self, send: Send, now_ms: int) -> dict[str, object]:
-        words = text.render_in(self.lang, send.notices, now_ms)
+        words = text.render_in(self.lang, send.notices, now_ms, send.recovered)
         mentions = list(dict.fromkeys(p for n in send.notices for p in n.mentions))
         first = send.notices[0]
         what = (first.site_name if self.lang == "zh" else first.site) if len(send.notices) == 1 else None
         title = f"{first.brand} {what or ('汇总' if self.lang == 'zh' else 'digest')}"
+        if send.recovered:  # the title is what the phone's notification shows
+            title = text.possible_repeat(self.lang) + title
         content = words.replace("\n", "\n\n")  # DingTalk markdown needs blank lines between paragraphs
         if mentions:
             content += "\n\n" + " ".join(f"@{m}" for m in mentions)

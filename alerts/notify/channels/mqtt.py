@@ -85,7 +85,7 @@ class BroadcastChannel:
 
     name = "broadcast"
     budget_per_target = True  # each village its own loudspeaker
-    idempotent = False  # a loudspeaker cannot dedup; an in-flight line at a crash is not repeated
+    idempotent = False  # a loudspeaker cannot dedup; a line in flight at a crash is said again, marked
     per_minute: int | None = 6  # a loudspeaker that talks all the time is switched off
     max_items = 3
 
@@ -94,4 +94,6 @@ class BroadcastChannel:
 
     def deliver(self, send: Send, now_ms: int) -> Outcome:
         said = "".join(text.loudspeaker(n) for n in send.notices)
+        if send.recovered:
+            said = text.possible_repeat("zh") + said
         return self.link.publish(topics.broadcast(send.target), said.encode())

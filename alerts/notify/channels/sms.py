@@ -34,7 +34,7 @@ class SmsChannel:
         self.langs = langs or {}  # person -> "en" for those who read English; zh-CN otherwise
 
     def body(self, send: Send, now_ms: int) -> bytes:
-        words = text.render_in(self.langs.get(send.target, "zh"), send.notices, now_ms)
+        words = text.render_in(self.langs.get(send.target, "zh"), send.notices, now_ms, send.recovered)
         values = {"phone": self.phones.get(send.target, send.target), "text": words, "sign_name": self.sign_name,
                   "template": self.template}  # fmt: skip
         out = self.body_template

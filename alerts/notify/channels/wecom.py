@@ -36,7 +36,7 @@ class WeComChannel:
         self.url, self.client, self.per_minute, self.lang = url, client, per_minute, lang
 
     def body(self, send: Send, now_ms: int) -> dict[str, object]:
-        words = text.render_in(self.lang, send.notices, now_ms)
+        words = text.render_in(self.lang, send.notices, now_ms, send.recovered)
         mentions = list(dict.fromkeys(p for n in send.notices for p in n.mentions))
         if mentions:
             content = _fit(words, TEXT_MAX_BYTES)

@@ -2,7 +2,7 @@
 
 from __future__ import annotations
 
-from datetime import datetime, timedelta
+from datetime import datetime
 from zoneinfo import ZoneInfo
 
 from fastapi import HTTPException
@@ -10,24 +10,44 @@ from fastapi import HTTPException
 MAX_RANGE_MS = 400 * 86_400_000  # the raw retention; longer ranges are a mistake or an attack
 MAX_POINTS = 5_000  # per history answer: a phone chart needs a few hundred
 AUTO_STEPS_MS = (60_000, 300_000, 900_000, 3_600_000, 10_800_000, 21_600_000, 86_400_000)
-_UNITS = {"m": "minutes", "h": "hours", "d": "days"}
+_UNIT_MS = {"m": 60_000, "h": 3_600_000, "d": 86_400_000}
+# 1970 .. 2100: anything else is a typo or an attack, and would overflow datetime or SQLite's 64-bit integers
+MAX_TIME_MS = 4_102_444_800_000
+
+
+def _number(digits: str) -> int | None:
+    """ASCII digits as an int; None for anything else (int() refuses '²', which isdigit() accepts)."""
+    if not (digits.isascii() and digits.isdigit()):
+        return None
+    return int(digits) if len(digits) <= 18 else MAX_TIME_MS  # no int() of 5000 digits: out of range anyway
+
+
+def _in_range(ms: int, text: str, name: str) -> int:
+    if not 0 <= ms < MAX_TIME_MS:
+        raise HTTPException(400, f"{name}: 时间超出范围 / {text[:40]!r} is out of range: use a time from 1970 to 2099")
+    return ms
 
 
 def parse_time(text: str, tz: ZoneInfo, now_ms: int, name: str) -> int:
     text = text.strip()
-    if text.isdigit():
-        return int(text)
-    if text.startswith("-") and text[-1:] in _UNITS and text[1:-1].isdigit():
-        return now_ms - int(timedelta(**{_UNITS[text[-1]]: int(text[1:-1])}).total_seconds() * 1000)
+    if (n := _number(text)) is not None:
+        return _in_range(n, text, name)
+    if text.startswith("-") and text[-1:] in _UNIT_MS and (n := _number(text[1:-1])) is not None:
+        return _in_range(now_ms - n * _UNIT_MS[text[-1]], text, name)
     try:
         dt = datetime.fromisoformat(text)
     except ValueError:
         raise HTTPException(
-            400, f"{name}: 时间格式不对 / cannot read {text!r}: use epoch ms, 2026-11-01, an RFC 3339 time or -24h"
+            400,
+            f"{name}: 时间格式不对 / cannot read {text[:40]!r}: use epoch ms, 2026-11-01, an RFC 3339 time or -24h",
         ) from None
     if dt.tzinfo is None:
         dt = dt.replace(tzinfo=tz)
-    return int(dt.timestamp() * 1000)
+    try:
+        ms = int(dt.timestamp() * 1000)
+    except (OverflowError, ValueError):  # year 1 or 9999 shifted by its UTC offset
+        ms = -1
+    return _in_range(ms, text, name)
 
 
 def time_range(
@@ -49,6 +69,8 @@ def pick_step(start_ms: int, end_ms: int, step_ms: int | None, target_points: in
         return next((s for s in AUTO_STEPS_MS if span / s <= target_points), AUTO_STEPS_MS[-1])
     if step_ms < 1_000:
         raise HTTPException(400, "步长至少 1 秒 / step must be at least 1000 ms")
+    if step_ms > MAX_RANGE_MS:  # a bigger bucket than any allowed range; and a huge one overflows SQLite
+        raise HTTPException(400, f"步长太大 / step too large: at most {MAX_RANGE_MS} ms (400 days)")
     if span / step_ms > MAX_POINTS:
         raise HTTPException(
             400, f"查询太大 / query too large: {span // step_ms} points, at most {MAX_POINTS}; use a larger step"

@@ -61,8 +61,10 @@ def notice_out(e: FeedEvent, caller: Caller) -> dict[str, object]:
 def resume_after(state: ApiState, last_event_id: str | None) -> int:
     """Where the notices start: after Last-Event-ID when it is a sane id, else after the newest (no replay)."""
     newest = state.feed.newest_id() if state.feed is not None else 0
-    if last_event_id is not None and last_event_id.strip().isdigit():
-        return min(int(last_event_id), newest)  # an id from before a database reset must not hide new ones
+    text = (last_event_id or "").strip()
+    # ASCII and short: int() refuses '²' (isdigit() accepts it) and more than 4300 digits
+    if text.isascii() and text.isdigit() and len(text) <= 18:
+        return min(int(text), newest)  # an id from before a database reset must not hide new ones
     return newest
 
 

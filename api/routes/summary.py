@@ -47,7 +47,9 @@ def month_bounds(month: str, tz: ZoneInfo) -> tuple[int, int]:
     try:
         first = datetime.strptime(month, "%Y-%m").replace(tzinfo=tz)
     except ValueError:
-        raise HTTPException(400, f"月份格式应为 2026-11 / month must look like 2026-11, got {month!r}") from None
+        raise HTTPException(400, f"月份格式应为 2026-11 / month must look like 2026-11, got {month[:40]!r}") from None
+    if not 2000 <= first.year <= 2100:  # 9999-12 has no next month, 0001-01 no timestamp: both were 500s
+        raise HTTPException(400, f"月份超出范围 / month out of range: 2000-01 to 2100-12, got {month[:40]!r}")
     nxt = first.replace(year=first.year + (first.month == 12), month=first.month % 12 + 1)
     return int(first.timestamp() * 1000), int(nxt.timestamp() * 1000)
 

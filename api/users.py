@@ -34,6 +34,10 @@ def token_hash(token: str) -> str:
     return hashlib.sha256(token.encode()).hexdigest()
 
 
+class PersonExists(ValueError):
+    """A person with this id is in the config or was added before: replacing them is deliberate, not a POST."""
+
+
 @dataclass(frozen=True, slots=True)
 class TokenInfo:
     hash_prefix: str  # enough to name a token when revoking it, never enough to use it
@@ -75,7 +79,8 @@ class UserStore:
     def person(self, village: str, person_id: str) -> Person | None:
         return next((p for p in self.people(village) if p.id == person_id), None)
 
-    def add_person(self, village: str, person: Person) -> None:
+    def add_person(self, village: str, person: Person, replace: bool = False) -> None:
+        """Add a person; an existing id (config or added) raises PersonExists unless `replace` (`qyb users add`)."""
         v = self.config.village_by_id(village)
         known_sites = {s.id for s in v.site}
         unknown = [s for s in (*person.sites, *person.watch) if s not in known_sites]
@@ -83,10 +88,17 @@ class UserStore:
             raise ValueError(f"unknown site(s) {', '.join(unknown)} in village {village}")
         if person.household and person.household not in {h.id for h in v.household}:
             raise ValueError(f"unknown household {person.household!r} in village {village}")
+        exists = PersonExists(f"已有此人 / person {person.id!r} already exists in {village}")
+        if not replace and any(p.id == person.id for p in v.person):
+            raise exists
+        verb = "INSERT OR REPLACE" if replace else "INSERT"  # plain INSERT: the primary key refuses a second add
         with self._lock:
-            self._db.execute(
-                "INSERT OR REPLACE INTO api_person VALUES (?,?,?)", (village, person.id, person.model_dump_json())
-            )
+            try:
+                self._db.execute(
+                    f"{verb} INTO api_person VALUES (?,?,?)", (village, person.id, person.model_dump_json())
+                )
+            except sqlite3.IntegrityError:
+                raise exists from None
 
     # -- tokens ----------------------------------------------------------------------
 

@@ -196,7 +196,7 @@ def run_users(args: argparse.Namespace) -> int:
                 household=args.household,
                 sites=args.site,
             )
-            users.add_person(village, person)
+            users.add_person(village, person, replace=True)  # documented: "add (or replace)"
             print(f"added {person.name} ({person.id}, {person.role}) to {village}")
         elif args.action == "token":
             token = users.issue(village, args.person, args.label)

@@ -6,6 +6,7 @@ from fastapi import APIRouter, HTTPException, Request
 
 from api.deps import CallerDep, StateDep, require, village_of
 from api.schemas import NewTokenOut, PersonOut, TokenOut
+from api.users import PersonExists
 from qingyubiao.config import Person
 
 router = APIRouter(tags=["people"])
@@ -26,7 +27,7 @@ def people(village: str, caller: CallerDep, state: StateDep) -> list[PersonOut]:
 @router.post(
     "/villages/{village}/people",
     status_code=201,
-    summary="add or replace a person (secretary)",
+    summary="add a person (secretary); an existing id is a 409",
     dependencies=[require("secretary")],
 )
 def add_person(village: str, body: Person, caller: CallerDep, state: StateDep) -> PersonOut:
@@ -35,6 +36,8 @@ def add_person(village: str, body: Person, caller: CallerDep, state: StateDep) -
         raise HTTPException(403, "管理员只能用 qyb users 添加 / admins are added with `qyb users add` only")
     try:
         state.users.add_person(village, body)
+    except PersonExists as e:  # a typo must not strip a farmer's sites or replace the admin
+        raise HTTPException(409, str(e)) from None
     except ValueError as e:
         raise HTTPException(400, str(e)) from None
     return person_out(body)

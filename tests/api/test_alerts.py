@@ -10,7 +10,8 @@ from urllib.parse import quote
 import httpx
 import uvicorn
 
-from tests.api.conftest import FARMER, HOUR, OTHER_FARMER, SECRETARY, ApiWorld, episode
+from qingyubiao.config import Person
+from tests.api.conftest import ADMIN, FARMER, HOUR, OTHER_FARMER, SECRETARY, ApiWorld, episode
 from tests.conftest import free_port, wait_port
 
 V = "/api/v1/villages/lijiahe"
@@ -77,6 +78,27 @@ def test_people_added_by_the_secretary_can_get_a_token_and_log_in(world: ApiWorl
     assert token.startswith("qyb_") and token not in world.db.read_bytes().decode("latin-1")  # stored hashed
     me = world.client.get("/api/v1/me", headers={"Authorization": f"Bearer {token}"}).json()
     assert me["name"] == "李新" and me["sites"] == ["gh05"]
+
+
+def test_adding_an_existing_person_is_409_and_changes_nothing(world: ApiWorld) -> None:
+    def listed() -> dict[str, dict[str, object]]:
+        return {p["id"]: p for p in world.client.get(f"{V}/people", headers=world.auth(SECRETARY)).json()}
+
+    before = listed()
+    new = {"id": "li-new", "name": "李新", "phone": "13900000000", "role": "farmer", "sites": ["gh05"]}
+    assert world.client.post(f"{V}/people", json=new, headers=world.auth(SECRETARY)).status_code == 201
+    for typo in (
+        {"id": FARMER, "name": "李建军", "phone": "13900000001", "role": "farmer"},  # from the config: no household
+        {"id": ADMIN, "name": "技术员", "phone": "13900000002", "role": "farmer"},  # would demote the admin
+        dict(new, sites=["gh06"]),  # added earlier
+    ):
+        r = world.client.post(f"{V}/people", json=typo, headers=world.auth(SECRETARY))
+        assert r.status_code == 409 and typo["id"] in r.json()["detail"], r.text
+    after = listed()
+    assert after == {**before, "li-new": after["li-new"]} and after["li-new"]["sites"] == ["gh05"]
+    # `qyb users add` replaces on purpose ("add (or replace)")
+    world.users.add_person("lijiahe", Person.model_validate(dict(new, sites=["gh06"])), replace=True)
+    assert listed()["li-new"]["sites"] == ["gh06"]
 
 
 def test_the_stream_sends_sites_then_alert_transitions(world: ApiWorld) -> None:

@@ -21,6 +21,8 @@ def test_users_issue_a_login_link_the_api_accepts_and_revoke_it(tmp_path: Path) 
     env = _env(tmp_path / "qyb.sqlite")
     out = qyb("users", "add", "li-new", "--name", "李新", "--phone", "13900000001", "--site", "gh07", env=env).stdout
     assert "李新" in out
+    again = qyb("users", "add", "li-new", "--name", "李新", "--phone", "13900000001", "--site", "gh07", env=env)
+    assert again.returncode == 0  # the CLI replaces on purpose: "add (or replace)"
     printed = qyb("users", "token", "li-new", "--base-url", "http://village.example", env=env).stdout
     token = printed.split("#token=")[1].split()[0]
     assert f"http://village.example/#token={token}" in printed

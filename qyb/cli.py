@@ -174,11 +174,12 @@ def build_collector(config: Config):  # noqa: ANN201
     from qyb import alerts_cmd
 
     alert_manager = alerts_cmd.build_manager(config, index)  # a sink per batch, ticked here for staleness
+    metrics = IngestMetrics()  # one registry for /metrics: ingest's and the notification outbox's
     if config.deployment.notify.enabled and alert_manager.store is not None:  # outbox fed by the alert writer
         from alerts.notify.build import build_notifications
         from alerts.notify.writer import NotifyingWriter
 
-        notes = build_notifications(config, alerts=alert_manager.store)
+        notes = build_notifications(config, alerts=alert_manager.store, registry=metrics.registry)
         alert_manager.store = NotifyingWriter(alert_manager.store, notes.outbox, notes.router)  # type: ignore[assignment]
         notify_stop = threading.Event()
         notifier = threading.Thread(target=notes.dispatcher.run, args=(notify_stop,), name="qyb-notify", daemon=True)
@@ -199,7 +200,6 @@ def build_collector(config: Config):  # noqa: ANN201
             store.enforce_retention()
             retention_due[0] = time.monotonic() + 3600
 
-    metrics = IngestMetrics()
     sinks: list[BatchSink] = [alert_manager]
     if config.deployment.influx.url:  # forward to InfluxDB too, through its own spool and thread
         from ingest.store.forwarder import influx_forwarder

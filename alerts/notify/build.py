@@ -8,6 +8,7 @@ from dataclasses import dataclass, field
 from pathlib import Path
 
 import httpx
+from prometheus_client import CollectorRegistry
 
 from alerts.notify.channels.base import Channel
 from alerts.notify.channels.dingtalk import DingTalkChannel
@@ -18,6 +19,7 @@ from alerts.notify.channels.webhook import WebhookChannel
 from alerts.notify.channels.wecom import WeComChannel
 from alerts.notify.dispatcher import Dispatcher
 from alerts.notify.followup import FollowUp
+from alerts.notify.metrics import NotifyMetrics
 from alerts.notify.outbox import Outbox
 from alerts.notify.routing import Router
 from qingyubiao.alerting import AlertReader
@@ -76,13 +78,16 @@ def build_notifications(
     now_ms: int | None = None,
     mqtt_client_id: str | None = None,
     env: Mapping[str, str] | None = None,
+    registry: CollectorRegistry | None = None,
 ) -> Notifications:
+    """`registry`: where the outbox metrics go (the collector's, `IngestMetrics.registry`); None = no metrics."""
     config = with_notify_env(config, os.environ if env is None else env)  # secrets from QYB_* variables
     s = config.deployment.notify
     outbox = Outbox(db or config.deployment.store.db, synchronous=config.deployment.store.synchronous)
     client = httpx.Client(timeout=httpx.Timeout(10.0, connect=5.0))
     channels, links = build_channels(config, outbox, client, mqtt_client_id)
     router = Router(config, {c.name for c in channels})
+    metrics = NotifyMetrics(registry, [c.name for c in channels]) if registry is not None else None
     acked = None
     if alerts is not None:
         reader = alerts
@@ -95,5 +100,6 @@ def build_notifications(
         retry_max_ms=int(s.retry_max_s * 1000),
         give_up_ms=int(s.give_up_h * 3_600_000),
         now_ms=now_ms,
+        metrics=metrics,
     )  # fmt: skip
     return Notifications(outbox, router, dispatcher, client, links)

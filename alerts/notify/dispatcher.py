@@ -30,11 +30,13 @@ from collections.abc import Callable
 from alerts.notify.budget import WINDOW_MS, Budget
 from alerts.notify.channels.base import Channel, Outcome
 from alerts.notify.followup import FollowUp
+from alerts.notify.metrics import NotifyMetrics
 from alerts.notify.outbox import Outbox, Pending, Send
 
 log = logging.getLogger(__name__)
 
 GROUPED = ("webhook", "wecom", "dingtalk", "sms", "broadcast")  # people read these; machines get each notice at once
+METRICS_EVERY_MS = 10_000  # the status gauges count the whole outbox: not on every one-second pass
 
 
 class Dispatcher:
@@ -48,6 +50,7 @@ class Dispatcher:
         retry_max_ms: int = 600_000,
         give_up_ms: int = 24 * 3_600_000,
         now_ms: int | None = None,
+        metrics: NotifyMetrics | None = None,
     ) -> None:
         self.outbox = outbox
         self.channels = {c.name: c for c in channels}
@@ -55,12 +58,16 @@ class Dispatcher:
         self.group_wait_ms = group_wait_ms
         self.retry_initial_ms, self.retry_max_ms, self.give_up_ms = retry_initial_ms, retry_max_ms, give_up_ms
         self.budgets: dict[tuple[str, str], Budget] = {}
+        self.metrics = metrics
+        self._metrics_due = 0
         start = int(time.time() * 1000) if now_ms is None else now_ms
         self.recovered = outbox.recover(start)  # (channel, target) of the requests cut off by the last stop
         for name, target in self.recovered:
             marked = not (name in self.channels and self.channels[name].idempotent)
             log.warning("%s to %s was in flight at the last stop: resending it%s", name, target,
                         " marked as a possible repeat" if marked else " with the same idempotency key")  # fmt: skip
+            if metrics is not None:
+                metrics.failed_attempts.labels(name).inc()  # the cut-off try is in notify_attempt as failed too
 
     def budget(self, channel: Channel, target: str, now_ms: int) -> Budget | None:
         if channel.per_minute is None:
@@ -82,6 +89,9 @@ class Dispatcher:
             channel = self.channels.get(channel_name)
             if channel is not None and (only is None or channel_name in only):
                 tried += self._drain(channel, target, now_ms)
+        if followup and self.metrics is not None and now_ms >= self._metrics_due:  # the main loop's job
+            self._metrics_due = now_ms + METRICS_EVERY_MS
+            self.metrics.observe(self.outbox)
         return tried
 
     def _drain(self, channel: Channel, target: str, now_ms: int) -> int:
@@ -149,8 +159,13 @@ class Dispatcher:
                       else "recovery resend, marked possible repeat: ") + detail  # fmt: skip
         status = self.outbox.record_attempt(send, now_ms, outcome.ok, outcome.retry, detail,
                                             now_ms + backoff, give_up)  # fmt: skip
+        if not outcome.ok and self.metrics is not None:
+            self.metrics.failed_attempts.labels(channel.name).inc()
         if status == "failed":
-            log.error("%s to %s failed for good: %s", channel.name, send.target, outcome.detail)
+            # ERROR, not WARNING: these people were not told; the operator must tell them another way
+            why = f"gave up after {(now_ms - send.created_ms) // 60_000} min" if give_up else "refused"
+            log.error("%s to %s failed for good (%s, %d attempts; %d messages, %s): %s", channel.name, send.target,
+                      why, send.attempts + 1, len(send.notices), send.key, outcome.detail)  # fmt: skip
         elif status == "retry":
             log.info("%s to %s: %s; retry in %.0f s", channel.name, send.target, outcome.detail, backoff / 1000)
         return status == "sent"

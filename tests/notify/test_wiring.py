@@ -10,6 +10,7 @@ from pathlib import Path
 from typing import Any
 
 import paho.mqtt.client as mqtt
+from prometheus_client import generate_latest
 
 from qyb.cli import build_collector
 from tests.conftest import Mosquitto, wait_for
@@ -55,6 +56,9 @@ def test_a_hot_greenhouse_reaches_the_wecom_group_and_the_alerts_topic(
         assert body["msgtype"] == "text" and "13909120002" in body["text"]["mentioned_mobile_list"]
         assert "3号棚 气温 38.2℃，已超过 35℃" in body["text"]["content"]
         assert got[0]["site"] == "gh03" and got[0]["state"] == "firing" and got[0]["severity"] == "critical"
+        exposed = generate_latest(collector.metrics.registry).decode()  # the outbox on the collector's /metrics
+        assert 'qyb_notify_failed_attempts_total{channel="wecom"} 0.0' in exposed
+        assert 'qyb_notify_messages{status="failed"}' in exposed
     finally:
         stop.set()
         runner.join(15)

@@ -4,6 +4,8 @@ from __future__ import annotations
 
 from pydantic import BaseModel
 
+from qingyubiao.alerting import Kind
+
 
 class MetricOut(BaseModel):
     metric: str
@@ -124,7 +126,7 @@ class SilenceIn(BaseModel):
     duration_min: float
     site: str | None = None
     rule: str | None = None
-    kind: str | None = None
+    kind: Kind | None = None  # an unknown kind would silence nothing: 422
 
 
 class SilenceOut(BaseModel):

@@ -143,6 +143,13 @@ def create_silence(village: str, body: SilenceIn, caller: CallerDep, state: Stat
         )
     if not body.reason.strip():
         raise HTTPException(400, "请写明原因 / a reason is required")
+    # an unknown rule would silence nothing; without the rules connected it cannot be checked
+    if (
+        body.rule is not None
+        and state.rules is not None
+        and not any(r.get("id") == body.rule for r in state.rules.rules())
+    ):
+        raise HTTPException(404, f"没有这条规则 / no rule {body.rule!r}")
     now = state.now_ms()
     s = Silence(
         id=uuid.uuid4().hex[:12],
@@ -153,7 +160,7 @@ def create_silence(village: str, body: SilenceIn, caller: CallerDep, state: Stat
         village=village,
         site=body.site,
         rule=body.rule,
-        kind=body.kind,
+        kind=None if body.kind is None else body.kind.value,
     )
     alerts_of(state).save_silence(s)
     return silence_out(s, now)

@@ -68,6 +68,24 @@ def test_silences_are_created_listed_and_expired_by_the_secretary(world: ApiWorl
     assert world.client.post(f"{V}/silences/nope/expire", headers=world.auth(SECRETARY)).status_code == 404
 
 
+def test_silences_for_an_unknown_rule_kind_or_site_are_refused(world: ApiWorld) -> None:
+    # they were 201 and silenced nothing, while the secretary thought the alert quiet
+    def post(**kw: object) -> httpx.Response:
+        body = {"reason": "换传感器", "duration_min": 30, **kw}
+        return world.client.post(f"{V}/silences", json=body, headers=world.auth(SECRETARY))
+
+    r = post(rule="tomato-cold-warnig")
+    assert r.status_code == 404 and "tomato-cold-warnig" in r.json()["detail"]
+    r = post(kind="air_temp_hihg")
+    assert r.status_code == 422 and r.json()["detail"][0]["loc"] == ["body", "kind"]
+    r = post(site="gh99")
+    assert r.status_code == 404 and "gh99" in r.json()["detail"]
+    assert world.alerts.silences() == []
+    ok = post(rule="tomato-cold-warning", kind="frost", site="gh01")
+    assert ok.status_code == 201 and (ok.json()["rule"], ok.json()["kind"]) == ("tomato-cold-warning", "frost")
+    assert [(s.rule, s.kind) for s in world.alerts.silences()] == [("tomato-cold-warning", "frost")]
+
+
 def test_people_added_by_the_secretary_can_get_a_token_and_log_in(world: ApiWorld) -> None:
     person = {"id": "li-new", "name": "李新", "phone": "13900000000", "role": "farmer", "sites": ["gh05"]}
     assert world.client.post(f"{V}/people", json=person, headers=world.auth(SECRETARY)).status_code == 201

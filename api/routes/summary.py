@@ -90,13 +90,16 @@ def month_summary(
     now = state.now_ms()
     month = month or datetime.fromtimestamp(now / 1000, tz).strftime("%Y-%m")
     start_ms, end_ms = month_bounds(month, tz)
-    # episodes that started up to a month earlier may still be firing into this month
-    found = [e for e in alerts_of(state).episodes(start_ms - 31 * 86_400_000, end_ms) if e.village == village]
+    # every episode open during the month, however early it started (a frost alert left open since autumn)
+    found = [e for e in alerts_of(state).episodes_overlapping(start_ms, end_ms) if e.village == village]
     out = []
     for s in v.site:
         mine = [e for e in found if e.site == s.id]
         fired = [e for e in mine if e.fired_ms is not None and start_ms <= e.fired_ms < end_ms]
-        acks = [(e.ack_ms - e.fired_ms) / 60_000 for e in fired if e.ack_ms is not None and e.fired_ms is not None]
+        # acknowledged while still pending: on it before it fired, 0 minutes (not negative)
+        acks = [
+            max(0, e.ack_ms - e.fired_ms) / 60_000 for e in fired if e.ack_ms is not None and e.fired_ms is not None
+        ]
         out.append(
             SiteMonth(
                 site=s.id,

@@ -165,6 +165,12 @@ class SqliteAlertStore:
             "started_ms >= ? AND started_ms < ? AND site=? ORDER BY started_ms", (since_ms, until, site)
         )
 
+    def episodes_overlapping(self, start_ms: int, end_ms: int) -> list[Episode]:
+        """Episodes open at some time in [start, end): started before its end, not ended before its start."""
+        return self._episodes(
+            "started_ms < ? AND (ended_ms IS NULL OR ended_ms > ?) ORDER BY started_ms", (end_ms, start_ms)
+        )
+
     def firing_episodes(self) -> list[Episode]:
         return self._episodes("ended_ms IS NULL AND state=? ORDER BY started_ms", (State.FIRING.value,))
 

@@ -95,3 +95,78 @@ def test_months_outside_2000_to_2100_are_400_not_500(world: ApiWorld) -> None:
         assert r.status_code == 400 and "out of range" in r.json()["detail"], (month, r.text)
     for month in ("2000-01", "2100-12"):
         assert world.client.get(f"{V}/summary?month={month}", headers=world.auth(SECRETARY)).status_code == 200
+
+
+def march_rows(world: ApiWorld) -> dict[str, dict[str, object]]:
+    r = world.client.get(f"{V}/summary?month=2025-03", headers=world.auth(SECRETARY))
+    assert r.status_code == 200
+    return {s["site"]: s for s in r.json()["sites"]}
+
+
+def test_episodes_open_into_the_month_count_however_early_they_started(world: ApiWorld) -> None:
+    day = 24 * HOUR
+    eps = [
+        # fired 40 days before March, resolved 3 hours into it: was skipped (only 31 days were looked back)
+        episode(
+            "f",
+            "gh08",
+            "gh08-air",
+            "air_temp_c",
+            MARCH - 40 * day,
+            fired_ms=MARCH - 40 * day,
+            ended_ms=MARCH + 3 * HOUR,
+            state="resolved",
+        ),
+        # fired in January and never resolved: the whole of March
+        episode("g", "gh09", "gh09-air", "air_temp_c", MARCH - 60 * day, fired_ms=MARCH - 60 * day),
+        # resolved before March: not March's
+        episode(
+            "h",
+            "gh10",
+            "gh10-air",
+            "air_temp_c",
+            MARCH - 50 * day,
+            fired_ms=MARCH - 50 * day,
+            ended_ms=MARCH - HOUR,
+            state="resolved",
+        ),
+    ]
+    world.alerts.record([], eps, None, MARCH)
+    rows = march_rows(world)
+    assert (rows["gh08"]["hours_out_of_range"], rows["gh08"]["alerts"]) == (3.0, 0)
+    assert (rows["gh09"]["hours_out_of_range"], rows["gh09"]["alerts"]) == (31 * 24.0, 0)
+    assert (rows["gh10"]["hours_out_of_range"], rows["gh10"]["alerts"]) == (0, 0)
+
+
+def test_an_acknowledgement_while_still_pending_counts_as_zero_minutes_not_negative(world: ApiWorld) -> None:
+    t = MARCH + 5 * 24 * HOUR
+    eps = [
+        # acknowledged 10 minutes after it started, 20 minutes before it fired
+        episode(
+            "p",
+            "gh11",
+            "gh11-air",
+            "air_temp_c",
+            t,
+            fired_ms=t + 30 * 60_000,
+            ack_ms=t + 10 * 60_000,
+            ack_by="x",
+            ended_ms=t + HOUR,
+            state="resolved",
+        ),
+        episode(
+            "q",
+            "gh11",
+            "gh11-air",
+            "air_rh_pct",
+            t,
+            fired_ms=t,
+            ack_ms=t + 30 * 60_000,
+            ack_by="x",
+            ended_ms=t + HOUR,
+            state="resolved",
+        ),
+    ]
+    world.alerts.record([], eps, None, t)
+    rows = march_rows(world)
+    assert rows["gh11"]["acknowledged"] == 2 and rows["gh11"]["median_ack_min"] == 15.0  # median of 0 and 30

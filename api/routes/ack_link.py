@@ -10,6 +10,7 @@ acknowledgement stops the repeats and the escalation (docs/design.md).
 from __future__ import annotations
 
 import re
+from collections.abc import Callable
 from dataclasses import dataclass
 
 from fastapi import APIRouter, Request
@@ -154,19 +155,19 @@ def _token(raw: str) -> str:
     return m.group(0) if m else ""
 
 
+def _respond(raw: str, request: Request, state: ApiState, act: Callable[[ApiState, Link], AckPage]) -> HTMLResponse:
+    token = _token(raw)
+    found = lookup(state, token)
+    if isinstance(found, AckPage):  # expired, forged, unknown: nothing to show or do
+        return answer(request, token, found, None)
+    return answer(request, token, act(state, found), found.village)
+
+
 @router.get("/a/{token}", include_in_schema=False)
 def show(token: str, request: Request, state: StateDep) -> HTMLResponse:
-    token = _token(token)
-    found = lookup(state, token)
-    if isinstance(found, AckPage):
-        return answer(request, token, found, None)
-    return answer(request, token, page_for(state, found), found.village)
+    return _respond(token, request, state, page_for)  # a link preview bot only ever sees this page
 
 
 @router.post("/a/{token}", include_in_schema=False)
 def confirm(token: str, request: Request, state: StateDep) -> HTMLResponse:
-    token = _token(token)
-    found = lookup(state, token)
-    if isinstance(found, AckPage):
-        return answer(request, token, found, None)
-    return answer(request, token, acknowledge(state, found), found.village)
+    return _respond(token, request, state, acknowledge)

@@ -12,6 +12,7 @@ import shutil
 import time
 from collections.abc import Iterator
 from pathlib import Path
+from typing import TYPE_CHECKING
 
 import httpx
 import paho.mqtt.client as mqtt
@@ -22,6 +23,9 @@ from api.users import UserStore
 from ingest.store.sqlite_alerts import SqliteAlertStore
 from qingyubiao.config import Config
 from tests.conftest import REPO, Mosquitto, free_port, need, qyb, qyb_env, spawn_qyb, wait_for
+
+if TYPE_CHECKING:
+    from playwright.sync_api import Browser, BrowserContext
 
 pytestmark = pytest.mark.mosquitto
 
@@ -101,6 +105,18 @@ def _keep(shot: Path, name: str) -> None:
         shutil.copy(shot, REPO / "docs" / "img" / name)
 
 
+def phone_context(browser: Browser) -> BrowserContext:
+    """A cheap Android phone in the village: 360 px wide, Chinese, on the village clock."""
+    return browser.new_context(
+        viewport=PHONE,
+        device_scale_factor=2,
+        locale="zh-CN",
+        timezone_id="Asia/Shanghai",
+        is_mobile=True,
+        has_touch=True,
+    )
+
+
 def test_phone_page_live_values_alert_ack_offline_and_size(running: dict[str, object]) -> None:
     from playwright.sync_api import expect, sync_playwright
 
@@ -108,14 +124,7 @@ def test_phone_page_live_values_alert_ack_offline_and_size(running: dict[str, ob
     assert isinstance(tokens, dict) and isinstance(tmp, Path)
     with sync_playwright() as p:
         browser = p.chromium.launch(executable_path=str(running["chromium"]), headless=True, args=LAUNCH_ARGS)
-        context = browser.new_context(
-            viewport=PHONE,
-            device_scale_factor=2,
-            locale="zh-CN",
-            timezone_id="Asia/Shanghai",  # the village clock, as on the farmers' phones
-            is_mobile=True,
-            has_touch=True,
-        )
+        context = phone_context(browser)
         page = context.new_page()
         errors: list[str] = []
         page.on("pageerror", lambda e: errors.append(str(e)))
@@ -186,14 +195,7 @@ def test_ack_link_page_on_a_phone_needs_a_tap_not_a_login(running: dict[str, obj
     assert event.ack_url is not None and event.ack_url.startswith(f"{running['base']}/a/")
     with sync_playwright() as p:
         browser = p.chromium.launch(executable_path=str(running["chromium"]), headless=True, args=LAUNCH_ARGS)
-        context = browser.new_context(
-            viewport=PHONE,
-            device_scale_factor=2,
-            locale="zh-CN",
-            timezone_id="Asia/Shanghai",  # the village clock, as on the farmers' phones
-            is_mobile=True,
-            has_touch=True,
-        )
+        context = phone_context(browser)
         page = context.new_page()  # a fresh browser: no login token anywhere
         page.goto(event.ack_url)
         expect(page.locator("h1")).to_have_text("请确认收到这条告警")

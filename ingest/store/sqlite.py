@@ -256,31 +256,14 @@ class SqliteStore:
         res = next((r for r in (_1H, _5M) if step_ms % r == 0 and start_ms % r == 0), None)
         cut = start_ms if res is None else end_ms - end_ms % res  # rollups serve [start, cut), raw rows the rest
         params = {"s": start_ms, "cut": cut, "e": end_ms, "step": step_ms, "id": sid, "res": res, "bad": _BAD}
-        rows: list[tuple[int, int, float, float, float]] = []
         with self._lock:
-            if cut > start_ms:
-                # Rollup buckets written to since the last refresh_rollups are stale: raw rows answer those,
-                # so the newest readings show the moment they are stored, not after the next refresh.
-                stale = "SELECT DISTINCT bucket / :res * :res AS d FROM rollup_dirty WHERE series = :id"
-                rows += self._db.execute(
-                    "SELECT (bucket - :s) / :step * :step + :s AS b, sum(n), min(vmin), max(vmax), sum(vsum)"
-                    " FROM rollup WHERE res = :res AND series = :id AND bucket >= :s AND bucket < :cut AND n > 0"
-                    f" AND bucket NOT IN ({stale}) GROUP BY b ORDER BY b",
-                    params,
-                ).fetchall()
-                rows += self._db.execute(
-                    "SELECT (r.ts - :s) / :step * :step + :s AS b, count(*), min(r.value), max(r.value), sum(r.value)"
-                    f" FROM ({stale}) JOIN reading r ON r.series = :id AND r.ts >= d AND r.ts < d + :res"
-                    " WHERE d >= :s AND d < :cut AND r.flags & :bad = 0 GROUP BY b",
-                    params,
-                ).fetchall()
-            if cut < end_ms:
-                rows += self._db.execute(
-                    "SELECT (ts - :s) / :step * :step + :s AS b, count(*), min(value), max(value), sum(value)"
-                    " FROM reading WHERE series = :id AND ts >= :cut AND ts < :e AND flags & :bad = 0"
-                    " GROUP BY b ORDER BY b",
-                    params,
-                ).fetchall()
+            # One read snapshot: a rollup refresh or a write by the collector between the queries would
+            # drop a stale bucket or count it twice.
+            self._db.execute("BEGIN")
+            try:
+                rows = self._history_rows(params, start_ms, cut, end_ms)
+            finally:
+                self._db.execute("COMMIT")
         # The raw tail may share its first step bucket with the last rollups: merge by bucket.
         merged: dict[int, list[float]] = {}
         for b, n, vmin, vmax, vsum in rows:
@@ -298,6 +281,36 @@ class SqliteStore:
             np.array([merged[b][3] for b in buckets], dtype=np.float64) / np.maximum(n, 1),
             np.array([merged[b][2] for b in buckets], dtype=np.float64),
         )
+
+    def _history_rows(
+        self, params: dict[str, int | None], start_ms: int, cut: int, end_ms: int
+    ) -> list[tuple[int, int, float, float, float]]:
+        """(bucket, n, min, max, sum) rows: rollups for [start, cut), raw rows for stale buckets and [cut, end)."""
+        rows: list[tuple[int, int, float, float, float]] = []
+        if cut > start_ms:
+            # Rollup buckets written to since the last refresh_rollups are stale: raw rows answer those,
+            # so the newest readings show the moment they are stored, not after the next refresh.
+            stale = "SELECT DISTINCT bucket / :res * :res AS d FROM rollup_dirty WHERE series = :id"
+            rows += self._db.execute(
+                "SELECT (bucket - :s) / :step * :step + :s AS b, sum(n), min(vmin), max(vmax), sum(vsum)"
+                " FROM rollup WHERE res = :res AND series = :id AND bucket >= :s AND bucket < :cut AND n > 0"
+                f" AND bucket NOT IN ({stale}) GROUP BY b ORDER BY b",
+                params,
+            ).fetchall()
+            rows += self._db.execute(
+                "SELECT (r.ts - :s) / :step * :step + :s AS b, count(*), min(r.value), max(r.value), sum(r.value)"
+                f" FROM ({stale}) JOIN reading r ON r.series = :id AND r.ts >= d AND r.ts < d + :res"
+                " WHERE d >= :s AND d < :cut AND r.flags & :bad = 0 GROUP BY b",
+                params,
+            ).fetchall()
+        if cut < end_ms:
+            rows += self._db.execute(
+                "SELECT (ts - :s) / :step * :step + :s AS b, count(*), min(value), max(value), sum(value)"
+                " FROM reading WHERE series = :id AND ts >= :cut AND ts < :e AND flags & :bad = 0"
+                " GROUP BY b ORDER BY b",
+                params,
+            ).fetchall()
+        return rows
 
     def export(
         self, start_ms: int | None = None, end_ms: int | None = None, series: Sequence[int] | None = None
@@ -317,7 +330,7 @@ class SqliteStore:
                 wanted = {int(self._db_id[s]) for s in series}
                 names = [n for n in names if n[0] in wanted]
             scans = [_series_rows(db, lo, hi, *n) for n in sorted(names, key=lambda n: n[1:])]
-            yield from heapq.merge(*scans, key=lambda r: (r.ts_ms, r.village, r.site, r.device, r.metric))
+            yield from heapq.merge(*scans, key=lambda r: r.ts_ms)  # ties keep the scans' order: by name
         finally:
             db.close()
 

@@ -158,6 +158,10 @@ class AlertWriter(Protocol):
 
 
 class AlertReader(Protocol):
+    def episode(self, id: str) -> Episode | None:
+        """One episode by its id, open or ended (None: unknown)."""
+        ...
+
     def active_episodes(self, village: str | None = None) -> list[Episode]: ...
 
     def episodes(self, since_ms: int, until_ms: int | None = None, site: str | None = None) -> list[Episode]: ...

@@ -18,7 +18,7 @@ from fastapi.responses import HTMLResponse
 
 from api.ackpage import AckPage, Text, render, when
 from api.deps import StateDep
-from api.state import AlertAccess, ApiState
+from api.state import ApiState
 from qingyubiao.alerting import Episode
 from qingyubiao.config import Person, Village
 from qingyubiao.notifying import AckCheck, AckRef, verify_ack_token
@@ -29,7 +29,6 @@ router = APIRouter(tags=["ack link"])
 HEADERS = {"Cache-Control": "no-store", "Referrer-Policy": "no-referrer", "X-Robots-Tag": "noindex"}
 # a chat app may glue the punctuation after a link to it (…/a/TOKEN。): the token is the part it can contain
 _TOKEN = re.compile(r"[A-Za-z0-9._-]*")
-LOOKBACK_MS = 2 * 86_400_000
 OUTCOMES = ("confirm", "acked", "already", "cleared", "expired", "invalid", "unknown", "unavailable")
 
 _ON_PHONE: Text = ("请打开晴雨表手机页查看和确认告警。", "Open the phone page to see and acknowledge alerts.")
@@ -47,20 +46,6 @@ class Link:
     village: Village
     person: Person
     episode: Episode
-
-
-def find_episode(alerts: AlertAccess, ref: AckRef) -> Episode | None:
-    """The episode, open or ended. The store finds ended ones by start time: an episode starts with its first
-    recorded transition (pending), or shortly before it when only the firing one was recorded."""
-    found = next((e for e in alerts.active_episodes(ref.village) if e.id == ref.episode), None)
-    if found is not None:
-        return found
-    transitions = alerts.transitions(ref.episode)
-    if not transitions:
-        return None
-    first = transitions[0]
-    near = alerts.episodes(first.ts_ms - LOOKBACK_MS, first.ts_ms + 1, first.site)
-    return next((e for e in near if e.id == ref.episode), None)
 
 
 def lookup(state: ApiState, token: str) -> AckPage | Link:
@@ -81,7 +66,7 @@ def lookup(state: ApiState, token: str) -> AckPage | Link:
     if ref is None or all(v.id != ref.village for v in state.config.village):
         return UNKNOWN
     person = state.users.person(ref.village, ref.person)  # someone removed from the village: the link dies
-    episode = find_episode(state.alerts, ref)
+    episode = state.alerts.episode(ref.episode)
     if person is None or episode is None or episode.village != ref.village:
         return UNKNOWN
     return Link(ref, state.config.village_by_id(ref.village), person, episode)
@@ -130,7 +115,7 @@ def acknowledge(state: ApiState, link: Link) -> AckPage:
     assert state.alerts is not None
     now = state.now_ms()
     if not state.alerts.acknowledge(e.id, link.person.id, now):  # it ended meanwhile
-        found = find_episode(state.alerts, link.ref)
+        found = state.alerts.episode(e.id)
         return page_for(state, Link(link.ref, link.village, link.person, found)) if found else UNKNOWN
     at = when(now, link.village.tz)
     who = link.person.name

@@ -152,6 +152,10 @@ class SqliteAlertStore:
             for r in rows
         ]
 
+    def episode(self, id: str) -> Episode | None:
+        found = self._episodes("id=?", (id,))
+        return found[0] if found else None
+
     def active_episodes(self, village: str | None = None) -> list[Episode]:
         if village is None:
             return self._episodes("ended_ms IS NULL ORDER BY started_ms", ())

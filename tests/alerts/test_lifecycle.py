@@ -163,3 +163,16 @@ def test_day_and_night_thresholds_follow_the_sun(mgr, index):
     for i in range(40):
         out += feed(mgr, index, "gh01-air", {"air_temp_c": 28.0}, NIGHT + 24 * 3_600_000 + i * MIN)
     assert of(of(out, rule="tomato-hot-warning"), state=State.FIRING)
+
+
+def test_the_store_reads_one_episode_by_id_open_or_ended(village: Config, plan, index, tmp_path: Path) -> None:
+    store = SqliteAlertStore(tmp_path / "alerts.sqlite")
+    mgr = AlertManager(village, plan, store)
+    out = []
+    for i in range(40):
+        out += feed(mgr, index, "gh02-air", {"air_temp_c": 1.0}, NIGHT + i * MIN)
+    ep = of(out, site="gh02", state=State.FIRING)[0].episode
+    found = store.episode(ep)
+    assert found is not None and found.id == ep and found.ended_ms is None
+    assert store.episode("no-such-episode") is None
+    store.close()

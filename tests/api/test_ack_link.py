@@ -190,3 +190,12 @@ def test_outcomes_are_counted_for_prometheus(world: ApiWorld, paging: Paging, me
     assert f'qyb_ack_link_total{{outcome="{counted}"}} 1.0' in metrics
     assert 'qyb_ack_link_total{outcome="invalid"} 1.0' in metrics
     assert 'qyb_ack_link_total{outcome="expired"} 0.0' in metrics
+
+
+def test_a_cleared_alert_that_began_long_before_its_first_transition_is_found(world: ApiWorld, paging: Paging) -> None:
+    eid = paging.fire("gh01")
+    paging.resolve(eid)
+    # a stale or offline alert can begin days before its first recorded transition: the link still finds it
+    world.alerts._db.execute("UPDATE alert_episode SET started_ms=started_ms-3*86400000 WHERE id=?", (eid,))
+    r = world.client.get(f"/a/{paging.token(eid, FARMER)}")
+    assert r.status_code == 200 and outcome(r) == "cleared"

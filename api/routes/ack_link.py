@@ -113,11 +113,14 @@ def acknowledge(state: ApiState, link: Link) -> AckPage:
     if e.ended_ms is not None or e.ack_by is not None:
         return page_for(state, link)  # the first acknowledgement stays: it says who went to look
     assert state.alerts is not None
-    now = state.now_ms()
-    if not state.alerts.acknowledge(e.id, link.person.id, now):  # it ended meanwhile
-        found = state.alerts.episode(e.id)
-        return page_for(state, Link(link.ref, link.village, link.person, found)) if found else UNKNOWN
-    at = when(now, link.village.tz)
+    open_ = state.alerts.acknowledge(e.id, link.person.id, state.now_ms())
+    # read it back: someone else may have tapped between our read and now, and the store keeps their ack
+    found = state.alerts.episode(e.id)
+    if found is None:
+        return UNKNOWN
+    if not open_ or found.ack_by != link.person.id or found.ack_ms is None:  # it ended, or another was first
+        return page_for(state, Link(link.ref, link.village, link.person, found))
+    at = when(found.ack_ms, link.village.tz)
     who = link.person.name
     return described(
         link, "acked", ("已确认 ✓", "Acknowledged ✓"), [(f"由 {who} 确认 · {at[0]}", f"by {who} at {at[1]}")]

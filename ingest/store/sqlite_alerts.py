@@ -120,14 +120,13 @@ class SqliteAlertStore:
         """True while the episode is open. The first acknowledgement stays: it says who went to look, and when
         (the monthly summary's time to acknowledge); a second tap, or a race of two, changes nothing."""
         with self._lock:
+            # one statement: the open check and the first-ack-wins write cannot be split by another writer
             cur = self._db.execute(
-                "UPDATE alert_episode SET ack_by=?, ack_ms=? WHERE id=? AND ended_ms IS NULL AND ack_by IS NULL",
+                "UPDATE alert_episode SET ack_by=coalesce(ack_by, ?), "
+                "ack_ms=CASE WHEN ack_by IS NULL THEN ? ELSE ack_ms END WHERE id=? AND ended_ms IS NULL",
                 (who, ts_ms, episode),
             )
-            if cur.rowcount > 0:
-                return True
-            row = self._db.execute("SELECT 1 FROM alert_episode WHERE id=? AND ended_ms IS NULL", (episode,)).fetchone()
-            return row is not None
+            return cur.rowcount > 0
 
     def save_silence(self, silence: Silence) -> None:
         s = silence

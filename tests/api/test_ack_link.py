@@ -199,3 +199,27 @@ def test_a_cleared_alert_that_began_long_before_its_first_transition_is_found(wo
     world.alerts._db.execute("UPDATE alert_episode SET started_ms=started_ms-3*86400000 WHERE id=?", (eid,))
     r = world.client.get(f"/a/{paging.token(eid, FARMER)}")
     assert r.status_code == 200 and outcome(r) == "cleared"
+
+
+def test_two_people_tapping_at_once_the_second_is_told_who_was_first(world: ApiWorld, paging: Paging) -> None:
+    eid = paging.fire("gh01")  # critical: the owner and the secretary are paged
+    api = world.client.app.state.api  # type: ignore[attr-defined]
+    store = api.alerts
+
+    class FarmerTapsFirst:
+        """The farmer's tap lands between the secretary's page reading the alert and acknowledging it."""
+
+        def __getattr__(self, name: str) -> object:
+            return getattr(store, name)
+
+        def acknowledge(self, episode: str, who: str, ts_ms: int) -> bool:
+            store.acknowledge(episode, FARMER, ts_ms - 1)
+            return store.acknowledge(episode, who, ts_ms)
+
+    api.alerts = FarmerTapsFirst()
+    set_clock(world, world.now_ms + 60_000)
+    r = world.client.post(f"/a/{paging.token(eid, SECRETARY)}")
+    assert r.status_code == 200 and outcome(r) == "already"
+    assert "这条告警已经确认过了" in r.text and "由 李建军 于" in r.text
+    assert ack_of(world, eid) == (FARMER, world.now_ms + 59_999)
+    assert 'qyb_ack_link_total{outcome="already"} 1.0' in world.client.get("/metrics").text

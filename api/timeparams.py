@@ -2,52 +2,23 @@
 
 from __future__ import annotations
 
-from datetime import datetime
 from zoneinfo import ZoneInfo
 
 from fastapi import HTTPException
 
+from qingyubiao.timeutil import MAX_WHEN_MS, parse_when
+
 MAX_RANGE_MS = 400 * 86_400_000  # the raw retention; longer ranges are a mistake or an attack
 MAX_POINTS = 5_000  # per history answer: a phone chart needs a few hundred
 AUTO_STEPS_MS = (60_000, 300_000, 900_000, 3_600_000, 10_800_000, 21_600_000, 86_400_000)
-_UNIT_MS = {"m": 60_000, "h": 3_600_000, "d": 86_400_000}
-# 1970 .. 2100: anything else is a typo or an attack, and would overflow datetime or SQLite's 64-bit integers
-MAX_TIME_MS = 4_102_444_800_000
-
-
-def _number(digits: str) -> int | None:
-    """ASCII digits as an int; None for anything else (int() refuses '²', which isdigit() accepts)."""
-    if not (digits.isascii() and digits.isdigit()):
-        return None
-    return int(digits) if len(digits) <= 18 else MAX_TIME_MS  # no int() of 5000 digits: out of range anyway
-
-
-def _in_range(ms: int, text: str, name: str) -> int:
-    if not 0 <= ms < MAX_TIME_MS:
-        raise HTTPException(400, f"{name}: 时间超出范围 / {text[:40]!r} is out of range: use a time from 1970 to 2099")
-    return ms
+MAX_TIME_MS = MAX_WHEN_MS
 
 
 def parse_time(text: str, tz: ZoneInfo, now_ms: int, name: str) -> int:
-    text = text.strip()
-    if (n := _number(text)) is not None:
-        return _in_range(n, text, name)
-    if text.startswith("-") and text[-1:] in _UNIT_MS and (n := _number(text[1:-1])) is not None:
-        return _in_range(now_ms - n * _UNIT_MS[text[-1]], text, name)
     try:
-        dt = datetime.fromisoformat(text)
-    except ValueError:
-        raise HTTPException(
-            400,
-            f"{name}: 时间格式不对 / cannot read {text[:40]!r}: use epoch ms, 2026-11-01, an RFC 3339 time or -24h",
-        ) from None
-    if dt.tzinfo is None:
-        dt = dt.replace(tzinfo=tz)
-    try:
-        ms = int(dt.timestamp() * 1000)
-    except (OverflowError, ValueError):  # year 1 or 9999 shifted by its UTC offset
-        ms = -1
-    return _in_range(ms, text, name)
+        return parse_when(text, tz, now_ms)
+    except ValueError as e:
+        raise HTTPException(400, f"{name}: {e}") from None
 
 
 def time_range(

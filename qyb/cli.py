@@ -12,11 +12,11 @@ import sys
 import threading
 import time
 from collections.abc import Callable, Sequence
-from datetime import datetime, timedelta
+from datetime import datetime
 from pathlib import Path
 from zoneinfo import ZoneInfo
 
-from qingyubiao import __version__
+from qingyubiao import __version__, timeutil
 from qingyubiao.config import Config, ConfigError, load_config
 from qingyubiao.series import SeriesIndex
 from qingyubiao.timeutil import iso
@@ -28,7 +28,7 @@ Handler = Callable[[argparse.Namespace], int]
 
 def main(argv: Sequence[str] | None = None) -> int:
     parser = _parser()
-    args = parser.parse_args(argv)
+    args = parser.parse_args(_glue_time_values(sys.argv[1:] if argv is None else argv))
     logging.basicConfig(
         level=logging.DEBUG if getattr(args, "verbose", False) else logging.INFO,
         format="%(asctime)s %(levelname)s %(name)s: %(message)s",
@@ -43,6 +43,20 @@ def main(argv: Sequence[str] | None = None) -> int:
     except (ValueError, FileNotFoundError) as e:
         print(f"error: {e}", file=sys.stderr)
         return 2
+
+
+# Options whose value may be a relative time like -24h, which argparse would take for an option.
+_TIME_OPTIONS = ("--from", "--to", "--since", "--start")
+
+
+def _glue_time_values(argv: Sequence[str]) -> list[str]:
+    """`--from -24h` → `--from=-24h`, so the README's commands work as typed."""
+    out: list[str] = []
+    args = iter(argv)
+    for a in args:
+        value = next(args, None) if a in _TIME_OPTIONS else None
+        out.append(a if value is None else f"{a}={value}")
+    return out
 
 
 def _parser() -> argparse.ArgumentParser:
@@ -284,19 +298,9 @@ def _sim(args: argparse.Namespace) -> int:
 # -- export, deadletters, devices --------------------------------------------------
 
 
-def parse_when(text: str, tz: ZoneInfo, now: datetime | None = None) -> int:
-    """'2026-11-01' (village midnight), an RFC 3339 time, or '-24h' / '-7d' / '-30m' → epoch ms."""
-    now = now or datetime.now(tz)
-    units = {"m": "minutes", "h": "hours", "d": "days"}
-    if text.startswith("-") and text[-1:] in units and text[1:-1].isdigit():
-        return int((now - timedelta(**{units[text[-1]]: int(text[1:-1])})).timestamp() * 1000)
-    try:
-        dt = datetime.fromisoformat(text)
-    except ValueError:
-        raise ValueError(f"cannot read the time {text!r}: use 2026-11-01, 2026-11-01T08:00+08:00 or -24h") from None
-    if dt.tzinfo is None:
-        dt = dt.replace(tzinfo=tz)
-    return int(dt.timestamp() * 1000)
+def parse_when(text: str, tz: ZoneInfo) -> int:
+    """A time given on the command line (see `qingyubiao.timeutil.parse_when`) → epoch ms."""
+    return timeutil.parse_when(text, tz, int(time.time() * 1000))
 
 
 def _export(args: argparse.Namespace) -> int:

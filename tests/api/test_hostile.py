@@ -72,7 +72,12 @@ def test_hostile_silence_durations_are_400(world: ApiWorld, duration: str) -> No
     assert json.loads(r.text)  # valid JSON
 
 
-@pytest.mark.parametrize("last_id", ["²", "9" * 5000, "-1", "abc", ""])
-def test_a_hostile_last_event_id_resumes_after_the_newest(last_id: str) -> None:
+class _Feed:
+    def newest_id(self) -> int:
+        return 7
+
+
+@pytest.mark.parametrize(("last_id", "after"), [("²", 7), ("9" * 5000, 7), ("-1", 7), ("abc", 7), ("", 7), ("3", 3)])
+def test_a_hostile_last_event_id_resumes_after_the_newest(last_id: str, after: int) -> None:
     # int('²') and int() of 5000 digits raised before the stream started: a 500
-    assert resume_after(SimpleNamespace(feed=None), last_id) == 0  # type: ignore[arg-type]
+    assert resume_after(SimpleNamespace(feed=_Feed()), last_id) == after  # type: ignore[arg-type]

@@ -42,3 +42,14 @@ def test_export_keeps_backfill_and_arrival_time_readings_and_drops_only_faults(
     assert [(float(r["value"]), int(r["flags"])) for r in rows] == list(
         zip([20.0, 21.0, 22.0, 23.0, 99.0], [int(f) for f in flags], strict=True)
     )
+
+
+def test_relative_times_work_as_typed_in_the_readme(tmp_path: Path, index: SeriesIndex) -> None:
+    """`--from -24h` (not only `--from=-24h`); a time nobody can mean is a clear error, not a traceback."""
+    db = tmp_path / "qyb.sqlite"
+    SqliteStore(db, index).close()
+    env = {k: v for k, v in os.environ.items() if not k.startswith("QYB_")} | {"QYB_DB": str(db)}
+    out = qyb("export", "--from", "-24h", "--to", "-1h", env=env).stdout
+    assert out.splitlines() == ["ts,village,site,device,metric,value"]
+    bad = qyb("export", "--from", "-99999999999d", env=env, check=False)
+    assert bad.returncode == 2 and "out of range" in bad.stderr and "Traceback" not in bad.stderr

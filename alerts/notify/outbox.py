@@ -21,6 +21,7 @@ import threading
 from collections.abc import Iterable, Sequence
 from dataclasses import asdict, dataclass
 from pathlib import Path
+from typing import Any
 
 from alerts.notify.notice import Notice
 from alerts.notify.routing import Queued
@@ -301,8 +302,10 @@ class Outbox:
                     "VALUES (?,?,?,?,0,1,'no answer: in flight when the process stopped; resent')",
                     (send_id, channel, target, now_ms),
                 )
+                # the cut-off try counts like any other: the backoff and the give-up log go by `attempts`
                 db.execute(
-                    "UPDATE notify_send SET status='retry', next_ms=?, recovered=1 WHERE id=?", (now_ms, send_id)
+                    "UPDATE notify_send SET status='retry', attempts=attempts+1, next_ms=?, recovered=1 WHERE id=?",
+                    (now_ms, send_id),
                 )
             return [(r[1], r[2]) for r in rows]
 
@@ -318,10 +321,17 @@ class Outbox:
     def status_counts(self) -> dict[str, int]:
         """Messages by status: queued, sending, retry (its request failed and waits for the next try), sent,
         failed; `uncertain` only in outboxes from before in-flight requests were resent."""
+        # only `sending` rows need their request's status: the rest are counted from notify_message alone
         with self._lock:
-            return dict(self._db.execute(
-                "SELECT CASE WHEN m.status='sending' AND s.status='retry' THEN 'retry' ELSE m.status END, count(*) "
-                "FROM notify_message m LEFT JOIN notify_send s ON s.id=m.send_id GROUP BY 1").fetchall())  # fmt: skip
+            rows = self._db.execute(
+                "SELECT status, count(*) FROM notify_message WHERE status!='sending' GROUP BY status "
+                "UNION ALL SELECT CASE WHEN s.status='retry' THEN 'retry' ELSE 'sending' END, count(*) "
+                "FROM notify_message m LEFT JOIN notify_send s ON s.id=m.send_id WHERE m.status='sending' GROUP BY 1"
+            ).fetchall()
+        counts: dict[str, int] = {}
+        for status, n in rows:
+            counts[status] = counts.get(status, 0) + n
+        return counts
 
     # -- the feed and ack references (read by the API) --------------------------------------
 
@@ -334,6 +344,17 @@ class Outbox:
                  for n, (zh, en) in zip(notices, texts, strict=True)],
             )  # fmt: skip
 
+    def _read(self, sql: str, args: tuple[object, ...] = ()) -> list[tuple[Any, ...]]:
+        """Rows of a query of the API's tables; none when they do not exist yet (a reader opened before the
+        collector made them)."""
+        with self._lock:
+            try:
+                return self._db.execute(sql, args).fetchall()
+            except sqlite3.OperationalError as e:
+                if "no such table" in str(e):
+                    return []
+                raise
+
     def events_since(self, after_id: int, person: str | None = None, limit: int = 100) -> list[FeedEvent]:
         sql = (
             "SELECT id, key, person, village, site, episode, state, severity, ts_ms, text_zh, text_en, ack_url "
@@ -343,36 +364,15 @@ class Outbox:
         if person is not None:
             sql += " AND person=?"
             args += (person,)
-        with self._lock:
-            try:
-                rows = self._db.execute(sql + " ORDER BY id LIMIT ?", (*args, limit)).fetchall()
-            except sqlite3.OperationalError as e:  # a reader opened before the collector made the tables
-                if "no such table" in str(e):
-                    return []
-                raise
-        return [FeedEvent(*r) for r in rows]
+        return [FeedEvent(*r) for r in self._read(sql + " ORDER BY id LIMIT ?", (*args, limit))]
 
     def newest_id(self) -> int:
-        with self._lock:
-            try:
-                row = self._db.execute("SELECT coalesce(max(id), 0) FROM notify_feed").fetchone()
-            except sqlite3.OperationalError as e:
-                if "no such table" in str(e):
-                    return 0
-                raise
-        return int(row[0])
+        rows = self._read("SELECT coalesce(max(id), 0) FROM notify_feed")
+        return int(rows[0][0]) if rows else 0
 
     def resolve(self, ref: str) -> AckRef | None:
-        with self._lock:
-            try:
-                row = self._db.execute(
-                    "SELECT ref, episode, person, village FROM notify_ack_ref WHERE ref=?", (ref,)
-                ).fetchone()
-            except sqlite3.OperationalError as e:
-                if "no such table" in str(e):
-                    return None
-                raise
-        return AckRef(*row) if row else None
+        rows = self._read("SELECT ref, episode, person, village FROM notify_ack_ref WHERE ref=?", (ref,))
+        return AckRef(*rows[0]) if rows else None
 
 
 class _Tx:

@@ -73,7 +73,38 @@ def test_a_retry_cut_off_by_a_crash_is_resent_marked_in_each_language(
     details = [r[0] for r in again.outbox._db.execute(
         "SELECT detail FROM notify_attempt WHERE channel='sms' AND target='secretary' ORDER BY id")]  # fmt: skip
     assert [d.split(":")[0] for d in details] == ["HTTP 500", "no answer", "recovery resend, marked possible repeat"]
+    [(attempts,)] = again.outbox._db.execute(
+        "SELECT attempts FROM notify_send WHERE channel='sms' AND target='secretary'"
+    )
+    assert attempts == len(details)  # the cut-off try counts for the backoff and the give-up log too
     again.close()
+
+
+def test_the_cut_off_try_counts_as_an_attempt(tmp_path: Path) -> None:
+    outbox = Outbox(tmp_path / "qyb.sqlite")
+    # one try failed, the retry went out, and the process died before its answer was recorded
+    outbox._db.execute("INSERT INTO notify_send(channel, target, key, created_ms, status, attempts, next_ms) "
+                       "VALUES ('wecom', 'lijiahe', 'k', 1, 'sending', 1, 1)")  # fmt: skip
+    assert outbox.recover(5) == [("wecom", "lijiahe")]
+    send = outbox.open_send("wecom", "lijiahe")
+    assert send is not None and (send.status, send.attempts, send.next_ms, send.recovered) == ("retry", 2, 5, True)
+    outbox.close()
+
+
+def test_status_counts_tell_a_request_waiting_for_its_retry_from_one_in_flight(tmp_path: Path) -> None:
+    outbox = Outbox(tmp_path / "qyb.sqlite")
+    db = outbox._db
+    for send_id, status in ((1, "sending"), (2, "retry"), (3, "sent")):
+        db.execute("INSERT INTO notify_send(id, channel, target, key, created_ms, status, next_ms) "
+                   "VALUES (?, 'wecom', 'lijiahe', ?, 1, ?, 1)", (send_id, f"k{send_id}", status))  # fmt: skip
+    rows = [("sending", 1), ("sending", 1), ("sending", 2), ("sent", 3), ("queued", None), ("failed", None)]
+    for i, (status, send_id) in enumerate(rows):
+        db.execute("INSERT INTO notify_message(key, channel, target, village, site, episode, state, severity, "
+                   "created_ms, due_ms, held, status, send_id, notice) "
+                   "VALUES (?, 'wecom', 'lijiahe', 'lijiahe', 'gh01', 'e', 'firing', 'critical', 1, 1, 0, ?, ?, '{}')",
+                   (f"m{i}", status, send_id))  # fmt: skip
+    assert outbox.status_counts() == {"sending": 2, "retry": 1, "sent": 1, "queued": 1, "failed": 1}
+    outbox.close()
 
 
 class Said:

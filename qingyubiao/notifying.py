@@ -51,8 +51,11 @@ class FeedEvent:
 
 
 class NotificationFeed(Protocol):
-    def events_since(self, after_id: int, person: str | None = None, limit: int = 100) -> list[FeedEvent]:
-        """Feed events with id > after_id, oldest first (all people when `person` is None)."""
+    def events_since(
+        self, after_id: int, person: str | None = None, limit: int = 100, village: str | None = None
+    ) -> list[FeedEvent]:
+        """Feed events with id > after_id, oldest first (all people when `person` is None, all villages when
+        `village` is None: person ids such as "secretary" repeat across villages)."""
         ...
 
     def newest_id(self) -> int:

@@ -355,7 +355,9 @@ class Outbox:
                     return []
                 raise
 
-    def events_since(self, after_id: int, person: str | None = None, limit: int = 100) -> list[FeedEvent]:
+    def events_since(
+        self, after_id: int, person: str | None = None, limit: int = 100, village: str | None = None
+    ) -> list[FeedEvent]:
         sql = (
             "SELECT id, key, person, village, site, episode, state, severity, ts_ms, text_zh, text_en, ack_url "
             "FROM notify_feed WHERE id>?"
@@ -364,6 +366,9 @@ class Outbox:
         if person is not None:
             sql += " AND person=?"
             args += (person,)
+        if village is not None:  # before the LIMIT: person ids (e.g. "secretary") repeat across villages
+            sql += " AND village=?"
+            args += (village,)
         return [FeedEvent(*r) for r in self._read(sql + " ORDER BY id LIMIT ?", (*args, limit))]
 
     def newest_id(self) -> int:

@@ -180,3 +180,17 @@ def test_secrets_from_the_environment_win_over_the_file() -> None:
     assert (s.ack_secret, s.dingtalk.secret, s.wecom.url) == ("from-env", "SECenv", "https://wecom/x?key=k")
     assert s.public_url == config.deployment.notify.public_url  # untouched without its variable
     assert notify_settings(config, {}) == config.deployment.notify
+
+
+def test_the_feed_filters_by_village_before_the_limit(tmp_path) -> None:
+    outbox = Outbox(tmp_path / "qyb.sqlite")
+    for i, village in enumerate(["lijiahe"] * 3 + ["zhangzhuang"]):  # "secretary" is an id in both villages
+        outbox._db.execute(
+            "INSERT INTO notify_feed(key, person, village, site, episode, state, severity, ts_ms, text_zh, text_en) "
+            "VALUES (?, 'secretary', ?, 'gh01', 'e', 'firing', 'critical', 1, '中文', 'English')",
+            (f"k{i}", village),
+        )
+    [theirs] = outbox.events_since(0, "secretary", limit=2, village="zhangzhuang")
+    assert (theirs.village, theirs.key) == ("zhangzhuang", "k3")
+    assert [e.key for e in outbox.events_since(0, "secretary", limit=5)] == ["k0", "k1", "k2", "k3"]  # None: all
+    outbox.close()

@@ -17,6 +17,7 @@ import argparse
 import getpass
 import statistics
 import subprocess
+import sys
 import tempfile
 import threading
 import time
@@ -25,8 +26,7 @@ from pathlib import Path
 import paho.mqtt.client as mqtt
 
 from bench import rawpub
-from ingest import collector as collector_module
-from ingest.collector import Collector, make_client, session_options
+from ingest.collector import GIL_SWITCH_INTERVAL_S, Collector, make_client, session_options
 from ingest.store.sqlite import SqliteStore
 from qingyubiao.config import Config, load_config
 from qingyubiao.payloads import encoder
@@ -177,8 +177,7 @@ def main() -> None:
     p.add_argument("--repeat", type=int, default=3)
     p.add_argument("--switch-interval", type=float, help="the collector's GIL switch interval (default 0.001 s)")
     args = p.parse_args()
-    if args.switch_interval is not None:
-        collector_module.GIL_SWITCH_INTERVAL_S = args.switch_interval
+    sys.setswitchinterval(GIL_SWITCH_INTERVAL_S if args.switch_interval is None else args.switch_interval)
     base = load_config()
     if args.single:
         run("single", args.single, args.repeat, base)

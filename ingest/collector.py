@@ -13,7 +13,6 @@ from __future__ import annotations
 import logging
 import queue
 import ssl
-import sys
 import threading
 import time
 from collections.abc import Callable, Sequence
@@ -83,6 +82,10 @@ def session_options(settings: MqttSettings) -> dict[str, Any]:
     return {"clean_start": False, "properties": props}
 
 
+# Three threads hand work along (paho's network loop -> decoder -> SQLite writer). With the default 5 ms GIL
+# switch interval a busy decoder keeps the network thread from reading and acking; 1 ms stored 32 % more
+# gateway readings/s (median of 12 runs each, docs/performance.md). A process-wide setting: the process that
+# is a collector sets it (`qyb collect`), not this class, which the demo embeds beside the API.
 GIL_SWITCH_INTERVAL_S = 0.001
 
 
@@ -109,6 +112,7 @@ class Collector:
         self.dedup = Deduplicator()
         self.connected = threading.Event()
         self._stopping = False  # our own disconnect at the end of run() is not worth a warning
+        self._taken = self._stored = 0  # messages taken from the inbox / stored and acknowledged
         self._inbox: list[Inbound] = []
         self._inbox_lock = threading.Lock()
         self._generation = 0
@@ -181,10 +185,6 @@ class Collector:
 
     def run(self, stop: threading.Event) -> None:
         """Connect and process until `stop` is set; then store what is in hand and disconnect."""
-        # Three threads hand work along (paho's network loop -> decoder -> SQLite writer). With the default
-        # 5 ms GIL switch interval a busy decoder keeps the network thread from reading and acking; 1 ms
-        # stored 32 % more gateway readings/s (median of 12 runs each, docs/performance.md).
-        sys.setswitchinterval(GIL_SWITCH_INTERVAL_S)
         self.start()
         writer = threading.Thread(target=self._write_loop, name="qyb-writer", daemon=True)
         writer.start()
@@ -207,7 +207,8 @@ class Collector:
         """Decode what has arrived into batches for the writer (blocks while it is two batches behind)."""
         with self._inbox_lock:
             msgs, self._inbox = self._inbox, []
-        self.metrics.inbox_depth.set(len(msgs))  # what arrived in one flush interval, still to be stored
+        self._taken += len(msgs)  # only this thread writes it; the writer only `_stored`
+        self._show_backlog()
         for start in range(0, len(msgs), self.settings.max_batch_messages):
             self._queue.put(self._decode(msgs[start : start + self.settings.max_batch_messages]))
 
@@ -236,6 +237,10 @@ class Collector:
             finally:
                 self._queue.task_done()
 
+    def _show_backlog(self) -> None:
+        """qyb_inbox_depth: messages received and not yet stored (waiting in the inbox or the writer's queue)."""
+        self.metrics.inbox_depth.set(len(self._inbox) + self._taken - self._stored)
+
     def _store(self, d: _Decoded) -> None:
         while True:
             try:
@@ -254,6 +259,8 @@ class Collector:
             for _, _, mid, qos, gen, _ in d.msgs:
                 if qos and gen == self._generation:
                     self.client.ack(mid, qos)
+        self._stored += len(d.msgs)
+        self._show_backlog()
         self._count(d.msgs, d.ctx, len(d.batch), int(np.count_nonzero(d.batch.flags & Flag.OUT_OF_RANGE)))
 
     def _count(self, msgs: list[Inbound], ctx: DecodeContext, stored: int, out_of_range: int) -> None:

@@ -242,6 +242,9 @@ def _collect(args: argparse.Namespace) -> int:
         collector.metrics.serve(port)
         log.info("Prometheus metrics on http://0.0.0.0:%d/metrics", port)
     log.info("collecting into %s", config.deployment.store.db)
+    from ingest.collector import GIL_SWITCH_INTERVAL_S
+
+    sys.setswitchinterval(GIL_SWITCH_INTERVAL_S)
     try:
         collector.run(_stop_on_signals())
     finally:

@@ -98,10 +98,10 @@ class _Poller:
             self.episodes = {e.id: (e.state, e.ack_by) for e in active.values()}
         if state.feed is not None:
             person = self.caller.person.id
-            for n in state.feed.events_since(self.notices_after, person, NOTICES_PER_POLL):
+            # by village too: person ids (e.g. "secretary") repeat across villages
+            for n in state.feed.events_since(self.notices_after, person, NOTICES_PER_POLL, village=village):
                 self.notices_after = n.id
-                if n.village == village:  # person ids (e.g. "secretary") repeat across villages
-                    events.append(_event("notice", notice_out(n, self.caller), n.id))
+                events.append(_event("notice", notice_out(n, self.caller), n.id))
         return events
 
 

@@ -29,6 +29,9 @@ from qingyubiao.series import SeriesIndex
 from qingyubiao.store import DeviceStatus, ExportRow, History, Latest, UnknownDevice
 
 _5M, _1H = 300_000, 3_600_000
+_ROWS_PER_INSERT = 250  # 1,000 parameters a statement; SQLite allows 32,766
+_INSERT_READINGS_HEAD = "INSERT OR REPLACE INTO reading VALUES "
+_INSERT_READINGS = _INSERT_READINGS_HEAD + ",".join(["(?,?,?,?)"] * _ROWS_PER_INSERT)
 _BAD = int(Flag.OUT_OF_RANGE)
 _DEAD_LETTER_PAYLOAD_MAX = 16 * 1024
 
@@ -125,11 +128,9 @@ class SqliteStore:
         db_id, ts = db_id[order], batch.ts_ms[order]
         # Dirty 5-minute buckets as one int64 key each (series id in the high bits).
         dirty = np.unique((db_id << 32) | (ts // _5M))
+        columns = (db_id.tolist(), ts.tolist(), batch.value[order].tolist(), batch.flags[order].tolist())
         with self._tx() as db:
-            db.executemany(
-                "INSERT OR REPLACE INTO reading VALUES (?,?,?,?)",
-                zip(db_id.tolist(), ts.tolist(), batch.value[order].tolist(), batch.flags[order].tolist(), strict=True),
-            )
+            _insert_readings(db, columns)
             db.executemany(
                 "INSERT OR IGNORE INTO rollup_dirty VALUES (?,?)",
                 zip((dirty >> 32).tolist(), ((dirty & 0xFFFFFFFF) * _5M).tolist(), strict=True),
@@ -371,6 +372,21 @@ def _read_only_uri(path: Path) -> str:
     """SQLite URI opening `path` read-only. '?', '#' and '%' in the path must be escaped, or SQLite
     opens (and may create) a different file."""
     return f"file:{quote(str(path.resolve()))}?mode=ro"
+
+
+def _insert_readings(db: sqlite3.Connection, columns: tuple[list[int], list[int], list[float], list[int]]) -> None:
+    """INSERT OR REPLACE the rows, many to a statement: one sqlite3_step, and one hand-off of the GIL, per 250
+    rows instead of per row. 2.3x faster than executemany of single rows, and far less held up by the decoder
+    thread (docs/performance.md)."""
+    n = len(columns[0])
+    flat = np.empty(4 * n, dtype=object)
+    for k, column in enumerate(columns):
+        flat[k::4] = column
+    values = flat.tolist()
+    full, width = n - n % _ROWS_PER_INSERT, 4 * _ROWS_PER_INSERT
+    db.executemany(_INSERT_READINGS, (values[i : i + width] for i in range(0, 4 * full, width)))
+    if full < n:
+        db.execute(_INSERT_READINGS_HEAD + ",".join(["(?,?,?,?)"] * (n - full)), values[4 * full :])
 
 
 def _series_rows(

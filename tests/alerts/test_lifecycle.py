@@ -138,13 +138,18 @@ def test_silence_and_acknowledge(mgr, index):
     assert not mgr.acknowledge("no-such-episode", "x", NIGHT)
 
 
-def test_the_store_keeps_the_first_acknowledgement(village: Config, plan, index, tmp_path: Path) -> None:
+def _cold_gh02_in_a_store(village: Config, plan, index, tmp_path: Path) -> tuple[SqliteAlertStore, str]:
+    """A store holding one firing cold-night episode of gh02, and its id."""
     store = SqliteAlertStore(tmp_path / "alerts.sqlite")
     mgr = AlertManager(village, plan, store)
     out = []
     for i in range(40):
         out += feed(mgr, index, "gh02-air", {"air_temp_c": 1.0}, NIGHT + i * MIN)
-    ep = of(out, site="gh02", state=State.FIRING)[0].episode
+    return store, of(out, site="gh02", state=State.FIRING)[0].episode
+
+
+def test_the_store_keeps_the_first_acknowledgement(village: Config, plan, index, tmp_path: Path) -> None:
+    store, ep = _cold_gh02_in_a_store(village, plan, index, tmp_path)
     assert store.acknowledge(ep, "li-jianjun", NIGHT + 41 * MIN)
     assert store.acknowledge(ep, "secretary", NIGHT + 42 * MIN)  # a second tap or a race: no overwrite
     [found] = [e for e in store.active_episodes("lijiahe") if e.id == ep]
@@ -166,12 +171,7 @@ def test_day_and_night_thresholds_follow_the_sun(mgr, index):
 
 
 def test_the_store_reads_one_episode_by_id_open_or_ended(village: Config, plan, index, tmp_path: Path) -> None:
-    store = SqliteAlertStore(tmp_path / "alerts.sqlite")
-    mgr = AlertManager(village, plan, store)
-    out = []
-    for i in range(40):
-        out += feed(mgr, index, "gh02-air", {"air_temp_c": 1.0}, NIGHT + i * MIN)
-    ep = of(out, site="gh02", state=State.FIRING)[0].episode
+    store, ep = _cold_gh02_in_a_store(village, plan, index, tmp_path)
     found = store.episode(ep)
     assert found is not None and found.id == ep and found.ended_ms is None
     assert store.episode("no-such-episode") is None

@@ -31,7 +31,7 @@ STYLE = (
 
 @dataclass(frozen=True, slots=True)
 class AckPage:
-    """What one answer says: a heading, the alert (site and text), lines, and maybe the confirm button."""
+    """What one answer says: a heading, the alert (site and text), lines, and maybe the confirm button(s)."""
 
     outcome: str  # confirm | acked | already | cleared | expired | invalid | unknown | unavailable
     status: int
@@ -40,6 +40,8 @@ class AckPage:
     alert: Text | None = None
     lines: list[Text] = field(default_factory=list)
     button: Text | None = None  # a POST form back to the same link
+    # a group link: one button per named person, each posting as=<person id> ("I'm …, on my way")
+    choices: list[tuple[str, Text]] = field(default_factory=list)
 
 
 def when(ms: int, tz: str) -> Text:
@@ -65,6 +67,13 @@ def render(page: AckPage, title: Text, lang: str, action: str) -> str:
         if main and page.button is not None:  # both languages on the button: whoever holds the phone can tap
             label = f"{escape(page.button[i])}<br><small>{escape(page.button[1 - i])}</small>"
             out.append(f'<form method="post" action="{escape(action)}"><button type="submit">{label}</button></form>')
+        if main and page.choices:  # one form, a button each: the tapped one sends its as=<person id>
+            buttons = "".join(
+                f'<button type="submit" name="as" value="{escape(who)}">{escape(label[i])}'
+                f"<br><small>{escape(label[1 - i])}</small></button>"
+                for who, label in page.choices
+            )
+            out.append(f'<form method="post" action="{escape(action)}">{buttons}</form>')
         return "".join(out)
 
     phone = ("打开晴雨表手机页", "Open the Qingyubiao phone page")

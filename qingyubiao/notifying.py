@@ -3,9 +3,10 @@
 - `NotificationFeed`: the per-person event feed the live stream (SSE) polls.
   The dispatcher in `alerts/notify/` writes it; the API reads it by cursor.
 - One-tap acknowledge links: `sign_ack_token` / `verify_ack_token`. A token
-  names a short reference (one alert episode for one person), an expiry and an
-  HMAC-SHA256 over both, so the API can check it with the shared secret and
-  `AckRefs.resolve` it to the episode, no login needed.
+  names a short reference (one alert episode for one person, or for a group
+  message the people it names), an expiry and an HMAC-SHA256 over both, so the
+  API can check it with the shared secret and `AckRefs.resolve` it to the
+  episode, no login needed.
 
 Token format: ``{ref}.{expiry, epoch seconds in base 36}.{signature}``, with
 the signature the first 16 bytes of HMAC-SHA256(secret, "ref.expiry") in
@@ -26,6 +27,9 @@ from qingyubiao.config import Config, NotifySettings
 
 FEED_TABLE = "notify_feed"
 ACK_REF_TABLE = "notify_ack_ref"
+ACK_GROUP_TABLE = "notify_ack_group"
+# the person of a group reference: whoever taps says who they are among `AckRef.people`
+GROUP = "*"
 
 
 @dataclass(frozen=True, slots=True)
@@ -67,8 +71,14 @@ class NotificationFeed(Protocol):
 class AckRef:
     ref: str
     episode: str
-    person: str
+    person: str  # GROUP for a group message's link
     village: str
+    people: tuple[str, ...] = ()  # a group link: the people its message names, in order
+
+    @property
+    def named(self) -> tuple[str, ...]:
+        """Who may acknowledge with this link: its person, or one of the people the group message names."""
+        return self.people if self.person == GROUP else (self.person,)
 
 
 class AckRefs(Protocol):
@@ -125,9 +135,16 @@ def verify_ack_token(secret: str, token: str, now_ms: int) -> tuple[AckCheck, st
 
 
 def ack_ref(episode: str, person: str) -> str:
-    """The short, stable reference of (episode, person): 12 base32 characters."""
+    """The short, stable reference of (episode, person): 12 base32 characters.
+    A group message's reference is `group_ack_ref`."""
     digest = hashlib.sha256(f"{episode}\n{person}".encode()).digest()
     return base64.b32encode(digest).decode()[:12].lower()
+
+
+def group_ack_ref(episode: str, people: list[str]) -> str:
+    """The reference of a group message's link: one per episode and set of named people (channels name
+    different people, so each set gets its own reference)."""
+    return ack_ref(episode, GROUP + ",".join(people))
 
 
 # Secrets are better kept out of the config file: these environment variables win over it.

@@ -9,7 +9,8 @@
   idempotency key. `recovered` = it was in flight when the process died.
 - `notify_attempt`: every try, with the outcome (and a row for a try cut off by a restart).
 - `notify_episode`: what was paged per alert episode: repeats, escalation, ack.
-- `notify_feed` / `notify_ack_ref`: what the API reads (qingyubiao/notifying.py).
+- `notify_feed` / `notify_ack_ref` / `notify_ack_group` (who a group link names): what the API reads
+  (qingyubiao/notifying.py).
 """
 
 from __future__ import annotations
@@ -19,14 +20,14 @@ import re
 import sqlite3
 import threading
 from collections.abc import Iterable, Sequence
-from dataclasses import asdict, dataclass
+from dataclasses import asdict, dataclass, replace
 from pathlib import Path
 from typing import Any
 
 from alerts.notify.notice import Notice
 from alerts.notify.routing import Queued
 from qingyubiao.alerting import Transition
-from qingyubiao.notifying import AckRef, FeedEvent
+from qingyubiao.notifying import GROUP, AckRef, FeedEvent
 
 SCHEMA = """
 CREATE TABLE IF NOT EXISTS notify_message(
@@ -57,6 +58,8 @@ CREATE INDEX IF NOT EXISTS notify_feed_person ON notify_feed(person, id);
 CREATE TABLE IF NOT EXISTS notify_ack_ref(
     ref TEXT PRIMARY KEY, episode TEXT NOT NULL, person TEXT NOT NULL, village TEXT NOT NULL,
     created_ms INTEGER NOT NULL);
+CREATE TABLE IF NOT EXISTS notify_ack_group(
+    ref TEXT NOT NULL, ord INTEGER NOT NULL, person TEXT NOT NULL, PRIMARY KEY(ref, person));
 """
 
 _START = re.compile(r"@(\d+)$")
@@ -154,7 +157,7 @@ class Outbox:
                 )  # fmt: skip
                 new += cur.rowcount
                 if q.ack is not None:
-                    db.execute("INSERT OR IGNORE INTO notify_ack_ref VALUES (?,?,?,?,?)", (*q.ack, now_ms))
+                    self._register_ack(db, q, now_ms)
             if t.state == "firing" and queued:
                 # when people were first told (a held warning: in the morning); machines do not count
                 to_people = [q.due_ms for q in queued if q.notice.channel not in ("mqtt", "feed")]
@@ -169,6 +172,16 @@ class Outbox:
                 db.execute("UPDATE notify_episode SET closed=1 WHERE episode=?", (t.episode,))
             return new
 
+    @staticmethod
+    def _register_ack(db: sqlite3.Connection, q: Queued, now_ms: int) -> None:
+        """The link's reference; for a group link also the people its message names (who may say "that's me")."""
+        assert q.ack is not None
+        db.execute("INSERT OR IGNORE INTO notify_ack_ref VALUES (?,?,?,?,?)", (*q.ack, now_ms))
+        db.executemany(
+            "INSERT OR IGNORE INTO notify_ack_group VALUES (?,?,?)",
+            [(q.ack[0], i, person) for i, person in enumerate(q.ack_people)],
+        )
+
     def enqueue_followup(self, episode: str, queued: Sequence[Queued], now_ms: int, repeat: bool) -> None:
         with self._tx() as db:
             for q in queued:
@@ -180,7 +193,7 @@ class Outbox:
                      q.due_ms, n.to_json()),
                 )  # fmt: skip
                 if q.ack is not None:
-                    db.execute("INSERT OR IGNORE INTO notify_ack_ref VALUES (?,?,?,?,?)", (*q.ack, now_ms))
+                    self._register_ack(db, q, now_ms)
             if repeat:
                 db.execute(
                     "UPDATE notify_episode SET repeats=repeats+1, last_page_ms=? WHERE episode=?", (now_ms, episode)
@@ -377,7 +390,13 @@ class Outbox:
 
     def resolve(self, ref: str) -> AckRef | None:
         rows = self._read("SELECT ref, episode, person, village FROM notify_ack_ref WHERE ref=?", (ref,))
-        return AckRef(*rows[0]) if rows else None
+        if not rows:
+            return None
+        found = AckRef(*rows[0])
+        if found.person != GROUP:
+            return found
+        named = self._read("SELECT person FROM notify_ack_group WHERE ref=? ORDER BY ord", (ref,))
+        return replace(found, people=tuple(r[0] for r in named))
 
 
 class _Tx:

@@ -20,7 +20,7 @@ from alerts.notify.notice import Notice, Why, finite, key_of
 from alerts.notify.quiet import quiet_until
 from qingyubiao.alerting import Audience, Transition
 from qingyubiao.config import Config, NotifySettings, Person, PersonNotify, Village
-from qingyubiao.notifying import ack_ref, sign_ack_token
+from qingyubiao.notifying import GROUP, ack_ref, group_ack_ref, sign_ack_token
 
 GROUP_CHANNELS = ("webhook", "wecom", "dingtalk", "mqtt", "broadcast")
 PERSONAL_CHANNELS = ("sms", "feed")
@@ -35,6 +35,7 @@ class Queued:
     due_ms: int
     held: bool
     ack: tuple[str, str, str, str] | None  # (ref, episode, person, village) to register
+    ack_people: tuple[str, ...] = ()  # a group link (person GROUP): the people its message names
 
 
 class Router:
@@ -86,35 +87,37 @@ class Router:
         village_quiet = None if urgent else quiet_until(self.settings.quiet_hours, v.tz, now_ms)
         out: list[Queued] = []
 
-        def add(channel: str, target: str, who: list[Person], quiet_end: int | None, ack_person: str | None) -> None:
+        def add(channel: str, target: str, who: list[Person], quiet_end: int | None, ack_for: str | None) -> None:
+            """`ack_for`: the person of a personal link, GROUP for a group message's link, None for no link."""
             if channel not in self.channels:
                 return
             ack = None
             url = None
-            if ack_person and self.settings.ack_secret and why != Why.RESOLVED:
-                ref = ack_ref(t.episode, ack_person)
+            named = tuple(p.id for p in who) if ack_for == GROUP else ()
+            if ack_for and self.settings.ack_secret and why != Why.RESOLVED and (ack_for != GROUP or named):
+                # a group chat is read by everyone it names: whoever taps says who they are (not the first named)
+                ref = group_ack_ref(t.episode, list(named)) if ack_for == GROUP else ack_ref(t.episode, ack_for)
                 token = sign_ack_token(self.settings.ack_secret, ref, now_ms + int(self.settings.ack_ttl_h * 3.6e6))
                 url = f"{self.settings.public_url.rstrip('/')}/a/{token}"
-                ack = (ref, t.episode, ack_person, v.id)
+                ack = (ref, t.episode, ack_for, v.id)
             n = Notice(
                 key=key_of(t.episode, state, target, channel), channel=channel, target=target,
                 mentions=[p.phone for p in who], people=[p.id for p in who], ack_url=url, **base,  # type: ignore[arg-type]
             )  # fmt: skip
-            out.append(Queued(n, quiet_end or now_ms, quiet_end is not None, ack))
+            out.append(Queued(n, quiet_end or now_ms, quiet_end is not None, ack, named if ack else ()))
 
         smart = [p for p in people if self.prefs(p).smartphone]
-        first = people[0].id if people else None
         if why in (Why.FIRING, Why.RESOLVED):
             add("mqtt", v.id, people, None, None)  # machines: every paging change, never held
         if t.audience == Audience.FARMER and t.severity in URGENT and why == Why.FIRING:
             add("broadcast", v.id, [], None, None)
         app = [p for p in smart if "app" in self.prefs(p).channels]
         if app:
-            add("webhook", v.id, app, village_quiet, first)
+            add("webhook", v.id, app, village_quiet, GROUP)
         for robot in ("wecom", "dingtalk"):
             chosen = [p for p in smart if robot in self.prefs(p).channels]
             if chosen:
-                add(robot, v.id, chosen, village_quiet, first)
+                add(robot, v.id, chosen, village_quiet, GROUP)
         for p in people:
             prefs = self.prefs(p)
             quiet = None if urgent else quiet_until(prefs.quiet_hours or self.settings.quiet_hours, v.tz, now_ms)

@@ -2,9 +2,13 @@
 `POST /a/{token}` (the button) acknowledges it in the name of the person the link was sent to.
 
 The signed link is the credential, no login: it names one alert episode for one
-person and expires (`qingyubiao.notifying`). GET never acknowledges: chat apps'
-link-preview bots and URL scanners open links before a person does, and an
-acknowledgement stops the repeats and the escalation (docs/design.md).
+person and expires (`qingyubiao.notifying`). A group message's link (WeCom,
+DingTalk, village app) names the episode and the people the message names: the
+page shows one button per person ("我是 李国华，我去看"), each posting
+`as=<person id>`, and the POST acknowledges as that person only if the message
+named them. GET never acknowledges: chat apps' link-preview bots and URL
+scanners open links before a person does, and an acknowledgement stops the
+repeats and the escalation (docs/design.md).
 """
 
 from __future__ import annotations
@@ -12,16 +16,18 @@ from __future__ import annotations
 import re
 from collections.abc import Callable
 from dataclasses import dataclass
+from urllib.parse import parse_qs
 
 from fastapi import APIRouter, Request
 from fastapi.responses import HTMLResponse
+from starlette.concurrency import run_in_threadpool
 
 from api.ackpage import AckPage, Text, render, when
 from api.deps import StateDep
 from api.state import ApiState
 from qingyubiao.alerting import Episode
 from qingyubiao.config import Person, Village
-from qingyubiao.notifying import AckCheck, AckRef, verify_ack_token
+from qingyubiao.notifying import GROUP, AckCheck, AckRef, verify_ack_token
 
 router = APIRouter(tags=["ack link"])
 
@@ -29,13 +35,20 @@ router = APIRouter(tags=["ack link"])
 HEADERS = {"Cache-Control": "no-store", "Referrer-Policy": "no-referrer", "X-Robots-Tag": "noindex"}
 # a chat app may glue the punctuation after a link to it (…/a/TOKEN。): the token is the part it can contain
 _TOKEN = re.compile(r"[A-Za-z0-9._-]*")
-OUTCOMES = ("confirm", "acked", "already", "cleared", "expired", "invalid", "unknown", "unavailable")
+OUTCOMES = ("confirm", "acked", "already", "cleared", "expired", "invalid", "unknown", "unavailable", "not_named")
 
 _ON_PHONE: Text = ("请打开晴雨表手机页查看和确认告警。", "Open the phone page to see and acknowledge alerts.")
 _CUT: Text = ("链接可能不完整（短信有时会截断链接）。", "The link may be incomplete (SMS sometimes cuts links).")
 UNAVAILABLE = AckPage("unavailable", 503, ("一键确认暂不可用", "One-tap acknowledge is off"), lines=[_ON_PHONE])
 INVALID = AckPage("invalid", 404, ("链接无效", "This link is not valid"), lines=[_CUT, _ON_PHONE])
 UNKNOWN = AckPage("unknown", 404, ("找不到这条告警", "No such alert"), lines=[_ON_PHONE])
+NOT_NAMED = AckPage(
+    "not_named",
+    400,
+    ("这条通知没有点到这个人", "This notice does not name that person"),
+    lines=[("未确认任何告警。请点您自己名字的按钮。", "Nothing was acknowledged. Tap the button with your own name."),
+           _ON_PHONE],
+)  # fmt: skip
 
 
 @dataclass(frozen=True, slots=True)
@@ -44,8 +57,12 @@ class Link:
 
     ref: AckRef
     village: Village
-    person: Person
+    named: list[Person]  # who may acknowledge: the link's person, or the people a group message names
     episode: Episode
+
+    @property
+    def group(self) -> bool:
+        return self.ref.person == GROUP
 
 
 def lookup(state: ApiState, token: str) -> AckPage | Link:
@@ -65,11 +82,12 @@ def lookup(state: ApiState, token: str) -> AckPage | Link:
     ref = state.ack_refs.resolve(ref_id)
     if ref is None or all(v.id != ref.village for v in state.config.village):
         return UNKNOWN
-    person = state.users.person(ref.village, ref.person)  # someone removed from the village: the link dies
+    # someone removed from the village: their link dies, and a group link loses their button
+    named = [p for p in (state.users.person(ref.village, pid) for pid in ref.named) if p is not None]
     episode = state.alerts.episode(ref.episode)
-    if person is None or episode is None or episode.village != ref.village:
+    if not named or episode is None or episode.village != ref.village:
         return UNKNOWN
-    return Link(ref, state.config.village_by_id(ref.village), person, episode)
+    return Link(ref, state.config.village_by_id(ref.village), named, episode)
 
 
 def name_of(state: ApiState, village: str, person: str) -> str:
@@ -77,10 +95,18 @@ def name_of(state: ApiState, village: str, person: str) -> str:
     return found.name if found else person
 
 
-def described(link: Link, outcome: str, heading: Text, lines: list[Text], button: Text | None = None) -> AckPage:
+def described(
+    link: Link,
+    outcome: str,
+    heading: Text,
+    lines: list[Text],
+    button: Text | None = None,
+    choices: list[tuple[str, Text]] | None = None,
+) -> AckPage:
     e = link.episode
     site = next((s.name for s in link.village.site if s.id == e.site), e.site or e.device)
-    return AckPage(outcome, 200, heading, (site, site), (e.text_zh, e.text_en or e.text_zh), lines, button)
+    alert = (e.text_zh, e.text_en or e.text_zh)
+    return AckPage(outcome, 200, heading, (site, site), alert, lines, button, choices or [])
 
 
 def page_for(state: ApiState, link: Link) -> AckPage:
@@ -96,32 +122,42 @@ def page_for(state: ApiState, link: Link) -> AckPage:
         return described(link, "cleared", heading, [(f"恢复时间：{ended[0]}", f"Cleared at {ended[1]}"), *acked])
     if acked:
         return described(link, "already", ("这条告警已经确认过了", "This alert was already acknowledged"), acked)
+    heading: Text = ("请确认收到这条告警", "Please confirm you have seen this alert")
+    stops: Text = ("确认后不再重复提醒，也不再升级。", "This stops the reminders and the escalation.")
+    if link.group:  # a group chat: whoever taps says who they are, so the record names who went to look
+        choose: Text = ("请点您自己的名字：", "Tap your own name:")
+        buttons = [(p.id, (f"我是 {p.name}，我去看", f"I'm {p.name}, on my way")) for p in link.named]
+        return described(link, "confirm", heading, [choose, stops], choices=buttons)
+    person = link.named[0].name
     return described(
         link,
         "confirm",
-        ("请确认收到这条告警", "Please confirm you have seen this alert"),
-        [
-            (f"确认人：{link.person.name}", f"Acknowledging as {link.person.name}"),
-            ("确认后不再重复提醒，也不再升级。", "This stops the reminders and the escalation."),
-        ],
+        heading,
+        [(f"确认人：{person}", f"Acknowledging as {person}"), stops],
         ("我知道了，马上处理", "Got it, I'm on it"),
     )
 
 
-def acknowledge(state: ApiState, link: Link) -> AckPage:
+def acknowledge(state: ApiState, link: Link, as_: str | None) -> AckPage:
+    """Acknowledge as `as_` (the tapped button of a group link; a personal link's person when None)."""
+    if as_ is None and not link.group:
+        as_ = link.named[0].id
+    person = next((p for p in link.named if p.id == as_), None)
+    if person is None:  # not named by this message (or a group POST without a choice): nothing is recorded
+        return NOT_NAMED
     e = link.episode
     if e.ended_ms is not None or e.ack_by is not None:
         return page_for(state, link)  # the first acknowledgement stays: it says who went to look
     assert state.alerts is not None
-    open_ = state.alerts.acknowledge(e.id, link.person.id, state.now_ms())
+    open_ = state.alerts.acknowledge(e.id, person.id, state.now_ms())
     # read it back: someone else may have tapped between our read and now, and the store keeps their ack
     found = state.alerts.episode(e.id)
     if found is None:
         return UNKNOWN
-    if not open_ or found.ack_by != link.person.id or found.ack_ms is None:  # it ended, or another was first
-        return page_for(state, Link(link.ref, link.village, link.person, found))
+    if not open_ or found.ack_by != person.id or found.ack_ms is None:  # it ended, or another was first
+        return page_for(state, Link(link.ref, link.village, link.named, found))
     at = when(found.ack_ms, link.village.tz)
-    who = link.person.name
+    who = person.name
     return described(
         link, "acked", ("已确认 ✓", "Acknowledged ✓"), [(f"由 {who} 确认 · {at[0]}", f"by {who} at {at[1]}")]
     )
@@ -157,5 +193,8 @@ def show(token: str, request: Request, state: StateDep) -> HTMLResponse:
 
 
 @router.post("/a/{token}", include_in_schema=False)
-def confirm(token: str, request: Request, state: StateDep) -> HTMLResponse:
-    return _respond(token, request, state, acknowledge)
+async def confirm(token: str, request: Request, state: StateDep) -> HTMLResponse:
+    # the form is urlencoded and tiny: parsed here rather than adding python-multipart for Form()
+    form = parse_qs((await request.body())[:4096].decode("utf-8", "replace"))
+    as_ = form.get("as", [None])[0]
+    return await run_in_threadpool(_respond, token, request, state, lambda s, link: acknowledge(s, link, as_))

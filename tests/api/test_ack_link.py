@@ -3,13 +3,17 @@ answered by the API without a login. GET shows, the button (POST) acknowledges."
 
 from __future__ import annotations
 
+import json
 import re
+from dataclasses import replace
 from urllib.parse import quote
 
 import httpx
 import pytest
 
 from alerts.notify.followup import FollowUp
+from alerts.notify.routing import Router
+from alerts.notify.writer import NotifyingWriter
 from qingyubiao.notifying import ack_ref, sign_ack_token
 from tests.api.conftest import ACK_SECRET, FARMER, HOUR, OTHER_FARMER, SECRETARY, ApiWorld, Paging
 
@@ -223,3 +227,78 @@ def test_two_people_tapping_at_once_the_second_is_told_who_was_first(world: ApiW
     assert "这条告警已经确认过了" in r.text and "由 李建军 于" in r.text
     assert ack_of(world, eid) == (FARMER, world.now_ms + 59_999)
     assert 'qyb_ack_link_total{outcome="already"} 1.0' in world.client.get("/metrics").text
+
+
+@pytest.fixture
+def group_paging(world: ApiWorld, paging: Paging) -> Paging:
+    """Paging that also posts to the village app's group webhook (a group message naming several people)."""
+    writer = NotifyingWriter(world.alerts, world.outbox, Router(paging.config, {"feed", "sms", "webhook"}))
+    return replace(paging, writer=writer)
+
+
+def group_token(world: ApiWorld, eid: str) -> str:
+    """The token of the ack link in the group message of this episode, as the group chat shows it."""
+    rows = world.outbox._db.execute(
+        "SELECT notice FROM notify_message WHERE channel='webhook' AND episode=? AND state='firing'", (eid,)
+    ).fetchall()
+    [notice] = [json.loads(r[0]) for r in rows]
+    assert notice["people"] == [FARMER, SECRETARY]  # critical: the owner and the secretary are named
+    return str(notice["ack_url"]).rsplit("/", 1)[1]
+
+
+def test_a_group_link_shows_a_button_per_named_person(world: ApiWorld, group_paging: Paging) -> None:
+    eid = group_paging.fire("gh01")
+    token = group_token(world, eid)
+    assert token != group_paging.token(eid, FARMER)  # not the farmer's own link
+    shown = world.client.get(f"/a/{token}")
+    assert shown.status_code == 200 and no_store(shown) and outcome(shown) == "confirm"
+    assert "确认人" not in shown.text and "请点您自己的名字" in shown.text and "<script" not in shown.text
+    assert f'<form method="post" action="./{token}">' in shown.text
+    buttons = re.findall(r'<button type="submit" name="as" value="([\w-]+)">([^<]*)<br><small>([^<]*)<', shown.text)
+    assert buttons == [
+        (FARMER, "我是 李建军，我去看", "I&#x27;m 李建军, on my way"),
+        (SECRETARY, f"我是 {secretary_name(world)}，我去看", f"I&#x27;m {secretary_name(world)}, on my way"),
+    ]
+    assert ack_of(world, eid) == (None, None)
+
+
+def secretary_name(world: ApiWorld) -> str:
+    found = world.client.app.state.api.users.person("lijiahe", SECRETARY)  # type: ignore[attr-defined]
+    assert found is not None
+    return str(found.name)
+
+
+def test_the_secretary_tapping_the_group_link_is_recorded_not_the_farmer(world: ApiWorld, group_paging: Paging) -> None:
+    eid = group_paging.fire("gh01")
+    token = group_token(world, eid)
+    set_clock(world, world.now_ms + 60_000)
+    done = world.client.post(f"/a/{token}", data={"as": SECRETARY})
+    assert done.status_code == 200 and no_store(done) and outcome(done) == "acked"
+    assert f"由 {secretary_name(world)} 确认" in done.text
+    assert ack_of(world, eid) == (SECRETARY, world.now_ms + 60_000)
+    # the farmer taps later: the first acknowledgement stays the secretary's
+    later = world.client.post(f"/a/{token}", data={"as": FARMER})
+    assert later.status_code == 200 and outcome(later) == "already"
+    assert ack_of(world, eid)[0] == SECRETARY
+
+
+def test_a_group_link_refuses_someone_it_does_not_name(world: ApiWorld, group_paging: Paging) -> None:
+    eid = group_paging.fire("gh01")
+    token = group_token(world, eid)
+    for body in ({"as": OTHER_FARMER}, {"as": "nobody"}, {}):  # a real villager not named, a made-up id, no choice
+        r = world.client.post(f"/a/{token}", data=body)
+        assert r.status_code == 400 and no_store(r) and outcome(r) == "not_named", body
+        assert "这条通知没有点到这个人" in r.text and "Nothing was acknowledged" in r.text
+    assert ack_of(world, eid) == (None, None)
+    assert 'qyb_ack_link_total{outcome="not_named"} 3.0' in world.client.get("/metrics").text
+
+
+def test_a_personal_link_still_acknowledges_as_its_person(world: ApiWorld, group_paging: Paging) -> None:
+    eid = group_paging.fire("gh01")
+    token = group_paging.token(eid, FARMER)  # the farmer's feed link: one button, the farmer
+    shown = world.client.get(f"/a/{token}")
+    assert "确认人：李建军" in shown.text and 'name="as"' not in shown.text
+    assert world.client.post(f"/a/{token}", data={"as": SECRETARY}).status_code == 400  # not someone else's either
+    assert ack_of(world, eid) == (None, None)
+    done = world.client.post(f"/a/{token}")
+    assert done.status_code == 200 and outcome(done) == "acked" and ack_of(world, eid)[0] == FARMER

@@ -7,7 +7,7 @@ import pytest
 from alerts.notify import text
 from alerts.notify.outbox import Outbox, started_ms
 from alerts.notify.routing import Router
-from qingyubiao.notifying import AckCheck, ack_ref, sign_ack_token, verify_ack_token
+from qingyubiao.notifying import GROUP, AckCheck, ack_ref, sign_ack_token, verify_ack_token
 from tests.notify.conftest import ACK_SECRET, at, notify_config, transition
 
 ALL = {"webhook", "wecom", "dingtalk", "sms", "mqtt", "broadcast", "feed"}
@@ -131,6 +131,25 @@ def test_ack_link_in_a_message_resolves_to_its_episode_and_person(tmp_path) -> N
     found = outbox.resolve(ref)
     assert found is not None and (found.episode, found.person, found.village) == (t.episode, "li-guohua", "lijiahe")
     assert verify_ack_token(ACK_SECRET, token, t.ts_ms + 24 * 3_600_000)[0] == AckCheck.EXPIRED
+    outbox.close()
+
+
+def test_a_group_messages_link_names_everyone_it_names_not_the_first(tmp_path) -> None:
+    config = notify_config()
+    t = transition(severity="critical")  # the farmer and the secretary are paged
+    queued = route(t, config=config)
+    outbox = Outbox(tmp_path / "qyb.sqlite")
+    outbox.enqueue(t, queued, t.ts_ms)
+    groups = [q for q in queued if q.notice.channel in ("webhook", "wecom", "dingtalk")]
+    assert {q.notice.channel for q in groups} == {"webhook", "wecom", "dingtalk"}
+    for q in groups:
+        assert q.notice.ack_url is not None and len(q.notice.people) > 1
+        _, ref = verify_ack_token(ACK_SECRET, q.notice.ack_url.rsplit("/", 1)[1], t.ts_ms)
+        assert ref is not None and ref != ack_ref(t.episode, q.notice.people[0])
+        found = outbox.resolve(ref)
+        assert found is not None and found.person == GROUP and found.named == tuple(q.notice.people)
+    [feed] = [q for q in queued if q.notice.channel == "feed" and q.notice.target == "li-guohua"]
+    assert feed.ack is not None and outbox.resolve(feed.ack[0]).named == ("li-guohua",)  # type: ignore[union-attr]
     outbox.close()
 
 

@@ -9,6 +9,7 @@ decodes, stores durably into SQLite (synchronous=FULL), and only then acknowledg
     .venv/bin/python bench/bench_ingest.py            # defaults: 100k single, 10k batches of 64
     .venv/bin/python bench/bench_ingest.py --single 200000 --batches 20000 --repeat 3
     .venv/bin/python bench/bench_ingest.py --single 0 --batches 6000 --repeat 12 --switch-interval 0.005
+    .venv/bin/python -m bench.bench_ingest --single 20000 --batches 10000 --repeat 5 --decode-processes 0,1
 """
 
 from __future__ import annotations
@@ -140,34 +141,49 @@ def drain_collector(
     return len(msgs) / (end - first), expect_readings / (end - first)
 
 
-def run(kind: str, n: int, repeat: int, base: Config) -> None:
+def with_decode_processes(config: Config, processes: int) -> Config:
+    dep = config.deployment
+    ingest = dep.ingest.model_copy(update={"decode_processes": processes})
+    return config.model_copy(update={"deployment": dep.model_copy(update={"ingest": ingest})})
+
+
+def run(kind: str, n: int, repeat: int, base: Config, decode_processes: list[int]) -> None:
+    """Per round: the bare subscriber, then the collector once per decode_processes value (interleaved)."""
     readings = n if kind == "single" else n * 64
-    bare_rates, coll_msg_rates, coll_rates = [], [], []
+    bare_rates: list[float] = []
+    coll_msg_rates: dict[int, list[float]] = {p: [] for p in decode_processes}
+    coll_rates: dict[int, list[float]] = {p: [] for p in decode_processes}
     for r in range(repeat):
         with tempfile.TemporaryDirectory() as tmp:
             folder = Path(tmp)
             broker, port = start_broker(folder)
             try:
-                config = with_broker(base, port, f"bench-collector-{r}", folder / "qyb.sqlite")
                 bare_cfg = with_broker(base, port, f"bench-bare-{r}", folder / "unused.sqlite")
                 msgs = payloads(kind, n, t0=time.time() - 86_400 * (r + 2))
                 bare_rates.append(drain_bare(bare_cfg, port, msgs))
-                msg_rate, rate = drain_collector(config, port, msgs, readings)
-                coll_msg_rates.append(msg_rate)
-                coll_rates.append(rate)
+                for p in decode_processes:
+                    config = with_broker(
+                        with_decode_processes(base, p), port, f"bench-collector-{r}-{p}", folder / f"qyb-{p}.sqlite"
+                    )
+                    msg_rate, rate = drain_collector(config, port, msgs, readings)
+                    coll_msg_rates[p].append(msg_rate)
+                    coll_rates[p].append(rate)
             finally:
                 broker.terminate()
                 broker.wait(10)
-    bare, coll_msgs, coll = (statistics.median(x) for x in (bare_rates, coll_msg_rates, coll_rates))
+    bare = statistics.median(bare_rates)
     label = "1 reading/message" if kind == "single" else "gateway batches of 64"
     print(
         f"\n{label}: {n:,} messages, {readings:,} readings, QoS 1, "
         f"MQTT {base.deployment.mqtt.protocol}, median of {repeat}"
     )
     print(f"  bare paho subscriber (count only) {bare:>12,.0f} msg/s")
-    print(f"  qyb collector (decode+SQLite+ack) {coll_msgs:>12,.0f} msg/s  = {coll:,.0f} readings/s stored")
-    runs = ", ".join(f"{x:,.0f}" for x in coll_rates)
-    print(f"  collector / bare subscriber       {coll_msgs / bare:>12.0%}   (collector runs: {runs} readings/s)")
+    for p in decode_processes:
+        coll_msgs, coll = statistics.median(coll_msg_rates[p]), statistics.median(coll_rates[p])
+        where = "decoder process" if p else "decoding in-thread"
+        runs = ", ".join(f"{x:,.0f}" for x in coll_rates[p])
+        print(f"  qyb collector, {where:<19}{coll_msgs:>12,.0f} msg/s  = {coll:,.0f} readings/s stored")
+        print(f"    / bare subscriber{coll_msgs / bare:>25.0%}   (rounds: {runs} readings/s)")
 
 
 def main() -> None:
@@ -176,13 +192,19 @@ def main() -> None:
     p.add_argument("--batches", type=int, default=10_000)
     p.add_argument("--repeat", type=int, default=3)
     p.add_argument("--switch-interval", type=float, help="the collector's GIL switch interval (default 0.001 s)")
+    p.add_argument(
+        "--decode-processes",
+        default="1",
+        help="decode in a child process (1, the default), in the collector's thread (0), or '0,1': both, interleaved",
+    )
     args = p.parse_args()
     sys.setswitchinterval(GIL_SWITCH_INTERVAL_S if args.switch_interval is None else args.switch_interval)
     base = load_config()
+    decode_processes = [int(p) for p in args.decode_processes.split(",")]
     if args.single:
-        run("single", args.single, args.repeat, base)
+        run("single", args.single, args.repeat, base, decode_processes)
     if args.batches:
-        run("batch", args.batches, args.repeat, base)
+        run("batch", args.batches, args.repeat, base, decode_processes)
 
 
 if __name__ == "__main__":

@@ -1,11 +1,12 @@
 """The MQTT collector: subscribe, decode to columnar batches, store, then acknowledge.
 
 paho's network thread only appends (topic, payload, mid) to an inbox. The
-collector's thread takes the inbox every `flush_interval_s` and decodes it into
-one batch; a writer thread stores each batch durably, hands it to the sinks
-(alerting) and only then sends the PUBACKs (manual ack), in arrival order. A collector killed at any point loses
-nothing: unacknowledged messages stay in the broker's persistent session and
-are delivered again; the store is idempotent, so they are stored once.
+collector's thread takes the inbox every `flush_interval_s` and has it decoded
+into one batch, by default in a decoder process (ingest/decoding.py); a writer
+thread stores each batch durably, hands it to the sinks (alerting) and only then
+sends the PUBACKs (manual ack), in arrival order. A collector killed at any point
+loses nothing: unacknowledged messages stay in the broker's persistent session
+and are delivered again; the store is idempotent, so they are stored once.
 """
 
 from __future__ import annotations
@@ -25,11 +26,10 @@ from paho.mqtt.enums import CallbackAPIVersion, MQTTProtocolVersion
 from paho.mqtt.packettypes import PacketTypes
 from paho.mqtt.properties import Properties
 
-from ingest.decoders.context import DecodeContext, Deduplicator
-from ingest.decoders.router import route
+from ingest.decoding import Decoded, Decoder, Limits, start_decoder
 from ingest.metrics import IngestMetrics
 from qingyubiao import topics
-from qingyubiao.batch import Batch, Flag
+from qingyubiao.batch import Flag
 from qingyubiao.config import Config, MqttSettings
 from qingyubiao.series import SeriesIndex
 from qingyubiao.store import BatchSink, ReadingWriter
@@ -41,10 +41,9 @@ Inbound = tuple[str, bytes, int, int, int, float]
 
 
 @dataclass(frozen=True, slots=True)
-class _Decoded:
+class _Flush:
     msgs: list[Inbound]
-    ctx: DecodeContext
-    batch: Batch
+    decoded: Decoded
     now_ms: int
 
 
@@ -82,9 +81,10 @@ def session_options(settings: MqttSettings) -> dict[str, Any]:
     return {"clean_start": False, "properties": props}
 
 
-# Three threads hand work along (paho's network loop -> decoder -> SQLite writer). With the default 5 ms GIL
-# switch interval a busy decoder keeps the network thread from reading and acking; 1 ms stored 32 % more
-# gateway readings/s (median of 12 runs each, docs/performance.md). A process-wide setting: the process that
+# Threads hand work along (paho's network loop -> collector thread -> SQLite writer). With the default 5 ms GIL
+# switch interval a busy thread keeps the network thread from reading and acking; 1 ms stored 32 % more
+# gateway readings/s when decoding ran in-thread, and narrows the spread with a decoder process
+# (docs/performance.md). A process-wide setting: the process that
 # is a collector sets it (`qyb collect`), not this class, which the demo embeds beside the API.
 GIL_SWITCH_INTERVAL_S = 0.001
 
@@ -109,7 +109,6 @@ class Collector:
         self.metrics = metrics or IngestMetrics()
         self.clock = clock
         self.maintenance = maintenance
-        self.dedup = Deduplicator()
         self.connected = threading.Event()
         self._stopping = False  # our own disconnect at the end of run() is not worth a warning
         self._taken = self._stored = 0  # messages taken from the inbox / stored and acknowledged
@@ -117,7 +116,7 @@ class Collector:
         self._inbox_lock = threading.Lock()
         self._generation = 0
         # Decoding and writing overlap: SQLite releases the GIL while it works.
-        self._queue: queue.Queue[_Decoded | Callable[[], None] | None] = queue.Queue(maxsize=2)
+        self._queue: queue.Queue[_Flush | Callable[[], None] | None] = queue.Queue(maxsize=2)
         self._filters = topics.subscriptions(
             [v.id for v in config.village], sorted({a for v in config.village for a in v.chirpstack_apps})
         )
@@ -185,40 +184,38 @@ class Collector:
 
     def run(self, stop: threading.Event) -> None:
         """Connect and process until `stop` is set; then store what is in hand and disconnect."""
+        limits = Limits(self.settings.max_payload_bytes, self.settings.max_future_s)
+        decoder = start_decoder(self.index, limits, self.settings.decode_processes)
         self.start()
         writer = threading.Thread(target=self._write_loop, name="qyb-writer", daemon=True)
         writer.start()
         maintenance_due = time.monotonic() + 5
         try:
             while not stop.wait(self.settings.flush_interval_s):
-                self._decode_inbox()
+                self._decode_inbox(decoder)
                 if self.maintenance and time.monotonic() >= maintenance_due:
                     self._queue.put(self.maintenance)  # on the writer thread, between batches
                     maintenance_due = time.monotonic() + 5
-            self._decode_inbox()
+            self._decode_inbox(decoder)
         finally:
             self._queue.put(None)
             writer.join()
+            decoder.close()
             self._stopping = True
             self.client.disconnect()
             self.client.loop_stop()
 
-    def _decode_inbox(self) -> None:
+    def _decode_inbox(self, decoder: Decoder) -> None:
         """Decode what has arrived into batches for the writer (blocks while it is two batches behind)."""
         with self._inbox_lock:
             msgs, self._inbox = self._inbox, []
         self._taken += len(msgs)  # only this thread writes it; the writer only `_stored`
         self._show_backlog()
-        for start in range(0, len(msgs), self.settings.max_batch_messages):
-            self._queue.put(self._decode(msgs[start : start + self.settings.max_batch_messages]))
-
-    def _decode(self, msgs: list[Inbound]) -> _Decoded:
-        now_ms = int(self.clock() * 1000)
-        ctx = DecodeContext(self.index, now_ms, self.settings.max_future_s, self.dedup)
-        max_bytes = self.settings.max_payload_bytes
-        for topic, payload, *_ in msgs:
-            route(ctx, topic, payload, max_bytes)
-        return _Decoded(msgs, ctx, ctx.builder.build(self.index.lo, self.index.hi), now_ms)
+        step = self.settings.max_batch_messages
+        for start in range(0, len(msgs), step):
+            chunk = msgs[start : start + step]
+            now_ms = int(self.clock() * 1000)
+            self._queue.put(_Flush(chunk, decoder.decode(now_ms, [(m[0], m[1]) for m in chunk]), now_ms))
 
     def _write_loop(self) -> None:
         """The writer thread: store, run the sinks, acknowledge — in arrival order."""
@@ -227,7 +224,7 @@ class Collector:
             try:
                 if item is None:
                     return
-                if isinstance(item, _Decoded):
+                if isinstance(item, _Flush):
                     self._store(item)
                 else:
                     try:
@@ -241,38 +238,38 @@ class Collector:
         """qyb_inbox_depth: messages received and not yet stored (waiting in the inbox or the writer's queue)."""
         self.metrics.inbox_depth.set(len(self._inbox) + self._taken - self._stored)
 
-    def _store(self, d: _Decoded) -> None:
+    def _store(self, f: _Flush) -> None:
+        d = f.decoded
         while True:
             try:
-                self.store.write(d.batch, d.ctx.rejects, d.ctx.statuses)
+                self.store.write(d.batch, d.rejects, d.statuses)
                 break
             except Exception:  # keep the messages unacknowledged and try again
-                log.exception("store write failed; %d messages stay unacknowledged", len(d.msgs))
+                log.exception("store write failed; %d messages stay unacknowledged", len(f.msgs))
                 self.metrics.store_errors.inc()
                 time.sleep(1.0)
         for sink in self.sinks:
             try:
-                sink.handle(d.batch, d.now_ms)
+                sink.handle(d.batch, f.now_ms)
             except Exception:  # alerting must never cost a stored reading its acknowledgement
                 log.exception("batch sink %r failed", sink)
         with self._inbox_lock:  # on_connect bumps the generation under this lock
-            for _, _, mid, qos, gen, _ in d.msgs:
+            for _, _, mid, qos, gen, _ in f.msgs:
                 if qos and gen == self._generation:
                     self.client.ack(mid, qos)
-        self._stored += len(d.msgs)
+        self._stored += len(f.msgs)
         self._show_backlog()
-        self._count(d.msgs, d.ctx, len(d.batch), int(np.count_nonzero(d.batch.flags & Flag.OUT_OF_RANGE)))
+        self._count(f.msgs, d)
 
-    def _count(self, msgs: list[Inbound], ctx: DecodeContext, stored: int, out_of_range: int) -> None:
+    def _count(self, msgs: list[Inbound], d: Decoded) -> None:
         m = self.metrics
+        stored = len(d.batch)
         m.messages.inc(len(msgs))
         m.readings_stored.inc(stored)
-        m.out_of_range.inc(out_of_range)
-        m.duplicates.inc(ctx.duplicates)
-        reading_rejects = 0
-        for r in ctx.rejects:
+        m.out_of_range.inc(int(np.count_nonzero(d.batch.flags & Flag.OUT_OF_RANGE)))
+        m.duplicates.inc(d.duplicates)
+        for r in d.rejects:
             m.rejected.labels(r.reason.value).inc()
-            reading_rejects += 1
-        m.readings_received.inc(stored + reading_rejects)
+        m.readings_received.inc(stored + len(d.rejects))
         if msgs:
             m.batch_latency.observe(time.monotonic() - msgs[0][5])

@@ -7,8 +7,8 @@ from dataclasses import dataclass
 
 import pytest
 
-from ingest.decoders.context import DecodeContext, Deduplicator
-from ingest.decoders.router import route
+from ingest.decoders.context import Deduplicator
+from ingest.decoding import Limits, decode_messages
 from qingyubiao.batch import Batch
 from qingyubiao.rejects import Reject
 from qingyubiao.series import SeriesIndex
@@ -55,9 +55,7 @@ def decode(index: SeriesIndex) -> DecodeFn:
     """decode((topic, payload), ...) -> Decoded, through one context (so dedup spans the messages)."""
 
     def run(*messages: tuple[str, bytes], now_ms: int = NOW_MS, max_bytes: int = MAX_BYTES) -> Decoded:
-        ctx = DecodeContext(index, now_ms, MAX_FUTURE_S, Deduplicator(1000))
-        for topic, payload in messages:
-            route(ctx, topic, payload, max_bytes)
-        return Decoded(ctx.builder.build(index.lo, index.hi), ctx.rejects, ctx.duplicates, ctx.statuses)
+        d = decode_messages(index, Limits(max_bytes, MAX_FUTURE_S), Deduplicator(1000), now_ms, messages)
+        return Decoded(d.batch, d.rejects, d.duplicates, d.statuses)
 
     return run

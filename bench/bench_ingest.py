@@ -9,7 +9,7 @@ decodes, stores durably into SQLite (synchronous=FULL), and only then acknowledg
     .venv/bin/python bench/bench_ingest.py            # defaults: 100k single, 10k batches of 64
     .venv/bin/python bench/bench_ingest.py --single 200000 --batches 20000 --repeat 3
     .venv/bin/python bench/bench_ingest.py --single 0 --batches 6000 --repeat 12 --switch-interval 0.005
-    .venv/bin/python -m bench.bench_ingest --single 20000 --batches 10000 --repeat 5 --decode-processes 0,1
+    .venv/bin/python -m bench.bench_ingest --single 20000 --batches 10000 --repeat 5 --decoder-process 0,1
 """
 
 from __future__ import annotations
@@ -141,18 +141,18 @@ def drain_collector(
     return len(msgs) / (end - first), expect_readings / (end - first)
 
 
-def with_decode_processes(config: Config, processes: int) -> Config:
+def with_decoder_process(config: Config, on: bool) -> Config:
     dep = config.deployment
-    ingest = dep.ingest.model_copy(update={"decode_processes": processes})
+    ingest = dep.ingest.model_copy(update={"decoder_process": on})
     return config.model_copy(update={"deployment": dep.model_copy(update={"ingest": ingest})})
 
 
-def run(kind: str, n: int, repeat: int, base: Config, decode_processes: list[int]) -> None:
-    """Per round: the bare subscriber, then the collector once per decode_processes value (interleaved)."""
+def run(kind: str, n: int, repeat: int, base: Config, decoder_process: list[int]) -> None:
+    """Per round: the bare subscriber, then the collector once per decoder_process value (interleaved)."""
     readings = n if kind == "single" else n * 64
     bare_rates: list[float] = []
-    coll_msg_rates: dict[int, list[float]] = {p: [] for p in decode_processes}
-    coll_rates: dict[int, list[float]] = {p: [] for p in decode_processes}
+    coll_msg_rates: dict[int, list[float]] = {p: [] for p in decoder_process}
+    coll_rates: dict[int, list[float]] = {p: [] for p in decoder_process}
     for r in range(repeat):
         with tempfile.TemporaryDirectory() as tmp:
             folder = Path(tmp)
@@ -161,9 +161,12 @@ def run(kind: str, n: int, repeat: int, base: Config, decode_processes: list[int
                 bare_cfg = with_broker(base, port, f"bench-bare-{r}", folder / "unused.sqlite")
                 msgs = payloads(kind, n, t0=time.time() - 86_400 * (r + 2))
                 bare_rates.append(drain_bare(bare_cfg, port, msgs))
-                for p in decode_processes:
+                for p in decoder_process:
                     config = with_broker(
-                        with_decode_processes(base, p), port, f"bench-collector-{r}-{p}", folder / f"qyb-{p}.sqlite"
+                        with_decoder_process(base, bool(p)),
+                        port,
+                        f"bench-collector-{r}-{p}",
+                        folder / f"qyb-{p}.sqlite",
                     )
                     msg_rate, rate = drain_collector(config, port, msgs, readings)
                     coll_msg_rates[p].append(msg_rate)
@@ -178,7 +181,7 @@ def run(kind: str, n: int, repeat: int, base: Config, decode_processes: list[int
         f"MQTT {base.deployment.mqtt.protocol}, median of {repeat}"
     )
     print(f"  bare paho subscriber (count only) {bare:>12,.0f} msg/s")
-    for p in decode_processes:
+    for p in decoder_process:
         coll_msgs, coll = statistics.median(coll_msg_rates[p]), statistics.median(coll_rates[p])
         where = "decoder process" if p else "decoding in-thread"
         runs = ", ".join(f"{x:,.0f}" for x in coll_rates[p])
@@ -193,18 +196,18 @@ def main() -> None:
     p.add_argument("--repeat", type=int, default=3)
     p.add_argument("--switch-interval", type=float, help="the collector's GIL switch interval (default 0.001 s)")
     p.add_argument(
-        "--decode-processes",
+        "--decoder-process",
         default="1",
         help="decode in a child process (1, the default), in the collector's thread (0), or '0,1': both, interleaved",
     )
     args = p.parse_args()
     sys.setswitchinterval(GIL_SWITCH_INTERVAL_S if args.switch_interval is None else args.switch_interval)
     base = load_config()
-    decode_processes = [int(p) for p in args.decode_processes.split(",")]
+    decoder_process = [int(p) for p in args.decoder_process.split(",")]
     if args.single:
-        run("single", args.single, args.repeat, base, decode_processes)
+        run("single", args.single, args.repeat, base, decoder_process)
     if args.batches:
-        run("batch", args.batches, args.repeat, base, decode_processes)
+        run("batch", args.batches, args.repeat, base, decoder_process)
 
 
 if __name__ == "__main__":

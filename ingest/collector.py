@@ -185,7 +185,7 @@ class Collector:
     def run(self, stop: threading.Event) -> None:
         """Connect and process until `stop` is set; then store what is in hand and disconnect."""
         limits = Limits(self.settings.max_payload_bytes, self.settings.max_future_s)
-        decoder = start_decoder(self.index, limits, self.settings.decode_processes)
+        decoder = start_decoder(self.index, limits, self.settings.decoder_process)
         self.start()
         writer = threading.Thread(target=self._write_loop, name="qyb-writer", daemon=True)
         writer.start()

@@ -61,13 +61,13 @@ class Decoder(Protocol):
     def close(self) -> None: ...
 
 
-def start_decoder(index: SeriesIndex, limits: Limits, processes: int) -> Decoder:
-    """A decoder process (`processes = 1`, the default) or decoding in the caller's thread (0)."""
-    return DecoderProcess(index, limits) if processes else InThreadDecoder(index, limits)
+def start_decoder(index: SeriesIndex, limits: Limits, in_process: bool) -> Decoder:
+    """A decoder process (`decoder_process = true`, the default) or decoding in the caller's thread."""
+    return DecoderProcess(index, limits) if in_process else InThreadDecoder(index, limits)
 
 
 class InThreadDecoder:
-    """Decodes in the caller's thread (`decode_processes = 0`, and the fallback of DecoderProcess)."""
+    """Decodes in the caller's thread (`decoder_process = false`, and the fallback of DecoderProcess)."""
 
     def __init__(self, index: SeriesIndex, limits: Limits, dedup: Deduplicator | None = None) -> None:
         self.index, self.limits, self.dedup = index, limits, dedup or Deduplicator()

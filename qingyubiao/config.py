@@ -183,8 +183,8 @@ class IngestSettings(_Strict):
     max_payload_bytes: int = Field(default=256 * 1024, ge=256)
     max_future_s: float = Field(default=600.0, ge=0)  # device clocks may run a little fast
     flush_interval_s: float = Field(default=0.05, gt=0)
-    # Decode in a child process beside the collector's (1), or in the collector's own thread (0).
-    decode_processes: int = Field(default=1, ge=0, le=1)
+    # Decode in a child process, beside paho and the SQLite writer (true), or in the collector's thread (false).
+    decoder_process: bool = True
     max_batch_messages: int = Field(default=5_000, ge=1)
     dead_letter_limit: int = Field(default=10_000, ge=10)
 

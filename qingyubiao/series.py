@@ -39,6 +39,7 @@ class SeriesIndex:
     def __init__(self, config: Config) -> None:
         keys: list[SeriesKey] = []
         self.devices: dict[tuple[str, str], DeviceRef] = {}
+        self.village_devices: dict[str, dict[str, DeviceRef]] = {v.id: {} for v in config.village}
         self.by_dev_eui: dict[str, DeviceRef] = {}
         for v in config.village:
             sites = {s.id: s for s in v.site}
@@ -50,7 +51,7 @@ class SeriesIndex:
                         keys.append(SeriesKey(v.id, d.site, d.id, metric))
                 object_keys = {m: m for m in d.metrics} | dict(d.object_keys)
                 ref = DeviceRef(v, d, sites[d.site], series, object_keys, frozenset(d.object_ignore))
-                self.devices[(v.id, d.id)] = ref
+                self.devices[(v.id, d.id)] = self.village_devices[v.id][d.id] = ref
                 if d.dev_eui:
                     self.by_dev_eui[d.dev_eui] = ref
         self.keys: tuple[SeriesKey, ...] = tuple(keys)

@@ -16,9 +16,9 @@ def decode(ctx: DecodeContext, village: str, gateway: str, payload: bytes) -> No
     except (msgspec.DecodeError, RecursionError):  # msgspec raises RecursionError on deep nesting
         _decode_lenient(ctx, village, payload)
         return
-    devices = ctx.index.devices
+    devices, add = ctx.index.village_devices.get(village, {}), ctx.add_typed
     for r in msg.readings:
-        ref = devices.get((village, r.dev))
+        ref = devices.get(r.dev)
         if ref is None:
             ctx.reject(
                 Reason.UNKNOWN_DEVICE,
@@ -27,7 +27,7 @@ def decode(ctx: DecodeContext, village: str, gateway: str, payload: bytes) -> No
                 r.dev,
             )
         else:
-            ctx.add_typed(ref, r.ts, r.m, r.bat_v, 0)
+            add(ref, r.ts, r.m, r.bat_v, 0)
 
 
 def _decode_lenient(ctx: DecodeContext, village: str, payload: bytes) -> None:

@@ -137,7 +137,10 @@ class DecoderProcess:
 
 def _serve(conn: Connection, index: SeriesIndex, limits: Limits) -> None:
     """The decoder process: decode each flush it is sent until the collector closes the pipe (or dies)."""
-    signal.signal(signal.SIGINT, signal.SIG_IGN)  # Ctrl-C is for the collector, which then closes the pipe
+    # Ctrl-C, and systemd's SIGTERM to the whole service, are for the collector: it stores what it has in
+    # hand, decoded here, then closes the pipe, and this loop ends.
+    for sig in (signal.SIGINT, signal.SIGTERM):
+        signal.signal(sig, signal.SIG_IGN)
     dedup = Deduplicator()
     while True:
         try:

@@ -91,6 +91,18 @@ def test_when_the_process_dies_the_flush_is_decoded_here_and_a_new_process_start
     same(again, InThreadDecoder(index, LIMITS).decode(NOW_MS, MESSAGES))
 
 
+def test_stop_signals_are_left_to_the_collector(process: DecoderProcess, index: SeriesIndex) -> None:
+    """Ctrl-C and systemd's SIGTERM reach every process of the service; the collector still needs its decoder
+    to decode what it holds while it stops."""
+    assert process.pid is not None
+    process.decode(NOW_MS, MESSAGES)  # the child is up and has set its handlers
+    for sig in (signal.SIGINT, signal.SIGTERM):
+        os.kill(process.pid, sig)
+    time.sleep(0.2)
+    same(process.decode(NOW_MS, MESSAGES[:2]), InThreadDecoder(index, LIMITS).decode(NOW_MS, MESSAGES[:2]))
+    assert process.restarts == 0 and process.pid is not None
+
+
 def test_close_stops_the_process(index: SeriesIndex) -> None:
     p = DecoderProcess(index, LIMITS)
     pid = p.pid

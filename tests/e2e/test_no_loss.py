@@ -53,6 +53,26 @@ def count(db: Path) -> int:
         return 0
 
 
+def decoder_of(collector: subprocess.Popen[bytes]) -> int:
+    """The pid of the collector's decoder process (it runs by default), once started."""
+    found: list[int] = []
+
+    def started() -> bool:
+        children = Path(f"/proc/{collector.pid}/task/{collector.pid}/children").read_text().split()
+        found[:] = [int(c) for c in children if b"spawn_main" in Path(f"/proc/{c}/cmdline").read_bytes()]
+        return len(found) == 1
+
+    wait_for(started, 30, "the decoder process")
+    return found[0]
+
+
+def gone(pid: int) -> bool:
+    try:
+        return Path(f"/proc/{pid}/stat").read_text().split(")")[-1].split()[0] == "Z"  # a zombie has exited
+    except FileNotFoundError:
+        return True
+
+
 def start_collector(env: dict[str, str], log: Path) -> subprocess.Popen[bytes]:
     before = log.read_text().count("subscribed to") if log.exists() else 0
     proc = spawn_qyb("collect", env=env, log=log)
@@ -107,8 +127,10 @@ def test_sigkill_twice_loses_nothing_and_duplicates_nothing(
     try:
         for threshold in (8_000, 24_000):
             wait_for(lambda t=threshold: count(db) >= t, 120, f"{threshold} stored readings")
+            decoder = decoder_of(collector)
             collector.send_signal(signal.SIGKILL)
             collector.wait(10)
+            wait_for(lambda d=decoder: gone(d), 10, "the killed collector's decoder process to exit")
             collector = start_collector(env, log)
         pub.join(300)
         assert result == [[]], f"publisher failed: {result}"
@@ -117,6 +139,7 @@ def test_sigkill_twice_loses_nothing_and_duplicates_nothing(
         collector.send_signal(signal.SIGTERM)
         collector.wait(20)
     assert log.read_text().count("subscribed to") == 3  # it really was killed and restarted twice
+    assert "decoder process died" not in log.read_text()
     got = stored(db)
     assert len(got) == len(want)
     assert got == pytest.approx(want)

@@ -26,14 +26,23 @@ log = logging.getLogger("qyb")
 Handler = Callable[[argparse.Namespace], int]
 
 
-def main(argv: Sequence[str] | None = None) -> int:
-    parser = _parser()
-    args = parser.parse_args(_glue_time_values(sys.argv[1:] if argv is None else argv))
+def configure_logging(verbose: bool) -> None:
     logging.basicConfig(
-        level=logging.DEBUG if getattr(args, "verbose", False) else logging.INFO,
+        level=logging.DEBUG if verbose else logging.INFO,
         format="%(asctime)s %(levelname)s %(name)s: %(message)s",
         stream=sys.stderr,
     )
+    # httpx logs every request's full URL at INFO, and the WeCom and DingTalk robot keys and an SMS gateway's
+    # credentials are in those URLs. The outbox keeps every attempt's outcome, and the dispatcher logs failures,
+    # without the URL.
+    for name in ("httpx", "httpcore"):
+        logging.getLogger(name).setLevel(logging.WARNING)
+
+
+def main(argv: Sequence[str] | None = None) -> int:
+    parser = _parser()
+    args = parser.parse_args(_glue_time_values(sys.argv[1:] if argv is None else argv))
+    configure_logging(getattr(args, "verbose", False))
     handler: Handler = args.handler
     try:
         return handler(args)

@@ -1,12 +1,13 @@
 """Decode a flush of MQTT messages into one columnar batch, in this thread or in a decoder process.
 
-Decoding is half of the collector's CPU, and Python runs one thread at a time: in its own process it
-runs beside paho's network loop and the SQLite writer instead of taking turns with them (1.5-2x the
-gateway readings/s, docs/performance.md). Only (topic, payload) pairs go there and only the finished
+Decoding held the GIL half of the collector's time, and Python runs one thread at a time: in its own
+process it runs beside paho's network loop and the SQLite writer instead of taking turns with them
+(1.4-1.6x the gateway readings/s, docs/performance.md). Only (topic, payload) pairs go there and only the finished
 batch comes back, so the process boundary costs one pickled list per flush, not per reading.
 
 The decoder process holds no state that matters: if it dies, the flush is decoded in the caller's
-thread and a new process is started; the messages are not acknowledged before they are stored anyway.
+thread and a new process is started a minute later; messages are not acknowledged before they are
+stored anyway.
 """
 
 from __future__ import annotations

@@ -41,7 +41,7 @@ Inbound = tuple[str, bytes, int, int, int, float]
 
 
 @dataclass(frozen=True, slots=True)
-class _Flush:
+class _Chunk:
     msgs: list[Inbound]
     decoded: Decoded
     now_ms: int
@@ -115,8 +115,8 @@ class Collector:
         self._inbox: list[Inbound] = []
         self._inbox_lock = threading.Lock()
         self._generation = 0
-        # Decoding and writing overlap: SQLite releases the GIL while it works.
-        self._queue: queue.Queue[_Flush | Callable[[], None] | None] = queue.Queue(maxsize=2)
+        # Decoding and writing overlap: the writer stores one chunk while the next is decoded.
+        self._queue: queue.Queue[_Chunk | Callable[[], None] | None] = queue.Queue(maxsize=2)
         self._filters = topics.subscriptions(
             [v.id for v in config.village], sorted({a for v in config.village for a in v.chirpstack_apps})
         )
@@ -186,6 +186,12 @@ class Collector:
         """Connect and process until `stop` is set; then store what is in hand and disconnect."""
         limits = Limits(self.settings.max_payload_bytes, self.settings.max_future_s)
         decoder = start_decoder(self.index, limits, self.settings.decoder_process)
+        try:
+            self._run(stop, decoder)
+        finally:
+            decoder.close()
+
+    def _run(self, stop: threading.Event, decoder: Decoder) -> None:
         self.start()
         writer = threading.Thread(target=self._write_loop, name="qyb-writer", daemon=True)
         writer.start()
@@ -200,7 +206,6 @@ class Collector:
         finally:
             self._queue.put(None)
             writer.join()
-            decoder.close()
             self._stopping = True
             self.client.disconnect()
             self.client.loop_stop()
@@ -215,7 +220,7 @@ class Collector:
         for start in range(0, len(msgs), step):
             chunk = msgs[start : start + step]
             now_ms = int(self.clock() * 1000)
-            self._queue.put(_Flush(chunk, decoder.decode(now_ms, [(m[0], m[1]) for m in chunk]), now_ms))
+            self._queue.put(_Chunk(chunk, decoder.decode(now_ms, [(m[0], m[1]) for m in chunk]), now_ms))
 
     def _write_loop(self) -> None:
         """The writer thread: store, run the sinks, acknowledge — in arrival order."""
@@ -224,7 +229,7 @@ class Collector:
             try:
                 if item is None:
                     return
-                if isinstance(item, _Flush):
+                if isinstance(item, _Chunk):
                     self._store(item)
                 else:
                     try:
@@ -238,28 +243,28 @@ class Collector:
         """qyb_inbox_depth: messages received and not yet stored (waiting in the inbox or the writer's queue)."""
         self.metrics.inbox_depth.set(len(self._inbox) + self._taken - self._stored)
 
-    def _store(self, f: _Flush) -> None:
-        d = f.decoded
+    def _store(self, c: _Chunk) -> None:
+        d = c.decoded
         while True:
             try:
                 self.store.write(d.batch, d.rejects, d.statuses)
                 break
             except Exception:  # keep the messages unacknowledged and try again
-                log.exception("store write failed; %d messages stay unacknowledged", len(f.msgs))
+                log.exception("store write failed; %d messages stay unacknowledged", len(c.msgs))
                 self.metrics.store_errors.inc()
                 time.sleep(1.0)
         for sink in self.sinks:
             try:
-                sink.handle(d.batch, f.now_ms)
+                sink.handle(d.batch, c.now_ms)
             except Exception:  # alerting must never cost a stored reading its acknowledgement
                 log.exception("batch sink %r failed", sink)
         with self._inbox_lock:  # on_connect bumps the generation under this lock
-            for _, _, mid, qos, gen, _ in f.msgs:
+            for _, _, mid, qos, gen, _ in c.msgs:
                 if qos and gen == self._generation:
                     self.client.ack(mid, qos)
-        self._stored += len(f.msgs)
+        self._stored += len(c.msgs)
         self._show_backlog()
-        self._count(f.msgs, d)
+        self._count(c.msgs, d)
 
     def _count(self, msgs: list[Inbound], d: Decoded) -> None:
         m = self.metrics

@@ -15,14 +15,17 @@ from __future__ import annotations
 import logging
 import multiprocessing
 import signal
+import sys
 import time
 from collections.abc import Sequence
 from dataclasses import dataclass
 from multiprocessing.connection import Connection
+from multiprocessing.util import Finalize
 from typing import Protocol
 
 from ingest.decoders.context import DecodeContext, Deduplicator
 from ingest.decoders.router import route
+from qingyubiao import LOG_FORMAT
 from qingyubiao.batch import Batch
 from qingyubiao.rejects import Reject
 from qingyubiao.series import SeriesIndex
@@ -62,22 +65,25 @@ class Decoder(Protocol):
     def close(self) -> None: ...
 
 
-def start_decoder(index: SeriesIndex, limits: Limits, in_process: bool) -> Decoder:
+def start_decoder(index: SeriesIndex, limits: Limits, child_process: bool) -> Decoder:
     """A decoder process (`decoder_process = true`, the default) or decoding in the caller's thread."""
-    return DecoderProcess(index, limits) if in_process else InThreadDecoder(index, limits)
+    return DecoderProcess(index, limits) if child_process else InThreadDecoder(index, limits)
 
 
 class InThreadDecoder:
     """Decodes in the caller's thread (`decoder_process = false`, and the fallback of DecoderProcess)."""
 
-    def __init__(self, index: SeriesIndex, limits: Limits, dedup: Deduplicator | None = None) -> None:
-        self.index, self.limits, self.dedup = index, limits, dedup or Deduplicator()
+    def __init__(self, index: SeriesIndex, limits: Limits) -> None:
+        self.index, self.limits, self.dedup = index, limits, Deduplicator()
 
     def decode(self, now_ms: int, messages: Sequence[Message]) -> Decoded:
         return decode_messages(self.index, self.limits, self.dedup, now_ms, messages)
 
     def close(self) -> None:
         pass
+
+
+_STOP_SIGNALS = {signal.SIGINT, signal.SIGTERM}
 
 
 class DecoderProcess:
@@ -90,8 +96,10 @@ class DecoderProcess:
         self._fallback = InThreadDecoder(index, limits)
         self._conn: Connection | None = None
         self._proc: multiprocessing.process.BaseProcess | None = None
+        self._closing_at_exit: Finalize | None = None
+        self._seq = 0
         self._restart_at = 0.0
-        self.restarts = 0  # processes started after the first one died
+        self.restarts = 0  # new processes tried after the first one died
         self._start()
 
     @property
@@ -101,30 +109,65 @@ class DecoderProcess:
     def _start(self) -> None:
         # spawn, not fork: the collector may share its process with other threads (the demo's API and broker).
         mp = multiprocessing.get_context("spawn")
-        self._conn, child = mp.Pipe()
-        self._proc = mp.Process(target=_serve, args=(child, self.index, self.limits), name="qyb-decoder", daemon=True)
-        self._proc.start()
-        child.close()
+        conn, child = mp.Pipe()
+        level = logging.getLogger().getEffectiveLevel()
+        proc = mp.Process(target=_serve, args=(child, self.index, self.limits, level), name="qyb-decoder", daemon=True)
+        # The child inherits this mask: a stop signal while it is still importing must not kill it. It ignores
+        # them from then on (see _serve) and leaves stopping to the collector.
+        signal.pthread_sigmask(signal.SIG_BLOCK, _STOP_SIGNALS)
+        try:
+            proc.start()
+        except BaseException:
+            conn.close()
+            raise
+        finally:
+            signal.pthread_sigmask(signal.SIG_UNBLOCK, _STOP_SIGNALS)
+            child.close()
+        self._conn, self._proc = conn, proc
+        # At interpreter exit multiprocessing terminates daemon children (SIGTERM, which the child ignores) and
+        # then joins them without a timeout: close the pipe before that, so the child sees EOF and exits.
+        self._closing_at_exit = Finalize(self, conn.close, exitpriority=10)
 
     def decode(self, now_ms: int, messages: Sequence[Message]) -> Decoded:
-        if self._conn is None:
-            if time.monotonic() < self._restart_at:
-                return self._fallback.decode(now_ms, messages)
-            self.restarts += 1
-            self._start()
-            assert self._conn is not None
+        if self._conn is None and (time.monotonic() < self._restart_at or not self._restart()):
+            return self._fallback.decode(now_ms, messages)
+        assert self._conn is not None
+        self._seq += 1
         try:
-            self._conn.send((now_ms, messages))
-            result: Decoded = self._conn.recv()
-            return result
+            self._conn.send((self._seq, now_ms, messages))
+            seq, result = self._conn.recv()
         except (EOFError, OSError):
             code = None if self._proc is None else self._proc.exitcode
             log.error("the decoder process died (exit code %s); decoding in the collector's thread for now", code)
-            self.close()
-            self._restart_at = time.monotonic() + self.RESTART_AFTER_S
+            self._give_up_on_process()
             return self._fallback.decode(now_ms, messages)
+        except BaseException:  # interrupted between send and recv: a late reply must never answer the next call
+            self.close()
+            raise
+        if seq != self._seq or not isinstance(result, Decoded):
+            log.error("the decoder process answered out of turn; decoding in the collector's thread for now")
+            self._give_up_on_process()
+            return self._fallback.decode(now_ms, messages)
+        return result
+
+    def _restart(self) -> bool:
+        self.restarts += 1
+        try:
+            self._start()
+            return True
+        except Exception:
+            log.exception("could not start a decoder process; decoding in the collector's thread for now")
+            self._restart_at = time.monotonic() + self.RESTART_AFTER_S
+            return False
+
+    def _give_up_on_process(self) -> None:
+        self.close()
+        self._restart_at = time.monotonic() + self.RESTART_AFTER_S
 
     def close(self) -> None:
+        if self._closing_at_exit is not None:
+            self._closing_at_exit.cancel()
+            self._closing_at_exit = None
         if self._conn is not None:
             self._conn.close()  # the child sees EOF and exits
             self._conn = None
@@ -136,16 +179,22 @@ class DecoderProcess:
             self._proc = None
 
 
-def _serve(conn: Connection, index: SeriesIndex, limits: Limits) -> None:
-    """The decoder process: decode each flush it is sent until the collector closes the pipe (or dies)."""
+def _serve(conn: Connection, index: SeriesIndex, limits: Limits, log_level: int) -> None:
+    """The decoder process: decode each chunk it is sent until the collector closes the pipe (or dies)."""
     # Ctrl-C, and systemd's SIGTERM to the whole service, are for the collector: it stores what it has in
     # hand, decoded here, then closes the pipe, and this loop ends.
-    for sig in (signal.SIGINT, signal.SIGTERM):
+    for sig in _STOP_SIGNALS:
         signal.signal(sig, signal.SIG_IGN)
+    signal.pthread_sigmask(signal.SIG_UNBLOCK, _STOP_SIGNALS)
+    logging.basicConfig(level=log_level, format=LOG_FORMAT, stream=sys.stderr)
     dedup = Deduplicator()
     while True:
         try:
-            now_ms, messages = conn.recv()
+            seq, now_ms, messages = conn.recv()
         except (EOFError, OSError):
             return
-        conn.send(decode_messages(index, limits, dedup, now_ms, messages))
+        decoded = decode_messages(index, limits, dedup, now_ms, messages)
+        try:
+            conn.send((seq, decoded))
+        except OSError:  # the collector closed the pipe while we decoded: it is stopping
+            return

@@ -16,7 +16,7 @@ from datetime import datetime
 from pathlib import Path
 from zoneinfo import ZoneInfo
 
-from qingyubiao import __version__, timeutil
+from qingyubiao import LOG_FORMAT, __version__, timeutil
 from qingyubiao.config import Config, ConfigError, load_config
 from qingyubiao.series import SeriesIndex
 from qingyubiao.timeutil import iso
@@ -29,7 +29,7 @@ Handler = Callable[[argparse.Namespace], int]
 def configure_logging(verbose: bool) -> None:
     logging.basicConfig(
         level=logging.DEBUG if verbose else logging.INFO,
-        format="%(asctime)s %(levelname)s %(name)s: %(message)s",
+        format=LOG_FORMAT,
         stream=sys.stderr,
     )
     # httpx logs every request's full URL at INFO, and the WeCom and DingTalk robot keys and an SMS gateway's

@@ -103,12 +103,14 @@ def run_demo(args: argparse.Namespace) -> int:
     stop = threading.Event()
     worker = threading.Thread(target=collector.run, args=(stop,), name="collector", daemon=True)
     worker.start()
-    from qyb.api_cmd import DemoPages  # the phone page and the overview, served from a thread
+    pages = None
+    try:
+        from qyb.api_cmd import DemoPages  # the phone page and the overview, served from a thread
 
-    pages = DemoPages(config, _free_port(getattr(args, "api_port", 8000)))
-    village = config.village[0]
-    print(
-        f"""
+        pages = DemoPages(config, _free_port(getattr(args, "api_port", 8000)))
+        village = config.village[0]
+        print(
+            f"""
 晴雨表 demo: {village.name}, {len(village.site)} sites, {len(village.device)} devices
   MQTT broker   {config.deployment.mqtt.url}{"  (embedded)" if broker else ""}
   database      {config.deployment.store.db}
@@ -116,45 +118,45 @@ def run_demo(args: argparse.Namespace) -> int:
                 qyb deadletters
   stop          Ctrl-C
 """,
-        flush=True,
-    )
-    print(pages.banner, flush=True)
-    deadline = time.monotonic() + args.duration if args.duration else None
-    # The village twin at 60× real time: it starts a simulated day ago and catches up with the present
-    # after 24 minutes, then goes on in real time; a newcomer sees a whole day and night in minutes.
-    from collections.abc import Iterator
-    from datetime import datetime
-    from zoneinfo import ZoneInfo
+            flush=True,
+        )
+        print(pages.banner, flush=True)
+        deadline = time.monotonic() + args.duration if args.duration else None
+        # The village twin at 60× real time: it starts a simulated day ago and catches up with the present
+        # after 24 minutes, then goes on in real time; a newcomer sees a whole day and night in minutes.
+        from collections.abc import Iterator
+        from datetime import datetime
+        from zoneinfo import ZoneInfo
 
-    from sensors_sim import pacing
-    from sensors_sim.runner import as_messages
-    from sensors_sim.twin import SimMessage, Twin
+        from sensors_sim import pacing
+        from sensors_sim.runner import as_messages
+        from sensors_sim.twin import SimMessage, Twin
 
-    speed = float(getattr(args, "speed", None) or 60.0)
-    twin = Twin(config, seed=0, start_s=pacing.start_for(24.0, speed, time.time()))
-    tz = ZoneInfo(village.tz)
-    next_report = [0.0]
+        speed = float(getattr(args, "speed", None) or 60.0)
+        twin = Twin(config, seed=0, start_s=pacing.start_for(24.0, speed, time.time()))
+        tz = ZoneInfo(village.tz)
+        next_report = [0.0]
 
-    def stopping() -> bool:
-        return deadline is not None and time.monotonic() >= deadline
+        def stopping() -> bool:
+            return deadline is not None and time.monotonic() >= deadline
 
-    def reported(msgs: Iterator[SimMessage]) -> Iterator[SimMessage]:
-        for msg in msgs:
-            if time.monotonic() >= next_report[0]:
-                next_report[0] = time.monotonic() + 15.0
-                when = datetime.fromtimestamp(msg[0], tz).strftime("%m-%d %H:%M")
-                print(f"  village time {when}  {twin.readings} readings sent, {store.count()} stored", flush=True)
-            yield msg
+        def reported(msgs: Iterator[SimMessage]) -> Iterator[SimMessage]:
+            for msg in msgs:
+                if time.monotonic() >= next_report[0]:
+                    next_report[0] = time.monotonic() + 15.0
+                    when = datetime.fromtimestamp(msg[0], tz).strftime("%m-%d %H:%M")
+                    print(f"  village time {when}  {twin.readings} readings sent, {store.count()} stored", flush=True)
+                yield msg
 
-    print(f"  the village twin runs at {speed:g}x real time until it reaches the present", flush=True)
-    try:
+        print(f"  the village twin runs at {speed:g}x real time until it reaches the present", flush=True)
         sim = pacing.paced(twin.run(float("inf")), speed, not_before_sim_time=True, stop=stopping)
         publisher.publish(config.deployment.mqtt, as_messages(reported(sim), lambda _: 0), client_id="qyb-demo-sim")
     except KeyboardInterrupt:
         pass
-    finally:
+    finally:  # also when starting the pages or the twin failed: the collector must stop and store what it has
         stop.set()
-        pages.stop()
+        if pages is not None:
+            pages.stop()
         worker.join(10)
         store.refresh_rollups()
         print(f"stopped; {store.count()} readings stored in {config.deployment.store.db}")

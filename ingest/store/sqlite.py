@@ -377,8 +377,8 @@ def _read_only_uri(path: Path) -> str:
 
 def _insert_readings(db: sqlite3.Connection, columns: tuple[list[int], list[int], list[float], list[int]]) -> None:
     """INSERT OR REPLACE the rows, many to a statement: one sqlite3_step, and one hand-off of the GIL, per 250
-    rows instead of per row. 2.3x faster than executemany of single rows, and far less held up by the decoder
-    thread (docs/performance.md)."""
+    rows instead of per row. 2.3x faster than executemany of single rows, and far less held up by the busy
+    Python threads beside it (docs/performance.md)."""
     n = len(columns[0])
     values = list(chain.from_iterable(zip(*columns, strict=True)))  # row by row, flat
     full, width = n - n % _ROWS_PER_INSERT, 4 * _ROWS_PER_INSERT

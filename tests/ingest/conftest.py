@@ -7,10 +7,8 @@ from dataclasses import dataclass
 
 import pytest
 
+from ingest import decoding
 from ingest.decoders.context import Deduplicator
-from ingest.decoding import Limits, decode_messages
-from qingyubiao.batch import Batch
-from qingyubiao.rejects import Reject
 from qingyubiao.series import SeriesIndex
 
 NOW_MS = 1_763_800_000_000  # 2025-11-22T08:26:40Z, the collector's clock in these tests
@@ -21,14 +19,9 @@ VILLAGE = "lijiahe"
 APP = "0b6f4f52-8a1e-4c51-9a6e-5e1f3c9d2a71"
 
 
-@dataclass
-class Decoded:
-    """What one or more messages decoded to."""
-
-    batch: Batch
-    rejects: list[Reject]
-    duplicates: int
-    statuses: list[tuple[str, str, bool, int]]
+@dataclass(frozen=True, slots=True)
+class Decoded(decoding.Decoded):
+    """What one or more messages decoded to, with views for assertions."""
 
     def readings(self, index: SeriesIndex) -> list[tuple[str, str, int, float, int]]:
         """(device, metric, ts_ms, value, flags) per reading, in decode order."""
@@ -55,7 +48,9 @@ def decode(index: SeriesIndex) -> DecodeFn:
     """decode((topic, payload), ...) -> Decoded, through one context (so dedup spans the messages)."""
 
     def run(*messages: tuple[str, bytes], now_ms: int = NOW_MS, max_bytes: int = MAX_BYTES) -> Decoded:
-        d = decode_messages(index, Limits(max_bytes, MAX_FUTURE_S), Deduplicator(1000), now_ms, messages)
-        return Decoded(d.batch, d.rejects, d.duplicates, d.statuses)
+        d = decoding.decode_messages(
+            index, decoding.Limits(max_bytes, MAX_FUTURE_S), Deduplicator(1000), now_ms, messages
+        )
+        return Decoded(d.batch, d.rejects, d.statuses, d.duplicates)
 
     return run

@@ -7,6 +7,7 @@ import os
 import signal
 import subprocess
 import sys
+import threading
 import time
 from collections.abc import Iterator
 
@@ -45,10 +46,34 @@ MESSAGES: list[Message] = [
 
 def same(a: Decoded, b: Decoded) -> None:
     for column in ("series", "ts_ms", "value", "flags"):
-        np.testing.assert_array_equal(getattr(a.batch, column), getattr(b.batch, column))
-    assert [(r.reason, r.detail, r.payload) for r in a.rejects] == [(r.reason, r.detail, r.payload) for r in b.rejects]
+        x, y = getattr(a.batch, column), getattr(b.batch, column)
+        assert x.dtype == y.dtype
+        np.testing.assert_array_equal(x, y)
+    assert a.rejects == b.rejects
     assert a.statuses == b.statuses
     assert a.duplicates == b.duplicates
+
+
+def here(index: SeriesIndex, messages: list[Message] = MESSAGES) -> Decoded:
+    return InThreadDecoder(index, LIMITS).decode(NOW_MS, messages)
+
+
+def exited(pid: int) -> bool:
+    """Gone, or a zombie (it has exited; PID 1 may not have reaped it yet)."""
+    try:
+        with open(f"/proc/{pid}/stat") as f:
+            return f.read().rsplit(")", 1)[1].split()[0] == "Z"
+    except FileNotFoundError:
+        return True
+
+
+def wait_exited(pid: int, within_s: float) -> bool:
+    deadline = time.monotonic() + within_s
+    while time.monotonic() < deadline:
+        if exited(pid):
+            return True
+        time.sleep(0.02)
+    return False
 
 
 @pytest.fixture
@@ -58,37 +83,72 @@ def process(index: SeriesIndex) -> Iterator[DecoderProcess]:
     p.close()
 
 
-def test_a_decoder_process_decodes_exactly_as_the_collectors_thread(
-    process: DecoderProcess, index: SeriesIndex
-) -> None:
-    here = InThreadDecoder(index, LIMITS).decode(NOW_MS, MESSAGES)
+def test_a_decoder_process_decodes_exactly_as_the_collector_would(process: DecoderProcess, index: SeriesIndex) -> None:
     there = process.decode(NOW_MS, MESSAGES)
     assert len(there.batch) > 30 and len(there.rejects) >= 3 and there.duplicates == 1 and there.statuses
-    same(here, there)
-    assert process.pid is not None and process.pid != os.getpid()
+    same(here(index), there)
+    assert process.pid is not None and process.pid != os.getpid() and process.restarts == 0
 
 
-def test_the_dedup_memory_spans_flushes_in_the_process(process: DecoderProcess) -> None:
+def test_the_dedup_memory_spans_chunks_in_the_process(process: DecoderProcess) -> None:
+    pid = process.pid
     assert process.decode(NOW_MS, [(CS, j(cs_event()))]).duplicates == 0
     assert process.decode(NOW_MS, [(CS, j(cs_event()))]).duplicates == 1
+    assert process.pid == pid and process.restarts == 0  # the child answered, not the in-thread fallback
 
 
-def test_when_the_process_dies_the_flush_is_decoded_here_and_a_new_process_starts_later(
+def test_when_the_process_dies_the_chunk_is_decoded_here_and_a_new_process_starts_a_minute_later(
     process: DecoderProcess, index: SeriesIndex, caplog: pytest.LogCaptureFixture
 ) -> None:
     first = process.pid
     assert first is not None
     os.kill(first, signal.SIGKILL)
-    time.sleep(0.2)
+    assert wait_exited(first, 5)
     with caplog.at_level(logging.ERROR):
-        same(process.decode(NOW_MS, MESSAGES), InThreadDecoder(index, LIMITS).decode(NOW_MS, MESSAGES))
-    assert "decoder process died" in caplog.text
-    assert process.pid is None and process.restarts == 0  # not restarted at once: a crash loop must not spin
+        same(process.decode(NOW_MS, MESSAGES), here(index))
+    assert "decoder process died (exit code -9)" in caplog.text
+    no_chirpstack = MESSAGES[:5]  # the fallback remembers the uplink above: it would be a duplicate now
+    same(process.decode(NOW_MS, no_chirpstack), here(index, no_chirpstack))
+    assert process.pid is None and process.restarts == 0  # within the minute: no new process, a crash loop won't spin
 
-    process._restart_at = 0.0  # the back-off has passed
-    again = process.decode(NOW_MS, MESSAGES)
+    process._restart_at = time.monotonic()  # the minute has passed
+    same(process.decode(NOW_MS, MESSAGES), here(index))
     assert process.restarts == 1 and process.pid not in (None, first)
-    same(again, InThreadDecoder(index, LIMITS).decode(NOW_MS, MESSAGES))
+
+
+def test_a_process_killed_while_it_decodes_costs_nothing(
+    process: DecoderProcess, index: SeriesIndex, caplog: pytest.LogCaptureFixture
+) -> None:
+    big = MESSAGES * 10000  # half a second or more of decoding in the child
+    pid = process.pid
+    assert pid is not None
+    process.decode(NOW_MS, MESSAGES[:1])  # up and serving
+    kill = threading.Timer(0.1, os.kill, (pid, signal.SIGKILL))
+    kill.start()
+    with caplog.at_level(logging.ERROR):
+        got = process.decode(NOW_MS, big)
+    kill.join()
+    assert "decoder process died" in caplog.text
+    same(got, here(index, big))
+
+
+def test_an_interrupted_call_never_gets_a_stale_answer(process: DecoderProcess, index: SeriesIndex) -> None:
+    """Ctrl-C between sending a chunk and reading its answer: the next chunk must get its own answer."""
+    big = MESSAGES * 10000
+    process.decode(NOW_MS, MESSAGES[:1])
+    previous = signal.signal(signal.SIGUSR1, lambda *_: (_ for _ in ()).throw(KeyboardInterrupt))
+    interrupt = threading.Timer(0.1, signal.pthread_kill, (threading.main_thread().ident, signal.SIGUSR1))
+    try:
+        interrupt.start()
+        with pytest.raises(KeyboardInterrupt):
+            process.decode(NOW_MS, big)
+    finally:
+        interrupt.cancel()
+        interrupt.join()
+        signal.signal(signal.SIGUSR1, previous)
+    status = [("qyb/lijiahe/gh02-air/status", b"online")]
+    same(process.decode(NOW_MS, status), here(index, status))
+    assert process.pid is not None  # a fresh child: an interruption is not a crash
 
 
 def test_stop_signals_are_left_to_the_collector(process: DecoderProcess, index: SeriesIndex) -> None:
@@ -99,48 +159,68 @@ def test_stop_signals_are_left_to_the_collector(process: DecoderProcess, index: 
     for sig in (signal.SIGINT, signal.SIGTERM):
         os.kill(process.pid, sig)
     time.sleep(0.2)
-    same(process.decode(NOW_MS, MESSAGES[:2]), InThreadDecoder(index, LIMITS).decode(NOW_MS, MESSAGES[:2]))
+    same(process.decode(NOW_MS, MESSAGES[:2]), here(index, MESSAGES[:2]))
     assert process.restarts == 0 and process.pid is not None
 
 
-def test_close_stops_the_process(index: SeriesIndex) -> None:
+def test_stop_signals_while_the_child_starts_do_not_kill_it(index: SeriesIndex) -> None:
     p = DecoderProcess(index, LIMITS)
-    pid = p.pid
-    assert pid is not None
+    try:
+        assert p.pid is not None
+        os.kill(p.pid, signal.SIGTERM)  # long before it has imported anything
+        os.kill(p.pid, signal.SIGINT)
+        same(p.decode(NOW_MS, MESSAGES[:2]), here(index, MESSAGES[:2]))
+        assert p.restarts == 0 and p.pid is not None
+    finally:
+        p.close()
+
+
+def test_close_stops_the_process_at_once(index: SeriesIndex) -> None:
+    p = DecoderProcess(index, LIMITS)
+    p.decode(NOW_MS, MESSAGES[:1])
+    proc = p._proc
+    assert proc is not None
+    started = time.monotonic()
     p.close()
-    with pytest.raises(ProcessLookupError):
-        os.kill(pid, 0)
+    assert time.monotonic() - started < 2  # it saw EOF and left; close() would kill it only after 5 s
+    assert proc.exitcode == 0
+
+
+def run_parent(body: str) -> subprocess.Popen[str]:
+    """A Python process that starts a decoder process, prints the decoder's pid, then runs `body`."""
+    code = (
+        "from ingest.decoding import DecoderProcess, Limits\n"
+        "from qingyubiao.config import load_config\n"
+        "from qingyubiao.series import SeriesIndex\n"
+        "import time\n"
+        "if __name__ == '__main__':\n"
+        "    p = DecoderProcess(SeriesIndex(load_config()), Limits(4096, 600.0))\n"
+        "    print(p.pid, flush=True)\n"
+        f"    {body}\n"
+    )
+    return subprocess.Popen([sys.executable, "-c", code], stdout=subprocess.PIPE, text=True)
 
 
 def test_the_decoder_process_exits_when_its_collector_is_killed() -> None:
     """A SIGKILLed collector must not leave decoder processes behind (the e2e tests kill it twice)."""
-    parent = subprocess.Popen(
-        [
-            sys.executable,
-            "-c",
-            "from ingest.decoding import DecoderProcess, Limits\n"
-            "from qingyubiao.config import load_config\n"
-            "from qingyubiao.series import SeriesIndex\n"
-            "import time\n"
-            "if __name__ == '__main__':\n"
-            "    p = DecoderProcess(SeriesIndex(load_config()), Limits(4096, 600.0))\n"
-            "    print(p.pid, flush=True)\n"
-            "    time.sleep(60)\n",
-        ],
-        stdout=subprocess.PIPE,
-        text=True,
-    )
+    parent = run_parent("time.sleep(60)")
     assert parent.stdout is not None
     child = int(parent.stdout.readline())
-    os.kill(child, 0)  # alive
+    assert not exited(child)
     parent.kill()
     parent.wait(10)
     parent.stdout.close()
-    deadline = time.monotonic() + 10
-    while time.monotonic() < deadline:
-        try:
-            os.kill(child, 0)
-        except ProcessLookupError:
-            return
-        time.sleep(0.05)
-    pytest.fail(f"decoder process {child} outlived its collector")
+    assert wait_exited(child, 10), f"decoder process {child} outlived its collector"
+
+
+def test_a_collector_that_exits_without_closing_its_decoder_still_exits() -> None:
+    """multiprocessing joins daemon children at exit without a timeout, after a SIGTERM the child ignores."""
+    parent = run_parent("raise SystemExit(3)")
+    assert parent.stdout is not None
+    child = int(parent.stdout.readline())
+    try:
+        assert parent.wait(15) == 3
+    finally:
+        parent.kill()
+        parent.stdout.close()
+    assert wait_exited(child, 10)

@@ -6,6 +6,7 @@ stored (device, metric, ts, value) must equal the set published, exactly.
 
 from __future__ import annotations
 
+import os
 import signal
 import sqlite3
 import subprocess
@@ -135,9 +136,11 @@ def test_sigkill_twice_loses_nothing_and_duplicates_nothing(
         pub.join(300)
         assert result == [[]], f"publisher failed: {result}"
         wait_for(lambda: len(stored(db)) >= len(want), 120, "every reading to be stored")
+        os.kill(decoder_of(collector), signal.SIGTERM)  # systemd stops a service by signalling all its processes
     finally:
         collector.send_signal(signal.SIGTERM)
         collector.wait(20)
+    assert collector.returncode == 0
     assert log.read_text().count("subscribed to") == 3  # it really was killed and restarted twice
     assert "decoder process died" not in log.read_text()
     got = stored(db)

@@ -215,7 +215,7 @@ def test_the_decoder_process_exits_when_its_collector_is_killed() -> None:
 
 def test_a_collector_that_exits_without_closing_its_decoder_still_exits() -> None:
     """multiprocessing joins daemon children at exit without a timeout, after a SIGTERM the child ignores."""
-    parent = run_parent("raise SystemExit(3)")
+    parent = run_parent("p.decode(0, []); raise SystemExit(3)")  # serving, then gone without close()
     assert parent.stdout is not None
     child = int(parent.stdout.readline())
     try:

@@ -119,8 +119,7 @@ def drain_collector(
     stop = threading.Event()
     worker = threading.Thread(target=collector.run, args=(stop,))
     worker.start()
-    assert collector.connected.wait(10)
-    time.sleep(0.2)  # subscriptions granted
+    assert collector.subscribed.wait(10)
     stored = collector.metrics.readings_stored
     messages = collector.metrics.messages
     publisher.go()

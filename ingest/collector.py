@@ -110,6 +110,7 @@ class Collector:
         self.clock = clock
         self.maintenance = maintenance
         self.connected = threading.Event()
+        self.subscribed = threading.Event()  # the broker granted the subscriptions: messages published now arrive
         self._stopping = False  # our own disconnect at the end of run() is not worth a warning
         self._taken = self._stored = 0  # messages taken from the inbox / stored and acknowledged
         self._inbox: list[Inbound] = []
@@ -123,6 +124,7 @@ class Collector:
         self.client = make_client(self.mqtt_settings, manual_ack=True)
         self.client.on_connect = self._on_connect
         self.client.on_disconnect = self._on_disconnect
+        self.client.on_subscribe = lambda *_: self.subscribed.set()
         self.client.on_message = self._on_message
 
     # -- paho's network thread ----------------------------------------------------
@@ -160,6 +162,7 @@ class Collector:
         props: Properties | None,
     ) -> None:
         self.connected.clear()
+        self.subscribed.clear()
         self.metrics.connected.set(0)
         if self._stopping:
             log.info("disconnected from broker")

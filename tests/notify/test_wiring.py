@@ -41,6 +41,7 @@ def test_a_hot_greenhouse_reaches_the_wecom_group_and_the_alerts_topic(
     runner = threading.Thread(target=collector.run, args=(stop,), daemon=True)
     runner.start()
     try:
+        assert collector.subscribed.wait(15)  # a device's first messages before that would go to nobody
         pub = mqtt.Client(mqtt.CallbackAPIVersion.VERSION2, client_id="wiring-device")
         pub.connect("127.0.0.1", mosquitto.port)
         pub.loop_start()

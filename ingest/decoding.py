@@ -114,14 +114,14 @@ class DecoderProcess:
         proc = mp.Process(target=_serve, args=(child, self.index, self.limits, level), name="qyb-decoder", daemon=True)
         # The child inherits this mask: a stop signal while it is still importing must not kill it. It ignores
         # them from then on (see _serve) and leaves stopping to the collector.
-        signal.pthread_sigmask(signal.SIG_BLOCK, _STOP_SIGNALS)
+        mask = signal.pthread_sigmask(signal.SIG_BLOCK, _STOP_SIGNALS)
         try:
             proc.start()
         except BaseException:
             conn.close()
             raise
         finally:
-            signal.pthread_sigmask(signal.SIG_UNBLOCK, _STOP_SIGNALS)
+            signal.pthread_sigmask(signal.SIG_SETMASK, mask)
             child.close()
         self._conn, self._proc = conn, proc
         # At interpreter exit multiprocessing terminates daemon children (SIGTERM, which the child ignores) and

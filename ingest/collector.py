@@ -224,6 +224,7 @@ class Collector:
             chunk = msgs[start : start + step]
             now_ms = int(self.clock() * 1000)
             self._queue.put(_Chunk(chunk, decoder.decode(now_ms, [(m[0], m[1]) for m in chunk]), now_ms))
+        self.metrics.decoder_process.set(decoder.in_child)
 
     def _write_loop(self) -> None:
         """The writer thread: store, run the sinks, acknowledge — in arrival order."""

@@ -60,6 +60,9 @@ def decode_messages(
 
 
 class Decoder(Protocol):
+    @property
+    def in_child(self) -> bool: ...
+
     def decode(self, now_ms: int, messages: Sequence[Message]) -> Decoded: ...
 
     def close(self) -> None: ...
@@ -72,6 +75,8 @@ def start_decoder(index: SeriesIndex, limits: Limits, child_process: bool) -> De
 
 class InThreadDecoder:
     """Decodes in the caller's thread (`decoder_process = false`, and the fallback of DecoderProcess)."""
+
+    in_child = False
 
     def __init__(self, index: SeriesIndex, limits: Limits) -> None:
         self.index, self.limits, self.dedup = index, limits, Deduplicator()
@@ -105,6 +110,11 @@ class DecoderProcess:
     @property
     def pid(self) -> int | None:
         return None if self._proc is None else self._proc.pid
+
+    @property
+    def in_child(self) -> bool:
+        """False while a dead child's work is done in the caller's thread (until the restart)."""
+        return self._conn is not None
 
     def _start(self) -> None:
         # spawn, not fork: the collector may share its process with other threads (the demo's API and broker).

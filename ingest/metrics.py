@@ -26,6 +26,11 @@ class IngestMetrics:
         self.store_errors = Counter("qyb_store_errors", "Failed store writes (retried)", registry=r)
         self.spool_depth = Gauge("qyb_spool_depth", "Batches waiting in the outage spool", registry=r)
         self.inbox_depth = Gauge("qyb_inbox_depth", "Messages received but not yet stored", registry=r)
+        self.decoder_process = Gauge(
+            "qyb_decoder_process",
+            "1 while a decoder process decodes; 0 when the collector decodes in its own (configured, or after a crash)",
+            registry=r,
+        )
         self.connected = Gauge("qyb_mqtt_connected", "1 while connected to the broker", registry=r)
         self.reconnects = Counter("qyb_mqtt_connects", "Successful connections to the broker", registry=r)
         # The InfluxDB forwarder (ingest/store/forwarder.py); qyb_spool_depth above counts its spooled batches.

@@ -127,6 +127,7 @@ def test_bad_input_is_refused_counted_kept_and_good_readings_survive(mosquitto: 
     assert metrics["qyb_readings_stored_total"] == 11
     assert metrics["qyb_messages_received_total"] == len(cases) + 1
     assert metrics["qyb_inbox_depth"] == 0  # everything received is stored
+    assert metrics["qyb_decoder_process"] == 1  # decoded in the decoder process, which bad input never crashed
 
     # the good readings that came with the bad ones
     assert _stored(db) == _expected_good(t)

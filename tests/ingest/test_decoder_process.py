@@ -110,10 +110,11 @@ def test_when_the_process_dies_the_chunk_is_decoded_here_and_a_new_process_start
     no_chirpstack = MESSAGES[:5]  # the fallback remembers the uplink above: it would be a duplicate now
     same(process.decode(NOW_MS, no_chirpstack), here(index, no_chirpstack))
     assert process.pid is None and process.restarts == 0  # within the minute: no new process, a crash loop won't spin
+    assert not process.in_child  # qyb_decoder_process shows 0 to the operator
 
     process._restart_at = time.monotonic()  # the minute has passed
     same(process.decode(NOW_MS, MESSAGES), here(index))
-    assert process.restarts == 1 and process.pid not in (None, first)
+    assert process.restarts == 1 and process.pid not in (None, first) and process.in_child
 
 
 def test_a_process_killed_while_it_decodes_costs_nothing(

@@ -5,16 +5,17 @@ from __future__ import annotations
 import logging
 import math
 import time
-from collections.abc import Awaitable, Callable, Sequence
+from collections.abc import Callable, Sequence
 from pathlib import Path
 
-from fastapi import FastAPI, Request, Response
+from fastapi import FastAPI, Request
 from fastapi.encoders import jsonable_encoder
 from fastapi.exceptions import RequestValidationError
 from fastapi.middleware.gzip import GZipMiddleware
 from fastapi.responses import FileResponse, JSONResponse
 from fastapi.staticfiles import StaticFiles
 from prometheus_client import CollectorRegistry, Counter, Histogram
+from starlette.types import ASGIApp, Message, Receive, Scope, Send
 
 from api.access_log import redact_access_log
 from api.routes import ack_link, devices, export, health, people, sites, stream, summary
@@ -130,15 +131,36 @@ def _add_metrics(app: FastAPI) -> None:
         outcomes.labels(outcome)  # every outcome exported from the start, at 0
     app.state.ack_link_outcomes = outcomes
 
-    @app.middleware("http")
-    async def measure(request: Request, call_next: Callable[[Request], Awaitable[Response]]) -> Response:
+    app.add_middleware(_Measure, requests=requests, seconds=seconds)
+
+
+class _Measure:
+    """Counts and times every HTTP request by route template. Pure ASGI: Starlette's BaseHTTPMiddleware
+    (`@app.middleware("http")`) ends a streaming response cleanly when its body fails half-way, which turned a
+    broken CSV export into a short file that looked complete."""
+
+    def __init__(self, app: ASGIApp, requests: Counter, seconds: Histogram) -> None:
+        self.app, self.requests, self.seconds = app, requests, seconds
+
+    async def __call__(self, scope: Scope, receive: Receive, send: Send) -> None:
+        if scope["type"] != "http":
+            await self.app(scope, receive, send)
+            return
         t0 = time.perf_counter()
-        response = await call_next(request)
-        route = request.scope.get("route")
-        name = getattr(route, "path", "other")  # the template, so label values stay few
-        requests.labels(name, str(response.status_code)).inc()
-        seconds.labels(name).observe(time.perf_counter() - t0)
-        return response
+        status = 500  # unless the app says otherwise before it fails
+
+        async def send_status(message: Message) -> None:
+            nonlocal status
+            if message["type"] == "http.response.start":
+                status = message["status"]
+            await send(message)
+
+        try:
+            await self.app(scope, receive, send_status)
+        finally:
+            name = getattr(scope.get("route"), "path", "other")  # the template, so label values stay few
+            self.requests.labels(name, str(status)).inc()
+            self.seconds.labels(name).observe(time.perf_counter() - t0)
 
 
 def _add_pages(app: FastAPI) -> None:

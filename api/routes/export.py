@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import csv
 import io
+import logging
 from collections.abc import Iterator
 from datetime import datetime
 from typing import Annotated
@@ -18,6 +19,7 @@ from api.timeparams import time_range
 router = APIRouter(tags=["export"])
 
 _CHUNK_ROWS = 2_000
+log = logging.getLogger("qyb.api")
 
 
 @router.get(
@@ -50,17 +52,24 @@ def export_csv(
         writer = csv.writer(buf)
         writer.writerow(columns)
         n = 0
-        for r in state.reader.export(start_ms, end_ms, series):
-            if r.out_of_range and not include_flagged:
-                continue
-            ts = datetime.fromtimestamp(r.ts_ms / 1000, tz).isoformat(timespec="milliseconds")
-            values: list[object] = [ts, r.village, r.site, r.device, r.metric, r.value]
-            writer.writerow([*values, r.flags] if include_flagged else values)
-            n += 1
-            if n % _CHUNK_ROWS == 0:
-                yield buf.getvalue()
-                buf.seek(0)
-                buf.truncate()
+        try:
+            for r in state.reader.export(start_ms, end_ms, series):
+                if r.out_of_range and not include_flagged:
+                    continue
+                ts = datetime.fromtimestamp(r.ts_ms / 1000, tz).isoformat(timespec="milliseconds")
+                values: list[object] = [ts, r.village, r.site, r.device, r.metric, r.value]
+                writer.writerow([*values, r.flags] if include_flagged else values)
+                n += 1
+                if n % _CHUNK_ROWS == 0:
+                    yield buf.getvalue()
+                    buf.seek(0)
+                    buf.truncate()
+        except Exception as e:
+            # The 200 and the first rows are gone already: say so in the file, then break the transfer (no
+            # closing chunk), so the browser reports a failed download instead of saving a short file.
+            log.exception("CSV export of %s failed after %d rows", village, n)
+            yield buf.getvalue() + f"# 导出中断，文件不完整 / export failed, the file is incomplete: {e}\n"
+            raise
         yield buf.getvalue()
 
     name = f"{village}-{datetime.fromtimestamp(start_ms / 1000, tz):%Y%m%d}.csv"

@@ -324,8 +324,9 @@ class SqliteStore:
         """
         lo = -(2**63) if start_ms is None else start_ms
         hi = 2**63 - 1 if end_ms is None else end_ms
-        # A separate read connection, so a long export never holds the writer's lock.
-        db = sqlite3.connect(_read_only_uri(self.path), uri=True)
+        # A separate read connection, so a long export never holds the writer's lock. Not bound to a thread:
+        # a streaming HTTP response resumes this generator in whichever worker thread is free.
+        db = sqlite3.connect(_read_only_uri(self.path), uri=True, check_same_thread=False)
         try:
             names = db.execute("SELECT id, village, site, device, metric FROM series").fetchall()
             if series is not None:

@@ -9,6 +9,7 @@ from fastapi import Depends, HTTPException, Request
 from fastapi.security import HTTPAuthorizationCredentials, HTTPBearer
 
 from api.state import ApiState
+from api.users import Refused, Session
 from qingyubiao.config import Person, Site, Village
 
 _bearer = HTTPBearer(auto_error=False, description="a token from `qyb users token`")
@@ -19,6 +20,7 @@ class Caller:
     village: Village
     person: Person
     sites: dict[str, Site]  # the sites this caller may see, by id
+    session: Session  # the token it came with: renewed by the page, re-checked by the live stream
 
     @property
     def role(self) -> str:
@@ -48,12 +50,18 @@ def get_caller(
         token = request.query_params.get("access_token")
     if not token:
         raise HTTPException(401, "需要登录令牌 / a bearer token is required", headers={"WWW-Authenticate": "Bearer"})
-    found = state.users.authenticate(token)
-    if found is None:
-        raise HTTPException(401, "令牌无效或已撤销 / invalid or revoked token", headers={"WWW-Authenticate": "Bearer"})
-    village_id, person = found
-    village = state.config.village_by_id(village_id)
-    return Caller(village, person, visible_sites(village, person))
+    found = state.users.authenticate(token, state.now_ms())
+    if isinstance(found, Refused):
+        raise HTTPException(401, REFUSED[found], headers={"WWW-Authenticate": "Bearer"})
+    village = state.config.village_by_id(found.village)
+    return Caller(village, found.person, visible_sites(village, found.person), found)
+
+
+REFUSED = {
+    Refused.UNKNOWN: "令牌无效 / invalid token",
+    Refused.REVOKED: "令牌已撤销 / this token was revoked",
+    Refused.EXPIRED: "登录已过期，请向村里要新的登录链接 / this login has expired: ask the village for a new link",
+}
 
 
 CallerDep = Annotated[Caller, Depends(get_caller)]

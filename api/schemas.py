@@ -48,6 +48,7 @@ class MeOut(BaseModel):
     village: str
     village_name: str
     sites: list[str]
+    token_expires_ms: int  # the page renews the token (POST /me/renew) when it is opened
 
 
 class HistoryOut(BaseModel):
@@ -158,9 +159,15 @@ class TokenOut(BaseModel):
     label: str
     created_ms: int
     revoked_ms: int | None
+    expires_ms: int
 
 
 class NewTokenOut(BaseModel):
     person: str
     token: str  # shown once; only its hash is kept
     login_url: str
+    expires_ms: int
+
+
+class RenewedOut(BaseModel):
+    expires_ms: int  # the token works until then unless it is renewed again or revoked

@@ -1,7 +1,9 @@
 """People added at run time and their API tokens, in the readings' SQLite file.
 
 A token is shown once when issued; only its sha256 is stored, so a copy of the
-database does not let anyone log in. People from the village config need no
+database does not let anyone log in. A token lives `token_ttl_days` from its last
+renewal (the page renews it when it is opened, at most once a day), so an
+abandoned phone's token ends by itself; revoking ends it at once. People from the village config need no
 row here; people added with `qyb users add` (or by the secretary) live in
 `api_person` and count as if they were in the config.
 """
@@ -15,6 +17,7 @@ import sqlite3
 import threading
 import time
 from dataclasses import dataclass
+from enum import StrEnum
 from pathlib import Path
 
 from qingyubiao.config import Config, Person
@@ -24,7 +27,7 @@ CREATE TABLE IF NOT EXISTS api_person(
     village TEXT NOT NULL, id TEXT NOT NULL, body TEXT NOT NULL, PRIMARY KEY(village, id));
 CREATE TABLE IF NOT EXISTS api_token(
     hash TEXT PRIMARY KEY, village TEXT NOT NULL, person TEXT NOT NULL, label TEXT NOT NULL,
-    created_ms INTEGER NOT NULL, revoked_ms INTEGER);
+    created_ms INTEGER NOT NULL, revoked_ms INTEGER, expires_ms INTEGER);
 """
 
 TOKEN_PREFIX = "qyb_"
@@ -46,6 +49,29 @@ class TokenInfo:
     label: str
     created_ms: int
     revoked_ms: int | None
+    expires_ms: int
+
+
+@dataclass(frozen=True, slots=True)
+class Session:
+    """Who a valid token belongs to, and until when it works."""
+
+    village: str
+    person: Person
+    token_hash: str
+    expires_ms: int
+
+
+class Refused(StrEnum):
+    """Why a token does not let its holder in."""
+
+    UNKNOWN = "unknown"
+    REVOKED = "revoked"
+    EXPIRED = "expired"
+
+
+def now_ms() -> int:
+    return int(time.time() * 1000)
 
 
 class UserStore:
@@ -53,6 +79,7 @@ class UserStore:
 
     def __init__(self, path: str | Path, config: Config) -> None:
         self.config = config
+        self.ttl_ms = int(config.deployment.api.token_ttl_days * 86_400_000)
         self._lock = threading.Lock()
         Path(path).parent.mkdir(parents=True, exist_ok=True)
         self._db = sqlite3.connect(str(path), isolation_level=None, check_same_thread=False)
@@ -60,6 +87,13 @@ class UserStore:
         with self._lock:
             self._db.execute("PRAGMA journal_mode=WAL")
             self._db.executescript(SCHEMA)
+            columns = {row[1] for row in self._db.execute("PRAGMA table_info(api_token)")}
+            if "expires_ms" not in columns:  # a database from before token lifetimes
+                self._db.execute("ALTER TABLE api_token ADD COLUMN expires_ms INTEGER")
+            # tokens issued before lifetimes live one lifetime from when they were issued
+            self._db.execute(
+                "UPDATE api_token SET expires_ms = created_ms + ? WHERE expires_ms IS NULL", (self.ttl_ms,)
+            )
 
     def close(self) -> None:
         with self._lock:
@@ -102,17 +136,28 @@ class UserStore:
 
     # -- tokens ----------------------------------------------------------------------
 
-    def issue(self, village: str, person_id: str, label: str = "") -> str:
-        """A new token for a person; returned once, stored hashed."""
+    def issue(self, village: str, person_id: str, label: str = "", now: int | None = None) -> str:
+        """A new token for a person, valid for one lifetime; returned once, stored hashed."""
         if self.person(village, person_id) is None:
             raise ValueError(f"no person {person_id!r} in village {village}")
         token = TOKEN_PREFIX + secrets.token_urlsafe(24)
+        t = now_ms() if now is None else now
         with self._lock:
             self._db.execute(
-                "INSERT INTO api_token VALUES (?,?,?,?,?,NULL)",
-                (token_hash(token), village, person_id, label, int(time.time() * 1000)),
+                "INSERT INTO api_token VALUES (?,?,?,?,?,NULL,?)",
+                (token_hash(token), village, person_id, label, t, t + self.ttl_ms),
             )
         return token
+
+    def renew(self, session: Session, now: int | None = None) -> int:
+        """Another full lifetime from now for a valid token; returns the new expiry (ms)."""
+        expires = (now_ms() if now is None else now) + self.ttl_ms
+        with self._lock:
+            self._db.execute(
+                "UPDATE api_token SET expires_ms = max(expires_ms, ?) WHERE hash = ? AND revoked_ms IS NULL",
+                (expires, session.token_hash),
+            )
+        return expires
 
     def revoke(self, hash_prefix: str) -> int:
         """Revoke the tokens whose hash starts with the prefix (at least 8 hex digits). Returns how many."""
@@ -134,7 +179,7 @@ class UserStore:
         return cur.rowcount
 
     def tokens(self, village: str | None = None) -> list[TokenInfo]:
-        sql = "SELECT substr(hash, 1, 12), village, person, label, created_ms, revoked_ms FROM api_token"
+        sql = "SELECT substr(hash, 1, 12), village, person, label, created_ms, revoked_ms, expires_ms FROM api_token"
         with self._lock:
             if village is None:
                 rows = self._db.execute(sql + " ORDER BY created_ms").fetchall()
@@ -142,16 +187,25 @@ class UserStore:
                 rows = self._db.execute(sql + " WHERE village=? ORDER BY created_ms", (village,)).fetchall()
         return [TokenInfo(*r) for r in rows]
 
-    def authenticate(self, token: str) -> tuple[str, Person] | None:
-        """(village, person) of a valid, unrevoked token."""
+    def authenticate(self, token: str, now: int | None = None) -> Session | Refused:
+        """Who holds a valid (known, unrevoked, unexpired) token, or why it is refused."""
+        return self.check(token_hash(token), now)
+
+    def check(self, hashed: str, now: int | None = None) -> Session | Refused:
+        """`authenticate` by the token's hash: an open live stream re-checks the token it was opened with."""
         with self._lock:
             row = self._db.execute(
-                "SELECT village, person FROM api_token WHERE hash=? AND revoked_ms IS NULL", (token_hash(token),)
+                "SELECT village, person, revoked_ms, expires_ms FROM api_token WHERE hash=?", (hashed,)
             ).fetchone()
         if row is None:
-            return None
+            return Refused.UNKNOWN
+        village, person_id, revoked_ms, expires_ms = row
+        if revoked_ms is not None:
+            return Refused.REVOKED
+        if expires_ms <= (now_ms() if now is None else now):
+            return Refused.EXPIRED
         try:
-            person = self.person(row[0], row[1])
+            person = self.person(village, person_id)
         except KeyError:  # the village left the config
-            return None
-        return (row[0], person) if person else None
+            return Refused.UNKNOWN
+        return Session(village, person, hashed, expires_ms) if person else Refused.UNKNOWN

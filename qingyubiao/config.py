@@ -257,12 +257,23 @@ class NotifySettings(_Strict):
     person: dict[str, PersonNotify] = Field(default_factory=dict)  # by person id
 
 
+class ApiSettings(_Strict):
+    """Login tokens and the live stream of `qyb api`."""
+
+    # A token unused this long stops working; every use of the page renews it (docs/api.md "Tokens").
+    # Half a year: a farmer who opens the page only in the busy months keeps it, an abandoned phone does not.
+    token_ttl_days: float = Field(default=180.0, gt=0, le=3650)
+    # An open live stream checks its token this often: revoked or expired, the stream ends.
+    token_recheck_s: float = Field(default=30.0, gt=0, le=3600)
+
+
 class Deployment(_Strict):
     mqtt: MqttSettings = MqttSettings()
     store: StoreSettings = StoreSettings()
     influx: InfluxSettings = InfluxSettings()
     ingest: IngestSettings = IngestSettings()
     notify: NotifySettings = NotifySettings()
+    api: ApiSettings = ApiSettings()
     metrics_port: int = Field(default=9108, ge=0, le=65_535)  # 0 = no metrics endpoint
 
 
@@ -290,6 +301,8 @@ ENV_OVERRIDES: dict[str, tuple[str, ...]] = {
     "QYB_INFLUX_ORG": ("deployment", "influx", "org"),
     "QYB_INFLUX_BUCKET": ("deployment", "influx", "bucket"),
     "QYB_METRICS_PORT": ("deployment", "metrics_port"),
+    "QYB_TOKEN_TTL_DAYS": ("deployment", "api", "token_ttl_days"),
+    "QYB_TOKEN_RECHECK_S": ("deployment", "api", "token_recheck_s"),
 }
 
 

@@ -200,7 +200,9 @@ def run_users(args: argparse.Namespace) -> int:
             print(f"added {person.name} ({person.id}, {person.role}) to {village}")
         elif args.action == "token":
             token = users.issue(village, args.person, args.label)
-            print(f"token for {args.person} (shown once, stored hashed):\n  {token}")
+            days = config.deployment.api.token_ttl_days
+            print(f"token for {args.person} (shown once, stored hashed; {days:g} days, renewed by every use):")
+            print(f"  {token}")
             print(f"login link:\n  {args.base_url.rstrip('/')}/#token={token}")
         elif args.action == "revoke":
             if args.person:

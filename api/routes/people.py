@@ -5,7 +5,7 @@ from __future__ import annotations
 from fastapi import APIRouter, HTTPException, Request
 
 from api.deps import CallerDep, StateDep, require, village_of
-from api.schemas import NewTokenOut, PersonOut, TokenOut
+from api.schemas import NewTokenOut, PersonOut, RenewedOut, TokenOut
 from api.users import PersonExists
 from qingyubiao.config import Person
 
@@ -52,7 +52,12 @@ def tokens(village: str, caller: CallerDep, state: StateDep) -> list[TokenOut]:
     village_of(caller, village)
     return [
         TokenOut(
-            hash_prefix=t.hash_prefix, person=t.person, label=t.label, created_ms=t.created_ms, revoked_ms=t.revoked_ms
+            hash_prefix=t.hash_prefix,
+            person=t.person,
+            label=t.label,
+            created_ms=t.created_ms,
+            revoked_ms=t.revoked_ms,
+            expires_ms=t.expires_ms,
         )
         for t in state.users.tokens(village)
     ]
@@ -68,8 +73,15 @@ def issue_token(village: str, person: str, request: Request, caller: CallerDep, 
     village_of(caller, village)
     if state.users.person(village, person) is None:
         raise HTTPException(404, f"没有这个人 / no person {person!r} in {village}")
-    token = state.users.issue(village, person, label=f"issued by {caller.person.id}")
-    return NewTokenOut(person=person, token=token, login_url=f"{str(request.base_url).rstrip('/')}/#token={token}")
+    now = state.now_ms()
+    token = state.users.issue(village, person, label=f"issued by {caller.person.id}", now=now)
+    url = f"{str(request.base_url).rstrip('/')}/#token={token}"
+    return NewTokenOut(person=person, token=token, login_url=url, expires_ms=now + state.users.ttl_ms)
+
+
+@router.post("/me/renew", summary="another full lifetime for the caller's token (the pages do this when opened)")
+def renew(caller: CallerDep, state: StateDep) -> RenewedOut:
+    return RenewedOut(expires_ms=state.users.renew(caller.session, state.now_ms()))
 
 
 @router.delete(

@@ -71,6 +71,7 @@ def me(caller: CallerDep) -> MeOut:
         village=caller.village.id,
         village_name=caller.village.name,
         sites=list(caller.sites),
+        token_expires_ms=caller.session.expires_ms,
     )
 
 

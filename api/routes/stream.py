@@ -9,6 +9,9 @@ one it saw. One poll serves one client; a village has a few dozen phones.
 (`NotificationFeed`), each with its feed id as the SSE `id:`. A reconnecting
 EventSource sends the last one back as `Last-Event-ID` and the stream resumes
 after it; a new stream starts at the newest id, so it replays no history.
+
+The stream checks its token again every `token_recheck_s` (30 s by default): once it is revoked or has
+expired, a `logout` event says why and the stream ends (the page then asks for a new login link).
 """
 
 from __future__ import annotations
@@ -23,11 +26,12 @@ from fastapi import APIRouter, Header, Request
 from fastapi.responses import StreamingResponse
 from starlette.concurrency import run_in_threadpool
 
-from api.deps import Caller, CallerDep, StateDep, village_of
+from api.deps import REFUSED, Caller, CallerDep, StateDep, village_of
 from api.routes.alerts import episode_out
 from api.routes.sites import active_counts, site_out
 from api.state import ApiState
 from api.status import firing_by_site
+from api.users import Refused
 from qingyubiao.alerting import Episode
 from qingyubiao.notifying import FeedEvent
 
@@ -123,11 +127,19 @@ async def stream(
     after = await run_in_threadpool(resume_after, state, last_event_id)
     poller = _Poller(state, caller, after)
 
+    recheck_s = state.config.deployment.api.token_recheck_s
+
     async def events() -> AsyncIterator[str]:
         # the starting id at once: a reconnect after a quiet spell resumes here, not at the then newest
         yield f"retry: 5000\nid: {after}\n\n"
-        quiet_since = time.monotonic()
+        quiet_since = checked = time.monotonic()
         while not await request.is_disconnected():
+            if time.monotonic() - checked >= recheck_s:  # a revoked or expired token ends the stream
+                checked = time.monotonic()
+                found = await run_in_threadpool(state.users.check, caller.session.token_hash, state.now_ms())
+                if isinstance(found, Refused):
+                    yield _event("logout", {"reason": found.value, "detail": REFUSED[found]})
+                    return
             batch = await run_in_threadpool(poller.poll)
             for e in batch:
                 yield e

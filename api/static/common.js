@@ -25,9 +25,26 @@ const QYB = (() => {
   const m = location.hash.match(/token=([\w-]+)/);
   if (m) {
     localStorage.setItem("qyb_token", m[1]);
+    localStorage.removeItem("qyb_renewed");
     history.replaceState(null, "", location.pathname);
   }
   const token = localStorage.getItem("qyb_token");
+  // A token lives half a year from its last renewal: opening the page (or the login link again) renews it,
+  // at most once a day, so a farmer who uses the page never has to log in again.
+  if (token && Date.now() - Number(localStorage.getItem("qyb_renewed") || 0) > 86400000) {
+    fetch("/api/v1/me/renew", { method: "POST", headers: { Authorization: `Bearer ${token}` } })
+      .then((r) => { if (r.ok) localStorage.setItem("qyb_renewed", String(Date.now())); })
+      .catch(() => { /* offline: next time */ });
+  }
+  // the live stream ends with `logout` when the token is revoked or expired: back to the login message
+  function loggedOut(es) {
+    es.addEventListener("logout", () => {
+      es.close();
+      localStorage.removeItem("qyb_token");
+      const el = document.getElementById("login");
+      if (el) el.hidden = false;
+    });
+  }
   const offline = (stamp) => {
     const el = document.getElementById("offline");
     if (!el) return;
@@ -81,5 +98,5 @@ const QYB = (() => {
       b.onclick = () => { lang = lang === "zh" ? "en" : "zh"; localStorage.setItem("qyb_lang", lang); setupLang(rerender); rerender(); };
     }
   }
-  return { t, token, get, post, keep, ago, byUrgency, setupLang, lang: () => lang };
+  return { t, token, get, post, keep, ago, byUrgency, setupLang, loggedOut, lang: () => lang };
 })();

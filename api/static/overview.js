@@ -118,6 +118,7 @@
 
   function live() {
     const es = new EventSource(`/api/v1/villages/${me.village}/stream?access_token=${encodeURIComponent(QYB.token)}`);
+    QYB.loggedOut(es);
     es.addEventListener("site", (ev) => { const s = JSON.parse(ev.data); sites.set(s.id, s); tile(s); });
     es.addEventListener("alert", (ev) => { const a = JSON.parse(ev.data); alerts.set(a.id, a); renderAlerts(); });
     es.addEventListener("alert_ended", (ev) => { alerts.delete(JSON.parse(ev.data).id); renderAlerts(); });

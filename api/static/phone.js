@@ -166,6 +166,7 @@
 
   function live() {
     const es = new EventSource(`/api/v1/villages/${me.village}/stream?access_token=${encodeURIComponent(QYB.token)}`);
+    QYB.loggedOut(es);
     es.addEventListener("site", (ev) => {
       const s = JSON.parse(ev.data);
       const had = sites.get(s.id);

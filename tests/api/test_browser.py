@@ -51,7 +51,9 @@ def running(mosquitto: Mosquitto, village: Config, tmp_path: Path) -> Iterator[d
     db = tmp_path / "qyb.sqlite"
     port = free_port()
     # the collector signs one-tap ack links with the secret the API checks, pointing at the API
-    env = qyb_env(mosquitto, db, QYB_ACK_SECRET=ACK_SECRET, QYB_PUBLIC_URL=f"http://127.0.0.1:{port}")
+    env = qyb_env(
+        mosquitto, db, QYB_ACK_SECRET=ACK_SECRET, QYB_PUBLIC_URL=f"http://127.0.0.1:{port}", QYB_TOKEN_RECHECK_S="1"
+    )
     collect_log = tmp_path / "collect.log"
     collector = spawn_qyb("collect", env=env, log=collect_log)
     procs = [collector]
@@ -178,6 +180,32 @@ def test_phone_page_live_values_alert_ack_offline_and_size(running: dict[str, ob
         context.set_offline(False)
         assert errors == []
         browser.close()
+
+
+def test_opening_the_page_renews_the_token_and_revoking_it_logs_the_page_out(
+    running: dict[str, object], village: Config
+) -> None:
+    from playwright.sync_api import expect, sync_playwright
+
+    base, db = str(running["base"]), running["db"]
+    assert isinstance(db, Path)
+    users = UserStore(db, village)
+    issued = int(time.time() * 1000) - users.ttl_ms + 3_600_000  # an old login link: one hour left
+    token = users.issue("lijiahe", "li-jianjun", label="old link", now=issued)
+    with sync_playwright() as p:
+        browser = p.chromium.launch(executable_path=str(running["chromium"]), headless=True, args=LAUNCH_ARGS)
+        page = phone_context(browser).new_page()
+        with page.expect_response(lambda r: r.url.endswith("/api/v1/me/renew") and r.ok):
+            page.goto(f"{base}/#token={token}")
+        expect(page.locator("section.card")).to_have_count(2)
+        [mine] = [t for t in users.tokens("lijiahe") if t.label == "old link"]
+        assert mine.expires_ms > issued + users.ttl_ms + 60_000  # a full lifetime from the visit, not the issue
+        expect(page.locator("#login")).to_be_hidden()
+        users.revoke(mine.hash_prefix)
+        expect(page.locator("#login")).to_be_visible(timeout=10_000)  # the stream re-checks every second here
+        assert page.evaluate("localStorage.getItem('qyb_token')") is None
+        browser.close()
+    users.close()
 
 
 def test_ack_link_page_on_a_phone_needs_a_tap_not_a_login(running: dict[str, object]) -> None:

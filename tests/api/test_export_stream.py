@@ -9,6 +9,7 @@ import sqlite3
 import threading
 from collections.abc import Iterator, Sequence
 from concurrent.futures import ThreadPoolExecutor
+from contextlib import contextmanager
 from pathlib import Path
 
 import httpx
@@ -29,6 +30,7 @@ V = "/api/v1/villages/lijiahe"
 ROWS = 50_000
 
 
+@contextmanager
 def serve(app: object) -> Iterator[str]:
     port = free_port()
     server = uvicorn.Server(uvicorn.Config(app, host="127.0.0.1", port=port, log_level="warning"))  # type: ignore[arg-type]
@@ -82,7 +84,7 @@ def test_eight_concurrent_exports_of_50000_rows_each_arrive_whole(
     db, start, end = filled
     reader = SqliteStore(db, index, readonly=True)
     app, token = api(village, index, db, reader)
-    for base in serve(app):
+    with serve(app) as base:
         url = f"{base}{V}/export.csv?start={start}&end={end}&site=gh01"
 
         def download(_: int) -> list[dict[str, str]]:
@@ -104,7 +106,7 @@ def test_a_failure_after_the_first_byte_breaks_the_download(
     db, start, end = filled
     store = SqliteStore(db, index, readonly=True)
     app, token = api(village, index, db, FailingReader(store, after=5_000))
-    for base in serve(app):
+    with serve(app) as base:
         url = f"{base}{V}/export.csv?start={start}&end={end}&site=gh01"
         received = bytearray()
         with (

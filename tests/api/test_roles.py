@@ -52,6 +52,7 @@ TABLE: list[tuple[str, str, object, dict[str, int]]] = [
         {"site": "gh01", "rule": "tomato-cold-warning", "night": 8.0},
         {FARMER: 403, ADMIN: 403, SECRETARY: 200, "none": 401},
     ),
+    ("POST", "/api/v1/me/renew", None, {FARMER: 200, SECRETARY: 200, ADMIN: 200, "none": 401}),
     ("GET", f"{V}/tokens", None, {FARMER: 403, SECRETARY: 403, ADMIN: 200, "none": 401}),
     ("POST", f"{V}/people/li-guohua/tokens", None, {FARMER: 403, SECRETARY: 403, ADMIN: 201, "none": 401}),
     ("GET", "/api/v1/villages/other/sites", None, {FARMER: 404, SECRETARY: 404, ADMIN: 404}),

@@ -3,21 +3,24 @@
 from __future__ import annotations
 
 import logging
-import math
 import time
 from collections.abc import Callable, Sequence
 from pathlib import Path
+from typing import Any
 
-from fastapi import FastAPI, Request
-from fastapi.encoders import jsonable_encoder
+from fastapi import Depends, FastAPI, Request
 from fastapi.exceptions import RequestValidationError
 from fastapi.middleware.gzip import GZipMiddleware
-from fastapi.responses import FileResponse, JSONResponse
+from fastapi.responses import FileResponse, JSONResponse, RedirectResponse
 from fastapi.staticfiles import StaticFiles
 from prometheus_client import CollectorRegistry, Counter, Histogram
+from starlette.exceptions import HTTPException as StarletteHTTPException
 from starlette.types import ASGIApp, Message, Receive, Scope, Send
 
 from api.access_log import redact_access_log
+from api.errors import COMMON
+from api.limits import RequestLimits
+from api.params import documented_query
 from api.routes import ack_link, devices, export, health, people, sites, stream, summary
 from api.routes import alerts as alert_routes
 from api.routes import rules as rule_routes
@@ -76,6 +79,7 @@ def create_app(
     # weak 4G: uPlot goes from 51 KB to ~23 KB; SSE is exempt. Level 1, not the default 9: a 7-day 5-minute
     # history (150 KB of JSON) compresses to 64 KB in 2.4 ms instead of 59 KB in 24 ms.
     app.add_middleware(GZipMiddleware, minimum_size=1024, compresslevel=1)
+    app.add_middleware(RequestLimits)  # outermost: an oversized request is refused before anything reads it
     for r in (
         sites.router,
         devices.router,
@@ -86,15 +90,22 @@ def create_app(
         summary.router,
         rule_routes.router,
     ):
-        app.include_router(r, prefix=API_PREFIX)
+        app.include_router(r, prefix=API_PREFIX, responses=COMMON, dependencies=[Depends(documented_query)])
     app.include_router(health.router)
     app.include_router(ack_link.router)  # at the root: the links in messages are {public_url}/a/{token}
     _add_pages(app)
 
     @app.exception_handler(RequestValidationError)
     async def invalid(request: Request, exc: RequestValidationError) -> JSONResponse:
-        # FastAPI's own 422 echoes the input: a NaN or Infinity in a body is not JSON, and the 422 became a 500
-        return JSONResponse({"detail": _json_safe(jsonable_encoder(exc.errors()))}, status_code=422)
+        return JSONResponse(validation_error(exc.errors()), status_code=422)
+
+    @app.exception_handler(StarletteHTTPException)
+    async def refused(request: Request, exc: StarletteHTTPException) -> JSONResponse:
+        if exc.detail == "There was an error parsing the body":  # FastAPI's for bytes that are not UTF-8 text
+            return JSONResponse(validation_error([{"loc": ("body",), "msg": "not UTF-8 JSON"}]), status_code=422)
+        # ours already say "中文 / English"; Starlette's own (unknown path, wrong method) only say English
+        detail = exc.detail if " / " in str(exc.detail) else STANDARD_DETAIL.get(exc.status_code, str(exc.detail))
+        return JSONResponse({"detail": detail}, status_code=exc.status_code, headers=exc.headers)
 
     @app.exception_handler(Exception)
     async def unexpected(request: Request, exc: Exception) -> JSONResponse:
@@ -104,15 +115,21 @@ def create_app(
     return app
 
 
-def _json_safe(x: object) -> object:
-    """nan and inf as text ("nan", "inf"), so the answer stays valid JSON."""
-    if isinstance(x, float) and not math.isfinite(x):
-        return str(x)
-    if isinstance(x, list):
-        return [_json_safe(v) for v in x]
-    if isinstance(x, dict):
-        return {k: _json_safe(v) for k, v in x.items()}
-    return x
+STANDARD_DETAIL = {
+    404: "没有这个地址 / not found",
+    405: "不支持这个请求方法 / method not allowed",
+}
+
+
+def validation_error(errors: Sequence[Any]) -> dict[str, object]:
+    """A 422 in the one error shape: `detail` for a person, `errors` per field. The input is not echoed:
+    a NaN in a body is not JSON, and a 50 MB field must not come back."""
+    fields = [
+        {"where": ".".join(str(x) for x in e.get("loc", ())), "problem": str(e.get("msg", ""))[:200]}
+        for e in errors[:20]
+    ]
+    said = "; ".join(f"{f['where']}: {f['problem']}" for f in fields[:3])
+    return {"detail": f"请求参数不对 / invalid request: {said}", "errors": fields}
 
 
 def _add_metrics(app: FastAPI) -> None:
@@ -179,6 +196,10 @@ def _add_pages(app: FastAPI) -> None:
     def service_worker() -> FileResponse:
         # served from the root so its scope covers the phone page
         return FileResponse(STATIC / "sw.js", media_type="text/javascript", headers=no_cache)
+
+    @app.get("/openapi.json", include_in_schema=False)
+    def openapi_document() -> RedirectResponse:
+        return RedirectResponse(f"{API_PREFIX}/openapi.json", status_code=308)
 
     @app.get("/manifest.webmanifest", include_in_schema=False)
     def manifest() -> FileResponse:

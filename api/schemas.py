@@ -2,8 +2,11 @@
 
 from __future__ import annotations
 
-from pydantic import BaseModel
+from typing import Annotated
 
+from pydantic import BaseModel, Field
+
+from api.params import SLUG
 from qingyubiao.alerting import Kind
 
 
@@ -122,11 +125,15 @@ class EpisodeOut(BaseModel):
     ack_ms: int | None
 
 
+MAX_SILENCE_MIN = 7 * 24 * 60  # a week: longer is a rule change, not a silence
+REASON_MAX = 200  # 「修棚膜，明天下午换传感器」 fits many times over; every caller of GET silences reads it
+
+
 class SilenceIn(BaseModel):
-    reason: str
-    duration_min: float
-    site: str | None = None
-    rule: str | None = None
+    reason: Annotated[str, Field(min_length=1, max_length=REASON_MAX, pattern=r"\S", description="why, e.g. 修棚膜")]
+    duration_min: Annotated[float, Field(gt=0, le=MAX_SILENCE_MIN, description="at most a week")]
+    site: Annotated[str | None, Field(pattern=SLUG)] = None
+    rule: Annotated[str | None, Field(max_length=64)] = None
     kind: Kind | None = None  # an unknown kind would silence nothing: 422
 
 

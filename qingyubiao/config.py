@@ -26,6 +26,8 @@ from qingyubiao.catalogue import METRICS
 BUNDLED_CONFIG = "lijiahe.toml"
 
 Slug = Annotated[str, Field(pattern=r"^[a-z0-9][a-z0-9_-]{0,62}$")]
+NAME_MAX = 64  # names people and places are called by: 李建军, 3号棚, 李家河村
+SITES_MAX = 1_000  # sites one person may be assigned or watch: more than a county's villages hold
 
 
 class ConfigError(ValueError):
@@ -75,12 +77,12 @@ class Household(_Strict):
 
 class Person(_Strict):
     id: Slug
-    name: str
+    name: str = Field(min_length=1, max_length=NAME_MAX)
     phone: str = Field(pattern=r"^\+?[0-9]{5,15}$")
     role: Literal["farmer", "secretary", "admin"]
-    household: str | None = None
-    sites: list[str] = Field(default_factory=list)  # sites assigned to this person
-    watch: list[str] = Field(default_factory=list)  # sites this person follows
+    household: Slug | None = None
+    sites: list[Slug] = Field(default_factory=list, max_length=SITES_MAX)  # sites assigned to this person
+    watch: list[Slug] = Field(default_factory=list, max_length=SITES_MAX)  # sites this person follows
 
 
 class Village(_Strict):

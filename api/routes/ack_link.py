@@ -16,14 +16,16 @@ from __future__ import annotations
 import re
 from collections.abc import Callable
 from dataclasses import dataclass
+from typing import Annotated, Any
 from urllib.parse import parse_qs
 
-from fastapi import APIRouter, Request
+from fastapi import APIRouter, Path, Request
 from fastapi.responses import HTMLResponse
 from starlette.concurrency import run_in_threadpool
 
 from api.ackpage import AckPage, Text, render, when
 from api.deps import StateDep
+from api.errors import errors
 from api.state import ApiState
 from qingyubiao.alerting import Episode
 from qingyubiao.config import Person, Village
@@ -187,13 +189,40 @@ def _respond(raw: str, request: Request, state: ApiState, act: Callable[[ApiStat
     return answer(request, token, act(state, found), found.village)
 
 
-@router.get("/a/{token}", include_in_schema=False)
-def show(token: str, request: Request, state: StateDep) -> HTMLResponse:
+def _html(description: str) -> dict[str, Any]:
+    return {"description": description, "content": {"text/html": {"schema": {"type": "string"}}}}
+
+
+_PAGES: dict[int | str, dict[str, Any]] = {
+    200: _html("the alert and a button (or what became of it: acknowledged, already acknowledged, cleared)"),
+    404: _html("链接无效 / a forged, cut or unknown link"),
+    410: _html("链接已过期 / the link has expired"),
+    503: _html("一键确认未开启 / no ack secret is set"),
+} | errors(413, 414, 422)
+LinkToken = Annotated[str, Path(max_length=300, description="the signed token from the message")]
+
+
+@router.get("/a/{token}", summary="one-tap ack link: a page showing the alert (acknowledges nothing)", responses=_PAGES)
+def show(token: LinkToken, request: Request, state: StateDep) -> HTMLResponse:
     return _respond(token, request, state, page_for)  # a link preview bot only ever sees this page
 
 
-@router.post("/a/{token}", include_in_schema=False)
-async def confirm(token: str, request: Request, state: StateDep) -> HTMLResponse:
+@router.post(
+    "/a/{token}",
+    summary="the ack link page's button: acknowledge in the name of the person the link (or `as`) names",
+    responses=_PAGES | {400: _html("这条消息没有点名此人 / `as` names someone the message did not name")},
+    openapi_extra={
+        "requestBody": {
+            "required": False,
+            "content": {
+                "application/x-www-form-urlencoded": {
+                    "schema": {"type": "object", "properties": {"as": {"type": "string", "maxLength": 64}}}
+                }
+            },
+        }
+    },
+)
+async def confirm(token: LinkToken, request: Request, state: StateDep) -> HTMLResponse:
     # the form is urlencoded and tiny: parsed here rather than adding python-multipart for Form()
     form = parse_qs((await request.body())[:4096].decode("utf-8", "replace"))
     as_ = form.get("as", [None])[0]

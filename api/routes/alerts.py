@@ -6,9 +6,11 @@ import uuid
 from typing import Annotated, Literal
 from zoneinfo import ZoneInfo
 
-from fastapi import APIRouter, HTTPException, Query
+from fastapi import APIRouter, HTTPException, Path, Query
 
 from api.deps import Caller, CallerDep, StateDep, require, village_of
+from api.errors import errors
+from api.params import SiteFilter, VillageId, When, Word
 from api.schemas import EpisodeOut, SilenceIn, SilenceOut
 from api.state import AlertAccess, ApiState
 from api.timeparams import time_range
@@ -16,8 +18,6 @@ from qingyubiao.alerting import Episode, Silence
 
 router = APIRouter(tags=["alerts"])
 SecretaryOnly = require("secretary")
-
-MAX_SILENCE_MIN = 7 * 24 * 60  # a week: longer is a rule change, not a silence
 
 
 def alerts_of(state: ApiState) -> AlertAccess:
@@ -53,17 +53,21 @@ def episode_out(e: Episode, caller: Caller) -> EpisodeOut:
     )
 
 
-@router.get("/villages/{village}/alerts", summary="alert episodes of the visible sites, newest first")
+@router.get(
+    "/villages/{village}/alerts",
+    summary="alert episodes of the visible sites, newest first",
+    responses=errors(400, 404, 503),
+)
 def list_alerts(
-    village: str,
+    village: VillageId,
     caller: CallerDep,
     state: StateDep,
     status: Annotated[Literal["active", "past", "all"], Query(description="active: not yet ended")] = "active",
-    site: Annotated[str | None, Query()] = None,
-    kind: Annotated[str | None, Query(description="e.g. air_temp_high, frost, device_offline")] = None,
-    severity: Annotated[str | None, Query(description="warning, critical or emergency")] = None,
-    start: Annotated[str | None, Query(description="past alerts started after; default 30 days ago")] = None,
-    end: Annotated[str | None, Query()] = None,
+    site: SiteFilter = None,
+    kind: Annotated[Word, Query(description="e.g. air_temp_high, frost, device_offline")] = None,
+    severity: Annotated[Literal["warning", "critical", "emergency"] | None, Query()] = None,
+    start: When = None,  # past alerts started after; default 30 days ago
+    end: When = None,
     limit: Annotated[int, Query(ge=1, le=1000)] = 200,
 ) -> list[EpisodeOut]:
     village_of(caller, village)
@@ -89,8 +93,14 @@ def list_alerts(
     return [episode_out(e, caller) for e in chosen[:limit]]
 
 
-@router.post("/villages/{village}/alerts/{episode:path}/ack", summary="acknowledge an active alert: I am on it")
-def acknowledge(village: str, episode: str, caller: CallerDep, state: StateDep) -> EpisodeOut:
+@router.post(
+    "/villages/{village}/alerts/{episode:path}/ack",
+    summary="acknowledge an active alert: I am on it",
+    responses=errors(404, 409, 503),
+)
+def acknowledge(
+    village: VillageId, episode: Annotated[str, Path(max_length=300)], caller: CallerDep, state: StateDep
+) -> EpisodeOut:
     village_of(caller, village)
     alerts = alerts_of(state)
     found = next((e for e in alerts.active_episodes(village) if e.id == episode), None)
@@ -117,9 +127,9 @@ def silence_out(s: Silence, now_ms: int) -> SilenceOut:
     )
 
 
-@router.get("/villages/{village}/silences", summary="silences of the village")
+@router.get("/villages/{village}/silences", summary="silences of the village", responses=errors(404, 503))
 def list_silences(
-    village: str, caller: CallerDep, state: StateDep, active: Annotated[bool, Query()] = False
+    village: VillageId, caller: CallerDep, state: StateDep, active: Annotated[bool, Query()] = False
 ) -> list[SilenceOut]:
     village_of(caller, village)
     now = state.now_ms()
@@ -132,17 +142,12 @@ def list_silences(
     status_code=201,
     summary="silence alerts for a while (secretary)",
     dependencies=[SecretaryOnly],
+    responses=errors(403, 404, 503),
 )
-def create_silence(village: str, body: SilenceIn, caller: CallerDep, state: StateDep) -> SilenceOut:
+def create_silence(village: VillageId, body: SilenceIn, caller: CallerDep, state: StateDep) -> SilenceOut:
     village_of(caller, village)
     if body.site is not None and body.site not in caller.sites:
         raise HTTPException(404, f"没有这个棚/果园 / no site {body.site!r} in {village}")
-    if not 0 < body.duration_min <= MAX_SILENCE_MIN:
-        raise HTTPException(
-            400, f"静默时长须在 0 到 {MAX_SILENCE_MIN} 分钟之间 / duration_min must be in (0, {MAX_SILENCE_MIN}]"
-        )
-    if not body.reason.strip():
-        raise HTTPException(400, "请写明原因 / a reason is required")
     # an unknown rule would silence nothing; without the rules connected it cannot be checked
     if (
         body.rule is not None
@@ -170,8 +175,11 @@ def create_silence(village: str, body: SilenceIn, caller: CallerDep, state: Stat
     "/villages/{village}/silences/{silence}/expire",
     summary="end a silence now (secretary)",
     dependencies=[SecretaryOnly],
+    responses=errors(403, 404, 503),
 )
-def expire_silence(village: str, silence: str, caller: CallerDep, state: StateDep) -> SilenceOut:
+def expire_silence(
+    village: VillageId, silence: Annotated[str, Path(max_length=64)], caller: CallerDep, state: StateDep
+) -> SilenceOut:
     village_of(caller, village)
     alerts = alerts_of(state)
     found = next((s for s in alerts.silences() if s.id == silence and s.village in (None, village)), None)

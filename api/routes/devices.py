@@ -7,10 +7,13 @@ from typing import Annotated
 from fastapi import APIRouter, Query
 
 from api.deps import CallerDep, StateDep, require, village_of
+from api.errors import errors
+from api.params import VillageId
 from api.schemas import DeadLetterOut, DeadLettersOut, DeviceOut, UnknownDeviceOut
 from api.state import ApiState
 from api.status import STALE_INTERVALS
 from qingyubiao.catalogue import HEALTH_METRICS
+from qingyubiao.rejects import Reason
 
 router = APIRouter(tags=["devices"])
 AdminOnly = require("admin")
@@ -59,8 +62,12 @@ def devices_of(state: ApiState, village: str, site_ids: set[str]) -> list[Device
     return out
 
 
-@router.get("/villages/{village}/devices", summary="devices of the visible sites: last seen, battery, signal")
-def devices(village: str, caller: CallerDep, state: StateDep) -> list[DeviceOut]:
+@router.get(
+    "/villages/{village}/devices",
+    summary="devices of the visible sites: last seen, battery, signal",
+    responses=errors(404),
+)
+def devices(village: VillageId, caller: CallerDep, state: StateDep) -> list[DeviceOut]:
     village_of(caller, village)
     return devices_of(state, village, set(caller.sites))
 
@@ -69,8 +76,9 @@ def devices(village: str, caller: CallerDep, state: StateDep) -> list[DeviceOut]
     "/villages/{village}/quarantine",
     summary="devices that report but are not configured (admin)",
     dependencies=[AdminOnly],
+    responses=errors(403, 404),
 )
-def quarantine(village: str, caller: CallerDep, state: StateDep) -> list[UnknownDeviceOut]:
+def quarantine(village: VillageId, caller: CallerDep, state: StateDep) -> list[UnknownDeviceOut]:
     village_of(caller, village)
     return [
         UnknownDeviceOut(
@@ -81,11 +89,16 @@ def quarantine(village: str, caller: CallerDep, state: StateDep) -> list[Unknown
     ]
 
 
-@router.get("/deadletters", summary="rejected payloads and the counts per reason (admin)", dependencies=[AdminOnly])
+@router.get(
+    "/deadletters",
+    summary="rejected payloads and the counts per reason (admin)",
+    dependencies=[AdminOnly],
+    responses=errors(403),
+)
 def dead_letters(
     state: StateDep,
     limit: Annotated[int, Query(ge=1, le=1000)] = 100,
-    reason: Annotated[str | None, Query(description="only this reason, e.g. malformed_json")] = None,
+    reason: Annotated[Reason | None, Query(description="only this reason, e.g. malformed_json")] = None,
 ) -> DeadLettersOut:
     letters = [
         DeadLetterOut(
@@ -97,6 +110,6 @@ def dead_letters(
             detail=r.detail,
             payload=r.payload[:2048].decode("utf-8", "replace"),
         )
-        for r in state.ingest_log.dead_letters(limit, reason)
+        for r in state.ingest_log.dead_letters(limit, None if reason is None else reason.value)
     ]
     return DeadLettersOut(counts=state.ingest_log.rejection_counts(), letters=letters)

@@ -12,9 +12,13 @@ from zoneinfo import ZoneInfo
 
 from fastapi import APIRouter, HTTPException, Query
 from fastapi.responses import StreamingResponse
+from pydantic import StringConstraints
 
 from api.deps import CallerDep, StateDep, village_of
+from api.errors import errors
+from api.params import SLUG, AccessToken, VillageId, When
 from api.timeparams import time_range
+from qingyubiao.config import SITES_MAX
 
 router = APIRouter(tags=["export"])
 
@@ -26,16 +30,20 @@ log = logging.getLogger("qyb.api")
     "/villages/{village}/export.csv",
     summary="readings of a range as CSV (ts, village, site, device, metric, value)",
     response_class=StreamingResponse,
-    responses={200: {"content": {"text/csv": {}}}},
+    responses={200: {"content": {"text/csv": {"schema": {"type": "string"}}}}} | errors(400, 404),
 )
 def export_csv(
-    village: str,
+    village: VillageId,
     caller: CallerDep,
     state: StateDep,
-    start: Annotated[str | None, Query(description="epoch ms, ISO time or -7d; default 24 h before end")] = None,
-    end: Annotated[str | None, Query(description="default now")] = None,
-    site: Annotated[list[str] | None, Query(description="only these sites (repeatable); default all visible")] = None,
+    start: When = None,  # default 24 h before the end
+    end: When = None,  # default now
+    site: Annotated[
+        list[Annotated[str, StringConstraints(pattern=SLUG)]] | None,
+        Query(max_length=SITES_MAX, description="only these sites (repeatable); default all visible"),
+    ] = None,
     include_flagged: Annotated[bool, Query(description="also readings flagged out of physical range")] = False,
+    access_token: AccessToken = None,  # read by the caller dependency; listed so the document says so
 ) -> StreamingResponse:
     village_of(caller, village)
     tz = ZoneInfo(caller.village.tz)

@@ -5,13 +5,25 @@ from __future__ import annotations
 from fastapi import APIRouter, Request, Response
 from fastapi.responses import JSONResponse
 from prometheus_client import CONTENT_TYPE_LATEST, generate_latest
+from pydantic import BaseModel
 
 from api.deps import StateDep
+
+
+class HealthOut(BaseModel):
+    status: str  # ok / error
+    series: int | None = None
+    detail: str | None = None
+
 
 router = APIRouter(tags=["health"])
 
 
-@router.get("/healthz", summary="is the API up and its store readable")
+@router.get(
+    "/healthz",
+    summary="is the API up and its store readable",
+    responses={200: {"model": HealthOut}, 503: {"model": HealthOut, "description": "the store cannot be read"}},
+)
 def healthz(state: StateDep) -> JSONResponse:
     try:
         state.reader.latest([0] if len(state.index) else [])
@@ -20,6 +32,11 @@ def healthz(state: StateDep) -> JSONResponse:
     return JSONResponse({"status": "ok", "series": len(state.index)})
 
 
-@router.get("/metrics", summary="Prometheus metrics of the API process")
+@router.get(
+    "/metrics",
+    summary="Prometheus metrics of the API process",
+    response_class=Response,
+    responses={200: {"content": {CONTENT_TYPE_LATEST: {"schema": {"type": "string"}}}}},
+)
 def metrics(request: Request) -> Response:
     return Response(generate_latest(request.app.state.registry), media_type=CONTENT_TYPE_LATEST)

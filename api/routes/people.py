@@ -2,9 +2,13 @@
 
 from __future__ import annotations
 
-from fastapi import APIRouter, HTTPException, Request
+from typing import Annotated
+
+from fastapi import APIRouter, HTTPException, Path, Request
 
 from api.deps import CallerDep, StateDep, require, village_of
+from api.errors import errors
+from api.params import PersonId, VillageId
 from api.schemas import NewTokenOut, PersonOut, RenewedOut, TokenOut
 from api.users import PersonExists
 from qingyubiao.config import Person
@@ -18,8 +22,13 @@ def person_out(p: Person) -> PersonOut:
     )
 
 
-@router.get("/villages/{village}/people", summary="people of the village", dependencies=[require("secretary", "admin")])
-def people(village: str, caller: CallerDep, state: StateDep) -> list[PersonOut]:
+@router.get(
+    "/villages/{village}/people",
+    summary="people of the village",
+    dependencies=[require("secretary", "admin")],
+    responses=errors(403, 404),
+)
+def people(village: VillageId, caller: CallerDep, state: StateDep) -> list[PersonOut]:
     village_of(caller, village)
     return [person_out(p) for p in state.users.people(village)]
 
@@ -29,8 +38,9 @@ def people(village: str, caller: CallerDep, state: StateDep) -> list[PersonOut]:
     status_code=201,
     summary="add a person (secretary); an existing id is a 409",
     dependencies=[require("secretary")],
+    responses=errors(403, 404, 409),
 )
-def add_person(village: str, body: Person, caller: CallerDep, state: StateDep) -> PersonOut:
+def add_person(village: VillageId, body: Person, caller: CallerDep, state: StateDep) -> PersonOut:
     village_of(caller, village)
     if body.role == "admin":
         raise HTTPException(403, "管理员只能用 qyb users 添加 / admins are added with `qyb users add` only")
@@ -38,8 +48,8 @@ def add_person(village: str, body: Person, caller: CallerDep, state: StateDep) -
         state.users.add_person(village, body)
     except PersonExists as e:  # a typo must not strip a farmer's sites or replace the admin
         raise HTTPException(409, str(e)) from None
-    except ValueError as e:
-        raise HTTPException(400, str(e)) from None
+    except ValueError as e:  # a site or household the village does not have
+        raise HTTPException(404, f"添加不了 / cannot add this person: {e}") from None
     return person_out(body)
 
 
@@ -47,8 +57,9 @@ def add_person(village: str, body: Person, caller: CallerDep, state: StateDep) -
     "/villages/{village}/tokens",
     summary="tokens of the village, by hash prefix (admin)",
     dependencies=[require("admin")],
+    responses=errors(403, 404),
 )
-def tokens(village: str, caller: CallerDep, state: StateDep) -> list[TokenOut]:
+def tokens(village: VillageId, caller: CallerDep, state: StateDep) -> list[TokenOut]:
     village_of(caller, village)
     return [
         TokenOut(
@@ -68,8 +79,11 @@ def tokens(village: str, caller: CallerDep, state: StateDep) -> list[TokenOut]:
     status_code=201,
     summary="issue a token (admin)",
     dependencies=[require("admin")],
+    responses=errors(403, 404),
 )
-def issue_token(village: str, person: str, request: Request, caller: CallerDep, state: StateDep) -> NewTokenOut:
+def issue_token(
+    village: VillageId, person: PersonId, request: Request, caller: CallerDep, state: StateDep
+) -> NewTokenOut:
     village_of(caller, village)
     if state.users.person(village, person) is None:
         raise HTTPException(404, f"没有这个人 / no person {person!r} in {village}")
@@ -85,13 +99,18 @@ def renew(caller: CallerDep, state: StateDep) -> RenewedOut:
 
 
 @router.delete(
-    "/villages/{village}/tokens/{hash_prefix}", summary="revoke a token (admin)", dependencies=[require("admin")]
+    "/villages/{village}/tokens/{hash_prefix}",
+    summary="revoke a token (admin)",
+    dependencies=[require("admin")],
+    responses=errors(403, 404),
 )
-def revoke_token(village: str, hash_prefix: str, caller: CallerDep, state: StateDep) -> dict[str, int]:
+def revoke_token(
+    village: VillageId,
+    hash_prefix: Annotated[str, Path(pattern=r"^[0-9a-fA-F]{8,64}$", description="as `qyb users list` shows it")],
+    caller: CallerDep,
+    state: StateDep,
+) -> dict[str, int]:
     village_of(caller, village)
     if not any(t.hash_prefix.startswith(hash_prefix.lower()[:12]) for t in state.users.tokens(village)):
         raise HTTPException(404, f"没有这个令牌 / no token with hash {hash_prefix!r}")
-    try:
-        return {"revoked": state.users.revoke(hash_prefix)}
-    except ValueError as e:
-        raise HTTPException(400, str(e)) from None
+    return {"revoked": state.users.revoke(hash_prefix)}

@@ -13,10 +13,13 @@ from fastapi import APIRouter, HTTPException
 from pydantic import BaseModel, ConfigDict, Field, FiniteFloat
 
 from api.deps import CallerDep, StateDep, require, site_of, village_of
+from api.errors import errors
+from api.params import SLUG, SiteId, VillageId
 from api.state import ApiState, RuleBook
 
 router = APIRouter(tags=["rules"])
 
+DURATION = r"^\d{1,5}(\.\d{1,3})?[smhd]$"  # what the rules file reads: 90s, 30m, 2h, 1d
 # nan or inf would compare false forever: the alert silently off
 Threshold = FiniteFloat | tuple[FiniteFloat, FiniteFloat]
 
@@ -25,12 +28,12 @@ class OverrideIn(BaseModel):
     # a typo or an unsupported field would otherwise be dropped and an empty override written
     model_config = ConfigDict(extra="forbid")
 
-    site: str
-    rule: str
+    site: Annotated[str, Field(pattern=SLUG)]
+    rule: Annotated[str, Field(max_length=64)]
     day: Threshold | None = None
     night: Threshold | None = None
     clear: Annotated[float | None, Field(ge=0, allow_inf_nan=False)] = None
-    for_: Annotated[str | None, Field(alias="for", description="e.g. 30m")] = None
+    for_: Annotated[str | None, Field(alias="for", pattern=DURATION, description="e.g. 30m")] = None
     enabled: bool = True
 
 
@@ -40,14 +43,18 @@ def book(state: ApiState) -> RuleBook:
     return state.rules
 
 
-@router.get("/villages/{village}/rules", summary="every alert rule (crop profiles and the village's own)")
-def rules(village: str, caller: CallerDep, state: StateDep) -> list[dict[str, object]]:
+@router.get(
+    "/villages/{village}/rules",
+    summary="every alert rule (crop profiles and the village's own)",
+    responses=errors(404, 503),
+)
+def rules(village: VillageId, caller: CallerDep, state: StateDep) -> list[dict[str, object]]:
     village_of(caller, village)
     return book(state).rules()
 
 
-@router.get("/villages/{village}/profiles", summary="crop profiles: the rules of each crop")
-def profiles(village: str, caller: CallerDep, state: StateDep) -> dict[str, list[dict[str, object]]]:
+@router.get("/villages/{village}/profiles", summary="crop profiles: the rules of each crop", responses=errors(404, 503))
+def profiles(village: VillageId, caller: CallerDep, state: StateDep) -> dict[str, list[dict[str, object]]]:
     village_of(caller, village)
     out: dict[str, list[dict[str, object]]] = {}
     for r in book(state).rules():
@@ -58,14 +65,18 @@ def profiles(village: str, caller: CallerDep, state: StateDep) -> dict[str, list
     return out
 
 
-@router.get("/villages/{village}/sites/{site}/rules", summary="the rules in force for one site")
-def site_rules(village: str, site: str, caller: CallerDep, state: StateDep) -> list[dict[str, object]]:
+@router.get(
+    "/villages/{village}/sites/{site}/rules", summary="the rules in force for one site", responses=errors(404, 503)
+)
+def site_rules(village: VillageId, site: SiteId, caller: CallerDep, state: StateDep) -> list[dict[str, object]]:
     site_of(caller, village, site)
     return book(state).in_force(village, site)
 
 
-@router.get("/villages/{village}/rules/overrides", summary="per-site overrides of the village")
-def overrides(village: str, caller: CallerDep, state: StateDep) -> list[dict[str, object]]:
+@router.get(
+    "/villages/{village}/rules/overrides", summary="per-site overrides of the village", responses=errors(404, 503)
+)
+def overrides(village: VillageId, caller: CallerDep, state: StateDep) -> list[dict[str, object]]:
     village_of(caller, village)
     return [o for o in book(state).overrides() if o.get("site") in caller.sites]
 
@@ -74,8 +85,9 @@ def overrides(village: str, caller: CallerDep, state: StateDep) -> list[dict[str
     "/villages/{village}/rules/overrides",
     summary="change a rule's numbers for one site (secretary)",
     dependencies=[require("secretary")],
+    responses=errors(400, 403, 404, 409, 503),
 )
-def set_override(village: str, body: OverrideIn, caller: CallerDep, state: StateDep) -> dict[str, object]:
+def set_override(village: VillageId, body: OverrideIn, caller: CallerDep, state: StateDep) -> dict[str, object]:
     site_of(caller, village, body.site)
     b = book(state)
     if not any(r.get("id") == body.rule for r in b.rules()):
@@ -85,5 +97,5 @@ def set_override(village: str, body: OverrideIn, caller: CallerDep, state: State
     except PermissionError as e:
         raise HTTPException(409, str(e)) from None
     except ValueError as e:
-        raise HTTPException(400, str(e)) from None
+        raise HTTPException(400, f"规则设置不对 / invalid override: {e}") from None
     return {"override": kept, "note": "重启采集程序后生效 / takes effect when the collector restarts"}

@@ -9,10 +9,12 @@ import msgspec
 from fastapi import APIRouter, HTTPException, Query, Response
 
 from api.deps import CallerDep, StateDep, site_of, village_of
+from api.errors import errors
+from api.params import MetricName, SiteId, VillageId, When
 from api.schemas import HistoryOut, MeOut, MetricOut, SiteOut, VillageOut
 from api.state import ApiState
 from api.status import MetricReading, derived_vpd, firing_by_site, site_readings, site_status
-from api.timeparams import pick_step, time_range
+from api.timeparams import MAX_RANGE_MS, pick_step, time_range
 from qingyubiao.alerting import Episode
 from qingyubiao.catalogue import METRICS
 from qingyubiao.config import Site
@@ -81,23 +83,29 @@ def villages(caller: CallerDep) -> list[VillageOut]:
     return [VillageOut(id=v.id, name=v.name, lat=v.lat, lon=v.lon, tz=v.tz, sites=len(caller.sites))]
 
 
-@router.get("/villages/{village}/sites", summary="visible sites with their latest readings and status")
-def sites(village: str, caller: CallerDep, state: StateDep) -> list[SiteOut]:
+@router.get(
+    "/villages/{village}/sites", summary="visible sites with their latest readings and status", responses=errors(404)
+)
+def sites(village: VillageId, caller: CallerDep, state: StateDep) -> list[SiteOut]:
     village_of(caller, village)
     firing = firing_by_site(state, village)
     counts = active_counts(state, village)
     return [site_out(state, village, s, firing.get(s.id, []), counts.get(s.id, 0)) for s in caller.sites.values()]
 
 
-@router.get("/villages/{village}/sites/{site}", summary="one site with its latest readings and status")
-def site(village: str, site: str, caller: CallerDep, state: StateDep) -> SiteOut:
+@router.get(
+    "/villages/{village}/sites/{site}", summary="one site with its latest readings and status", responses=errors(404)
+)
+def site(village: VillageId, site: SiteId, caller: CallerDep, state: StateDep) -> SiteOut:
     s = site_of(caller, village, site)
     firing = firing_by_site(state, village).get(site, [])
     return site_out(state, village, s, firing, active_counts(state, village).get(site, 0))
 
 
-@router.get("/villages/{village}/sites/{site}/latest", summary="latest reading per metric with status")
-def latest(village: str, site: str, caller: CallerDep, state: StateDep) -> list[MetricOut]:
+@router.get(
+    "/villages/{village}/sites/{site}/latest", summary="latest reading per metric with status", responses=errors(404)
+)
+def latest(village: VillageId, site: SiteId, caller: CallerDep, state: StateDep) -> list[MetricOut]:
     s = site_of(caller, village, site)
     firing = firing_by_site(state, village).get(site, [])
     return [metric_out(r) for r in site_readings(state, village, s, firing)]
@@ -108,17 +116,19 @@ def latest(village: str, site: str, caller: CallerDep, state: StateDep) -> list[
     summary="one metric over a range, per step",
     response_model=HistoryOut,
     response_class=Response,
-    responses={200: {"content": {"application/json": {}}}},
+    responses={200: {"content": {"application/json": {}}}} | errors(400, 404),
 )
 def history(
-    village: str,
-    site: str,
+    village: VillageId,
+    site: SiteId,
     caller: CallerDep,
     state: StateDep,
-    metric: Annotated[str, Query(description="metric name from the catalogue, e.g. air_temp_c")],
-    start: Annotated[str | None, Query(description="epoch ms, ISO time or -24h; default 24 h before end")] = None,
-    end: Annotated[str | None, Query(description="epoch ms, ISO time or -1h; default now")] = None,
-    step_ms: Annotated[int | None, Query(description="bucket width; default: about 500 points")] = None,
+    metric: Annotated[MetricName, Query(description="metric name from the catalogue, e.g. air_temp_c")],
+    start: When = None,  # default 24 h before the end
+    end: When = None,  # default now
+    step_ms: Annotated[
+        int | None, Query(ge=1_000, le=MAX_RANGE_MS, description="bucket width; default: about 500 points")
+    ] = None,
 ) -> Response:
     s = site_of(caller, village, site)
     start_ms, end_ms = time_range(start, end, ZoneInfo(caller.village.tz), state.now_ms())

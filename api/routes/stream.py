@@ -27,6 +27,8 @@ from fastapi.responses import StreamingResponse
 from starlette.concurrency import run_in_threadpool
 
 from api.deps import REFUSED, Caller, CallerDep, StateDep, village_of
+from api.errors import errors
+from api.params import AccessToken, VillageId
 from api.routes.alerts import episode_out
 from api.routes.sites import active_counts, site_out
 from api.state import ApiState
@@ -114,14 +116,17 @@ class _Poller:
     summary="live updates as server-sent events: `site`, `alert` / `alert_ended` and the caller's `notice` "
     "(token as ?access_token=; notices resume after Last-Event-ID)",
     response_class=StreamingResponse,
-    responses={200: {"content": {"text/event-stream": {}}}},
+    responses={200: {"content": {"text/event-stream": {"schema": {"type": "string"}}}}} | errors(404),
 )
 async def stream(
-    village: str,
+    village: VillageId,
     request: Request,
     caller: CallerDep,
     state: StateDep,
-    last_event_id: Annotated[str | None, Header(description="the last notice id seen (EventSource sends it)")] = None,
+    access_token: AccessToken = None,  # read by the caller dependency; listed so the document says so
+    last_event_id: Annotated[
+        str | None, Header(max_length=40, description="the last notice id seen (EventSource sends it)")
+    ] = None,
 ) -> StreamingResponse:
     village_of(caller, village)
     after = await run_in_threadpool(resume_after, state, last_event_id)

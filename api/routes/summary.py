@@ -16,6 +16,8 @@ from fastapi import APIRouter, HTTPException, Query
 from pydantic import BaseModel
 
 from api.deps import CallerDep, StateDep, require, village_of
+from api.errors import errors
+from api.params import VillageId
 from api.routes.alerts import alerts_of
 from qingyubiao.alerting import Audience, Episode
 
@@ -78,12 +80,19 @@ def hours_firing(episodes: list[Episode], start_ms: int, end_ms: int, now_ms: in
     "/villages/{village}/summary",
     summary="monthly summary per site (secretary, admin)",
     dependencies=[require("secretary", "admin")],
+    responses=errors(403, 404, 503),
 )
 def month_summary(
-    village: str,
+    village: VillageId,
     caller: CallerDep,
     state: StateDep,
-    month: Annotated[str | None, Query(description="2026-11; default this month")] = None,
+    month: Annotated[
+        str | None,
+        Query(
+            pattern=r"^(20[0-9]{2}|2100)-(0[1-9]|1[0-2])$",
+            description="2026-11 (2000-01 to 2100-12); default this month",
+        ),
+    ] = None,
 ) -> MonthSummary:
     v = village_of(caller, village)
     tz = ZoneInfo(v.tz)

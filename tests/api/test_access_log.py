@@ -37,12 +37,13 @@ def test_the_access_log_of_qyb_api_shows_requests_without_tokens(tmp_path: Path)
     try:
         wait_for(lambda: _up(port), 20, "qyb api to answer /healthz")
         base = f"http://127.0.0.1:{port}"
-        assert httpx.get(f"{base}/api/v1/me?access_token={SECRET}").status_code == 401
+        assert httpx.get(f"{base}/api/v1/villages/lijiahe/export.csv?access_token={SECRET}").status_code == 401
         link = httpx.get(f"{base}/a/{SECRET}").status_code  # 503 here: no ack secret is configured
         wait_for(lambda: "/a/…" in log.read_text(), 10, "the access log lines")
     finally:
         proc.terminate()
         proc.wait(10)
     text = log.read_text()
-    assert '"GET /api/v1/me?access_token=… HTTP/1.1" 401' in text and f'"GET /a/… HTTP/1.1" {link}' in text
+    assert '"GET /api/v1/villages/lijiahe/export.csv?access_token=… HTTP/1.1" 401' in text
+    assert f'"GET /a/… HTTP/1.1" {link}' in text
     assert SECRET not in text

@@ -64,22 +64,25 @@ def test_history_keeps_gaps_and_uses_the_step(world: ApiWorld) -> None:
     ("query", "status", "words"),
     [
         ("metric=air_temp_c&start=-1h&end=-2h", 400, "start must be before end"),
-        ("metric=air_temp_c&start=yesterday", 400, "cannot read"),
+        ("metric=air_temp_c&start=yesterday", 422, "query.start"),  # the document's pattern says so
         ("metric=air_temp_c&start=-500d", 400, "range too long"),
         ("metric=air_temp_c&start=-7d&step_ms=1000", 400, "query too large"),
-        ("metric=air_temp_c&step_ms=10", 400, "at least 1000 ms"),
+        ("metric=air_temp_c&step_ms=10", 422, "query.step_ms"),
         ("metric=co2_ppm", 404, "does not measure"),
         ("start=-1h", 422, "metric"),
         ("metric=air_temp_c&step_ms=abc", 422, "step_ms"),
         # these were 500s: OverflowError, SQLite integer overflow, int('²')
-        ("metric=air_temp_c&start=-99999999999d", 400, "out of range"),
-        ("metric=air_temp_c&end=99999999999999999999999", 400, "out of range"),
+        ("metric=air_temp_c&start=-99999999999d", 422, "query.start"),
+        ("metric=air_temp_c&start=-999999d", 400, "out of range"),
+        ("metric=air_temp_c&end=99999999999999999999999", 422, "query.end"),
+        ("metric=air_temp_c&end=9999999999999", 400, "out of range"),
         ("metric=air_temp_c&start=0001-01-01", 400, "out of range"),
         ("metric=air_temp_c&end=9999-12-31T23:59:59-12:00", 400, "out of range"),
-        ("metric=air_temp_c&start=%C2%B2", 400, "cannot read"),
-        ("metric=air_temp_c&step_ms=99999999999999999999999", 400, "step too large"),
-        ("metric=air_temp_c&start=-300d&step_ms=34560000001", 400, "step too large"),
-        ("metric=air_temp_c&step_ms=-5", 400, "at least 1000 ms"),
+        ("metric=air_temp_c&start=%C2%B2", 422, "query.start"),
+        ("metric=air_temp_c&start=2026-02-31", 400, "cannot read"),
+        ("metric=air_temp_c&step_ms=99999999999999999999999", 422, "query.step_ms"),
+        ("metric=air_temp_c&start=-300d&step_ms=34560000001", 422, "query.step_ms"),
+        ("metric=air_temp_c&step_ms=-5", 422, "query.step_ms"),
     ],
 )
 def test_bad_history_requests_are_4xx_with_a_message(world: ApiWorld, query: str, status: int, words: str) -> None:

@@ -55,5 +55,5 @@ class IngestMetrics:
             "qyb_influx_lag_seconds", "Age of the oldest spooled batch not yet written to InfluxDB", registry=r
         )
 
-    def serve(self, port: int, addr: str = "0.0.0.0") -> None:
+    def serve(self, port: int, addr: str = "127.0.0.1") -> None:
         start_http_server(port, addr=addr, registry=self.registry)

@@ -121,6 +121,9 @@ class MqttSettings(_Strict):
     keepalive_s: int = Field(default=30, ge=5)
     # MQTT 5 session expiry: how long the broker keeps our queue while we are away.
     session_expiry_s: int = Field(default=7 * 24 * 3600, ge=0)
+    # MQTT 5: messages the broker may send us before our acknowledgements (which follow each commit).
+    # Mosquitto saves its database only on changes to its queues, and a message sent ahead is in flight,
+    # not queued: 100 lets a broker killed while the collector stalls keep the backlog (README).
     receive_maximum: int = Field(default=10_000, ge=1, le=65_535)
     ca_file: str | None = None
 
@@ -277,6 +280,8 @@ class Deployment(_Strict):
     notify: NotifySettings = NotifySettings()
     api: ApiSettings = ApiSettings()
     metrics_port: int = Field(default=9108, ge=0, le=65_535)  # 0 = no metrics endpoint
+    # loopback by default: the metrics name every device and village; 0.0.0.0 for a scraper on another box
+    metrics_addr: str = Field(default="127.0.0.1", min_length=1)
 
 
 class Config(_Strict):
@@ -297,12 +302,14 @@ ENV_OVERRIDES: dict[str, tuple[str, ...]] = {
     "QYB_MQTT_PASSWORD": ("deployment", "mqtt", "password"),
     "QYB_MQTT_CLIENT_ID": ("deployment", "mqtt", "client_id"),
     "QYB_MQTT_PROTOCOL": ("deployment", "mqtt", "protocol"),
+    "QYB_MQTT_RECEIVE_MAXIMUM": ("deployment", "mqtt", "receive_maximum"),
     "QYB_DB": ("deployment", "store", "db"),
     "QYB_INFLUX_URL": ("deployment", "influx", "url"),
     "QYB_INFLUX_TOKEN": ("deployment", "influx", "token"),
     "QYB_INFLUX_ORG": ("deployment", "influx", "org"),
     "QYB_INFLUX_BUCKET": ("deployment", "influx", "bucket"),
     "QYB_METRICS_PORT": ("deployment", "metrics_port"),
+    "QYB_METRICS_ADDR": ("deployment", "metrics_addr"),
     "QYB_TOKEN_TTL_DAYS": ("deployment", "api", "token_ttl_days"),
     "QYB_TOKEN_RECHECK_S": ("deployment", "api", "token_recheck_s"),
 }

@@ -8,6 +8,7 @@ from enum import StrEnum
 
 class Reason(StrEnum):
     MALFORMED_JSON = "malformed_json"
+    DUPLICATE_KEY = "duplicate_key"  # a key twice in one object: readers disagree on which value counts
     OVERSIZED = "oversized"
     BAD_SCHEMA = "bad_schema"  # the payload's shape is not one of the v1 formats
     WRONG_TYPE = "wrong_type"  # a value that is not a number

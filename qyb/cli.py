@@ -248,8 +248,9 @@ def _collect(args: argparse.Namespace) -> int:
     collector, store = build_collector(config)
     port = config.deployment.metrics_port if args.metrics_port is None else args.metrics_port
     if port:
-        collector.metrics.serve(port)
-        log.info("Prometheus metrics on http://0.0.0.0:%d/metrics", port)
+        addr = config.deployment.metrics_addr
+        collector.metrics.serve(port, addr)
+        log.info("Prometheus metrics on http://%s:%d/metrics", addr, port)
     log.info("collecting into %s", config.deployment.store.db)
     from ingest.collector import GIL_SWITCH_INTERVAL_S
 

@@ -73,6 +73,9 @@ class Mosquitto:
     folder: Path
     port: int = field(default_factory=free_port)
     proc: subprocess.Popen[bytes] | None = None
+    # when the persistence database is written, how many messages a client may have unacknowledged
+    # (README "Broker settings for production"; the tests' brokers let the collector take any number)
+    tuning: str = "autosave_interval 1\nmax_inflight_messages 0"
 
     @property
     def url(self) -> str:
@@ -87,9 +90,8 @@ allow_anonymous true
 user {getpass.getuser()}
 persistence true
 persistence_location {self.folder}/data/
-autosave_interval 1
+{self.tuning}
 max_queued_messages 0
-max_inflight_messages 0
 log_dest file {self.folder}/mosquitto.log
 log_type error
 log_type warning
@@ -105,6 +107,13 @@ log_type information
         if self.proc and self.proc.poll() is None:
             self.proc.send_signal(signal.SIGTERM)  # SIGTERM saves the persistence database
             self.proc.wait(10)
+        self.proc = None
+
+    def kill(self) -> None:
+        """SIGKILL, as a power cut or the OOM killer would: nothing is saved on the way out."""
+        assert self.proc is not None
+        self.proc.send_signal(signal.SIGKILL)
+        self.proc.wait(10)
         self.proc = None
 
     def restart(self, down_s: float = 0.5) -> None:

@@ -24,6 +24,8 @@ def decode(ctx: DecodeContext, dev_eui: str, payload: bytes) -> None:
         if lenient.loads(ctx, payload) is not None:
             ctx.reject(Reason.BAD_SCHEMA, f"not a ChirpStack v4 uplink event: {e}")
         return
+    if lenient.refuse_duplicates(ctx, payload):  # ChirpStack events carry many fields we skip: always checked
+        return
     eui = msg.device_info.dev_eui.lower()
     ref = ctx.index.by_dev_eui.get(eui)
     if ref is None:

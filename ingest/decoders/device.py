@@ -6,6 +6,8 @@ import msgspec
 
 from ingest.decoders import lenient
 from ingest.decoders.context import DecodeContext
+from ingest.decoders.keys import uplink_may_repeat
+from ingest.decoders.lenient import refuse_duplicates
 from qingyubiao.batch import Flag
 from qingyubiao.payloads import uplink_decoder
 from qingyubiao.rejects import Reason
@@ -20,6 +22,8 @@ def decode(ctx: DecodeContext, village: str, device: str, payload: bytes) -> Non
         msg = uplink_decoder.decode(payload)
     except (msgspec.DecodeError, RecursionError):  # msgspec raises RecursionError on deep nesting
         _decode_lenient(ctx, village, device, payload)
+        return
+    if uplink_may_repeat(payload, msg) and refuse_duplicates(ctx, payload, village, device):
         return
     if isinstance(msg, list):
         for u in msg:

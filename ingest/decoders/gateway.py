@@ -6,6 +6,8 @@ import msgspec
 
 from ingest.decoders import lenient
 from ingest.decoders.context import DecodeContext
+from ingest.decoders.keys import batch_may_repeat
+from ingest.decoders.lenient import refuse_duplicates
 from qingyubiao.payloads import gateway_decoder
 from qingyubiao.rejects import Reason
 
@@ -15,6 +17,8 @@ def decode(ctx: DecodeContext, village: str, gateway: str, payload: bytes) -> No
         msg = gateway_decoder.decode(payload)
     except (msgspec.DecodeError, RecursionError):  # msgspec raises RecursionError on deep nesting
         _decode_lenient(ctx, village, payload)
+        return
+    if batch_may_repeat(payload, msg) and refuse_duplicates(ctx, payload, village):
         return
     devices, add = ctx.index.village_devices.get(village, {}), ctx.add_typed
     for r in msg.readings:

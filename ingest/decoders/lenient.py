@@ -10,16 +10,28 @@ import json
 from typing import Any
 
 from ingest.decoders.context import DecodeContext
+from ingest.decoders.keys import duplicate_key
 from qingyubiao.rejects import Reason
 
 
 def loads(ctx: DecodeContext, payload: bytes, village: str | None = None, device: str | None = None) -> Any:
-    """Parsed JSON, or None after rejecting the message as malformed."""
+    """Parsed JSON, or None after rejecting the message as malformed (or holding a key twice)."""
     try:
-        return json.loads(payload)
+        obj = json.loads(payload)
     except (ValueError, RecursionError) as e:
         ctx.reject(Reason.MALFORMED_JSON, str(e)[:200], village, device)
         return None
+    return None if refuse_duplicates(ctx, payload, village, device) else obj
+
+
+def refuse_duplicates(
+    ctx: DecodeContext, payload: bytes, village: str | None = None, device: str | None = None
+) -> bool:
+    """Reject the message if one of its objects holds a key twice (docs/design.md); True if it did."""
+    key = duplicate_key(payload)
+    if key is not None:
+        ctx.reject(Reason.DUPLICATE_KEY, f"the key {key[:60]!r} appears twice in one object", village, device)
+    return key is not None
 
 
 def reading_fields(obj: Any) -> tuple[Any, Any, dict[str, Any]] | None:

@@ -11,6 +11,7 @@ from __future__ import annotations
 import json
 import re
 import signal
+import socket
 import sqlite3
 import time
 import urllib.request
@@ -32,6 +33,23 @@ def _metrics(port: int) -> dict[str, float]:
         if m:
             out[m.group(1)] = float(m.group(2))
     return out
+
+
+def _lan_address() -> str:
+    """This machine's address on its network (not loopback): where a neighbour would connect."""
+    with socket.socket(socket.AF_INET, socket.SOCK_DGRAM) as s:
+        s.connect(("192.0.2.1", 9))  # UDP: picks the outgoing interface, sends nothing
+        addr = s.getsockname()[0]
+    assert not addr.startswith("127."), addr
+    return str(addr)
+
+
+def _reachable(host: str, port: int) -> bool:
+    try:
+        socket.create_connection((host, port), timeout=2).close()
+    except OSError:
+        return False
+    return True
 
 
 def _rows(db: Path, sql: str) -> list[tuple[object, ...]]:
@@ -59,6 +77,7 @@ def test_bad_input_is_refused_counted_kept_and_good_readings_survive(mosquitto: 
         (gh, b'{"ts": 12345, "m": {"air_temp_c": 21.5}}'),  # clock never set
         (gh, b'{"ts": "yesterday", "m": {"air_temp_c": 21.5}}'),  # unparseable time
         (gh, b'"just a string"'),  # not a reading
+        (gh, b'{"ts": %d, "m": {"air_temp_c": 5, "air_temp_c": 25}}' % (t + 360)),  # which one? neither
         (f"qyb/{V}/gh99-air/up", b'{"ts": %d, "m": {"air_temp_c": 20}}' % t),  # unknown device
         (
             f"qyb/{V}/gw/gw-east/up",
@@ -108,6 +127,7 @@ def test_bad_input_is_refused_counted_kept_and_good_readings_survive(mosquitto: 
         "bad_timestamp": 2,
         "bad_schema": 2,
         "unknown_device": 3,
+        "duplicate_key": 1,
     }
 
     def counts() -> dict[str, int]:
@@ -116,11 +136,13 @@ def test_bad_input_is_refused_counted_kept_and_good_readings_survive(mosquitto: 
     try:
         wait_for(lambda: db.exists() and counts() == want_reasons and len(_stored(db)) == 11, 20, "all cases stored")
         metrics = _metrics(port)
+        from_outside = _reachable(_lan_address(), port)
     finally:
         alive = collector.poll() is None
         collector.send_signal(signal.SIGTERM)
         collector.wait(20)
     assert alive, "the collector died on bad input"
+    assert not from_outside, "the Prometheus endpoint must listen on loopback only by default"
     for reason, n in want_reasons.items():
         assert metrics[f'qyb_rejected_total{{reason="{reason}"}}'] == n, reason
     assert metrics["qyb_out_of_range_total"] == 2

@@ -93,7 +93,7 @@ def _parser() -> argparse.ArgumentParser:
         choices=["auto", "device", "gateway", "chirpstack"],
         help="payload format (default: device with --count; with --twin, auto = each device's own path)",
     )
-    c.add_argument("--start", help="time of the first reading (default: far enough back to end now)")
+    c.add_argument("--start", help="time of the first reading (default: so that the last one is now, to the ms)")
     c.add_argument("--rate", type=float, help="messages per second (default: as fast as the broker takes)")
     c.add_argument("--client-id", default="qyb-sim")
     c.add_argument("--twin", action="store_true", help="run the village twin: weather, greenhouses, orchards")

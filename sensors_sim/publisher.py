@@ -10,7 +10,7 @@ from __future__ import annotations
 import math
 import threading
 import time
-from collections.abc import Iterator
+from collections.abc import Callable, Iterator
 from dataclasses import dataclass
 from typing import Literal
 
@@ -127,6 +127,9 @@ def _chirpstack_event(v: Village, d: Device, ts: float, m: dict[str, float], n: 
     )
 
 
+MAX_UNACKNOWLEDGED = 20_000  # well below paho's 65,535 message ids
+
+
 def publish(
     settings: MqttSettings,
     msgs: Iterator[Message],
@@ -154,15 +157,27 @@ def publish(
     client.on_connect = lambda c, u, f, rc, p: connected.set() if not rc.is_failure else None
     # Count PUBACKs ourselves: a message published while the link is down stays queued
     # in paho and goes out after the reconnect, though its MQTTMessageInfo says NO_CONN.
+    # A PUBACK may come back before publish() returns the message id: such an early one waits in
+    # `early` for the publish it belongs to. (Keeping every acknowledged id instead, as this did
+    # before, counted a later message that reused the id as acknowledged on the spot.)
     pending: set[int] = set()
-    acked: set[int] = set()
-    lock = threading.Lock()
-    all_acked = threading.Event()
+    early: set[int] = set()
+    settled = threading.Condition()
 
     def on_publish(c: mqtt.Client, u: object, mid: int, rc: mqtt.ReasonCode, p: object) -> None:
-        with lock:
-            acked.add(mid)
-            pending.discard(mid)
+        with settled:
+            if mid in pending:
+                pending.discard(mid)
+            else:
+                early.add(mid)
+            settled.notify_all()
+
+    def wait_until(done: Callable[[], bool], why: str) -> None:
+        deadline = time.monotonic() + timeout_s
+        with settled:
+            while not done():
+                if not settled.wait(max(0.0, deadline - time.monotonic())) and time.monotonic() >= deadline:
+                    raise TimeoutError(f"the broker did not acknowledge {len(pending)} messages in time ({why})")
 
     client.on_publish = on_publish
     client.connect_async(settings.host, settings.port, keepalive=30)
@@ -173,25 +188,21 @@ def publish(
         total = 0
         interval = 1.0 / rate if rate else 0.0
         for i, msg in enumerate(msgs):
+            # paho numbers messages 1..65535 and refuses one whose number is still unacknowledged:
+            # while the broker is slow (or away) wait for it instead of running into that
+            wait_until(lambda: len(pending) < MAX_UNACKNOWLEDGED, "while publishing")
             info = client.publish(msg.topic, msg.payload, qos=1)
-            if info.rc == mqtt.MQTT_ERR_QUEUE_SIZE:
-                raise RuntimeError("paho refused to queue a message")
-            with lock:
-                if info.mid not in acked:
+            if info.rc == mqtt.MQTT_ERR_QUEUE_SIZE:  # cannot happen below MAX_UNACKNOWLEDGED: a bug if it does
+                raise RuntimeError(f"paho refused to queue a message with {len(pending)} unacknowledged")
+            with settled:
+                if info.mid in early:
+                    early.discard(info.mid)
+                else:
                     pending.add(info.mid)
-                acked.discard(info.mid)  # mids are reused after 65535 messages
             total += msg.readings
             if interval and i % 10 == 9:
                 threading.Event().wait(interval * 10)
-        deadline = time.monotonic() + timeout_s
-        while not all_acked.is_set():
-            with lock:
-                if not pending:
-                    all_acked.set()
-                    break
-            if time.monotonic() > deadline:
-                raise TimeoutError(f"the broker did not acknowledge {len(pending)} messages in time")
-            time.sleep(0.02)
+        wait_until(lambda: not pending, "at the end")
         return total
     finally:
         client.disconnect()
@@ -199,9 +210,14 @@ def publish(
 
 
 def default_start(config: Config, count: int, now_s: float, fmt: Format = "device") -> float:
-    """A start time that keeps every reading of `count` in the past, aligned to the minute."""
+    """A start time that makes the last of `count` readings fall at `now_s`, to the millisecond.
+
+    Not aligned to the minute: two runs a minute apart used to write the very same timestamps (the
+    second silently replacing the first). Ending at now keeps every reading out of the future, which
+    the collector refuses beyond `max_future_s` (docs/design.md).
+    """
     pairs = [d for _, d in _devices(config, fmt)]
     per_round = sum(len(d.metrics) for d in pairs)
-    rounds = math.ceil(count / per_round) + 1
+    rounds = math.ceil(count / per_round)
     longest = max(d.interval_s for d in pairs)
-    return math.floor((now_s - rounds * longest) / 60) * 60
+    return round(now_s - (rounds - 1) * longest, 3) if count else round(now_s, 3)

@@ -29,6 +29,8 @@ KIND_ZH = {
     Kind.STALE: "数据中断",
     Kind.DEVICE_OFFLINE: "设备离线",
     Kind.SENSOR_FAULT: "传感器故障",
+    Kind.STORE_FAILING: "数据库写入失败",
+    Kind.BROKER_UNREACHABLE: "连不上消息代理",
 }
 
 

@@ -21,7 +21,7 @@ from api.access_log import redact_access_log
 from api.errors import COMMON
 from api.limits import RequestLimits
 from api.params import documented_query
-from api.routes import ack_link, devices, export, health, people, sites, stream, summary
+from api.routes import ack_link, devices, export, health, people, problems, sites, stream, summary
 from api.routes import alerts as alert_routes
 from api.routes import rules as rule_routes
 from api.state import AlertAccess, ApiState, RuleBook
@@ -89,6 +89,7 @@ def create_app(
         stream.router,
         summary.router,
         rule_routes.router,
+        problems.router,
     ):
         app.include_router(r, prefix=API_PREFIX, responses=COMMON, dependencies=[Depends(documented_query)])
     app.include_router(health.router)

@@ -27,6 +27,7 @@ from paho.mqtt.packettypes import PacketTypes
 from paho.mqtt.properties import Properties
 
 from ingest.decoding import Decoded, Decoder, Limits, start_decoder
+from ingest.health import Health, Part, probe_broker
 from ingest.metrics import IngestMetrics
 from qingyubiao import topics
 from qingyubiao.batch import Flag
@@ -99,6 +100,7 @@ class Collector:
         metrics: IngestMetrics | None = None,
         clock: Callable[[], float] = time.time,
         maintenance: Callable[[], None] | None = None,
+        health: Health | None = None,
     ) -> None:
         self.config = config
         self.settings = config.deployment.ingest
@@ -109,6 +111,7 @@ class Collector:
         self.metrics = metrics or IngestMetrics()
         self.clock = clock
         self.maintenance = maintenance
+        self.health = health or Health(self.metrics.problem)
         self.connected = threading.Event()
         self.subscribed = threading.Event()  # the broker granted the subscriptions: messages published now arrive
         self._stopping = False  # our own disconnect at the end of run() is not worth a warning
@@ -124,6 +127,7 @@ class Collector:
         self.client = make_client(self.mqtt_settings, manual_ack=True)
         self.client.on_connect = self._on_connect
         self.client.on_disconnect = self._on_disconnect
+        self.client.on_connect_fail = self._on_connect_fail
         self.client.on_subscribe = lambda *_: self.subscribed.set()
         self.client.on_message = self._on_message
 
@@ -138,8 +142,9 @@ class Collector:
         props: Properties | None,
     ) -> None:
         if reason.is_failure:
-            log.error("broker refused the connection: %s", reason)
+            self.health.failing(Part.BROKER, f"the broker refused the connection: {reason}")
             return
+        self.health.recovered(Part.BROKER)
         with self._inbox_lock:
             self._generation += 1  # message ids of earlier connections must not be acknowledged
         client.subscribe([(f, 1) for f in self._filters])
@@ -147,8 +152,9 @@ class Collector:
         self.metrics.reconnects.inc()
         self.connected.set()
         log.info(
-            "connected to %s (session present: %s), subscribed to %s",
-            self.mqtt_settings.url,
+            "connected to %s:%d (session present: %s), subscribed to %s",  # not the URL: it may hold a password
+            self.mqtt_settings.host,
+            self.mqtt_settings.port,
             flags.session_present,
             ", ".join(self._filters),
         )
@@ -168,6 +174,10 @@ class Collector:
             log.info("disconnected from broker")
         else:
             log.warning("disconnected from broker (%s); reconnecting", reason)
+
+    def _on_connect_fail(self, client: mqtt.Client, userdata: object) -> None:
+        # paho retries quietly (every 1 to 30 s); find out why, in words, for the log and the overview
+        self.health.failing(Part.BROKER, probe_broker(self.mqtt_settings))  # not the URL: it may hold a password
 
     def _on_message(self, client: mqtt.Client, userdata: object, msg: mqtt.MQTTMessage) -> None:
         try:
@@ -253,10 +263,12 @@ class Collector:
             try:
                 self.store.write(d.batch, d.rejects, d.statuses)
                 break
-            except Exception:  # keep the messages unacknowledged and try again
-                log.exception("store write failed; %d messages stay unacknowledged", len(c.msgs))
+            except Exception as e:  # keep the messages unacknowledged and try again
+                log.debug("store write failed; %d messages stay unacknowledged", len(c.msgs), exc_info=True)
+                self.health.failing(Part.STORE, f"{type(e).__name__}: {e}")
                 self.metrics.store_errors.inc()
                 time.sleep(1.0)
+        self.health.recovered(Part.STORE)
         for sink in self.sinks:
             try:
                 sink.handle(d.batch, c.now_ms)

@@ -4,6 +4,8 @@ from __future__ import annotations
 
 from prometheus_client import CollectorRegistry, Counter, Gauge, Histogram, start_http_server
 
+from qingyubiao.health import PROBLEM_METRIC
+
 
 class IngestMetrics:
     def __init__(self, registry: CollectorRegistry | None = None) -> None:
@@ -29,6 +31,12 @@ class IngestMetrics:
         self.decoder_process = Gauge(
             "qyb_decoder_process",
             "1 while a decoder process decodes; 0 when the collector decodes in its own (configured, or after a crash)",
+            registry=r,
+        )
+        self.problem = Gauge(
+            PROBLEM_METRIC,
+            "Since when (epoch s) the store refuses writes or the broker cannot be reached, while it lasts",
+            ["part", "detail"],
             registry=r,
         )
         self.connected = Gauge("qyb_mqtt_connected", "1 while connected to the broker", registry=r)

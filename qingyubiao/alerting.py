@@ -31,6 +31,9 @@ class Kind(StrEnum):
     STALE = "stale"
     DEVICE_OFFLINE = "device_offline"
     SENSOR_FAULT = "sensor_fault"
+    # the box itself (ingest/health.py): raised by the collector, not by rules
+    STORE_FAILING = "store_failing"
+    BROKER_UNREACHABLE = "broker_unreachable"
 
 
 class Severity(StrEnum):

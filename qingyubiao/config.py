@@ -133,6 +133,14 @@ class MqttSettings(_Strict):
         # QYB_MQTT_PROTOCOL arrives as text, and a Literal does not coerce "311" to 311.
         return int(v) if isinstance(v, str) and v.strip().isdigit() else v
 
+    @field_validator("ca_file")
+    @classmethod
+    def _ca_exists(cls, v: str | None) -> str | None:
+        # said at start, by name: paho would fail on it at every reconnect, and only the log would know
+        if v is not None and not Path(v).is_file():
+            raise ValueError(f"the CA file {v!r} does not exist (mqtts:// needs the broker's CA certificate)")
+        return v
+
     @field_validator("url")
     @classmethod
     def _scheme(cls, v: str) -> str:
@@ -303,6 +311,7 @@ ENV_OVERRIDES: dict[str, tuple[str, ...]] = {
     "QYB_MQTT_CLIENT_ID": ("deployment", "mqtt", "client_id"),
     "QYB_MQTT_PROTOCOL": ("deployment", "mqtt", "protocol"),
     "QYB_MQTT_RECEIVE_MAXIMUM": ("deployment", "mqtt", "receive_maximum"),
+    "QYB_MQTT_CA_FILE": ("deployment", "mqtt", "ca_file"),
     "QYB_DB": ("deployment", "store", "db"),
     "QYB_INFLUX_URL": ("deployment", "influx", "url"),
     "QYB_INFLUX_TOKEN": ("deployment", "influx", "token"),

@@ -18,6 +18,7 @@ from zoneinfo import ZoneInfo
 
 from qingyubiao import LOG_FORMAT, __version__, timeutil
 from qingyubiao.config import Config, ConfigError, load_config
+from qingyubiao.health import Problem
 from qingyubiao.series import SeriesIndex
 from qingyubiao.timeutil import iso
 
@@ -188,6 +189,7 @@ def _open_store(config: Config, index: SeriesIndex, readonly: bool = False):  # 
 def build_collector(config: Config):  # noqa: ANN201
     """The collector with its store and housekeeping, as `qyb collect` and `qyb demo` run it."""
     from ingest.collector import Collector
+    from ingest.health import Health
     from ingest.metrics import IngestMetrics
     from qingyubiao.store import BatchSink
 
@@ -198,12 +200,20 @@ def build_collector(config: Config):  # noqa: ANN201
 
     alert_manager = alerts_cmd.build_manager(config, index)  # a sink per batch, ticked here for staleness
     metrics = IngestMetrics()  # one registry for /metrics: ingest's and the notification outbox's
+    health = Health(metrics.problem)  # maintainers are told too once the notifications run (below)
     if config.deployment.notify.enabled and alert_manager.store is not None:  # outbox fed by the alert writer
         from alerts.notify.build import build_notifications
         from alerts.notify.writer import NotifyingWriter
 
         notes = build_notifications(config, alerts=alert_manager.store, registry=metrics.registry)
-        alert_manager.store = NotifyingWriter(alert_manager.store, notes.outbox, notes.router)  # type: ignore[assignment]
+        alert_manager.store = writer = NotifyingWriter(alert_manager.store, notes.outbox, notes.router)  # type: ignore[assignment]
+        from alerts.notify.system import system_transitions
+
+        def tell_maintainers(problem: Problem, ended: bool) -> None:
+            now_ms = int(time.time() * 1000)
+            writer.queue(system_transitions(config, problem, ended, now_ms), now_ms)
+
+        health = Health(metrics.problem, on_change=tell_maintainers)
         notify_stop = threading.Event()
         notifier = threading.Thread(target=notes.dispatcher.run, args=(notify_stop,), name="qyb-notify", daemon=True)
         notifier.start()
@@ -230,7 +240,7 @@ def build_collector(config: Config):  # noqa: ANN201
         forwarder = influx_forwarder(config, index, metrics)
         atexit.register(forwarder.close)
         sinks.append(forwarder)
-    collector = Collector(config, index, store, sinks=sinks, metrics=metrics, maintenance=maintenance)
+    collector = Collector(config, index, store, sinks=sinks, metrics=metrics, maintenance=maintenance, health=health)
     if config.deployment.notify.enabled and alert_manager.store is not None:
         collector.stop_notifications = stop_notifications  # type: ignore[attr-defined]  (tests stop it early)
     return collector, store

@@ -31,6 +31,8 @@ ADVICE: dict[str, tuple[str, str]] = {
     Kind.STALE: ("检查传感器供电和网络。", "check the sensor's power and network."),
     Kind.DEVICE_OFFLINE: ("检查设备供电和网络。", "check the device's power and network."),
     Kind.SENSOR_FAULT: ("检查或更换传感器。", "check or replace the sensor."),
+    Kind.STORE_FAILING: ("检查服务器磁盘空间和数据库文件。", "check free disk space and the database file."),
+    Kind.BROKER_UNREACHABLE: ("检查消息代理服务、网络和证书。", "check the broker, the network, the certificate."),
 }
 
 

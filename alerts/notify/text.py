@@ -8,6 +8,7 @@ from __future__ import annotations
 from alerts.notify.advice import advice
 from alerts.notify.notice import Notice, Why
 from alerts.text import KIND_ZH, SEVERITY_ZH, metric_names
+from qingyubiao.alerting import Kind
 
 
 def _unit_zh(unit: str) -> str:
@@ -16,6 +17,9 @@ def _unit_zh(unit: str) -> str:
 
 def _minutes(ms: int) -> int:
     return max(1, round(ms / 60_000))
+
+
+SYSTEM_KINDS = (Kind.STORE_FAILING, Kind.BROKER_UNREACHABLE)
 
 
 def line(n: Notice, now_ms: int) -> tuple[str, str]:
@@ -36,7 +40,10 @@ def line(n: Notice, now_ms: int) -> tuple[str, str]:
             zh = f"{n.site_name or n.device} {kind_zh}已恢复（持续 {lasted} 分钟）。"
             en = f"{place_en} {n.kind.replace('_', ' ')} cleared (lasted {lasted} min)."
         return zh, en
-    if n.value is not None and n.threshold is not None:
+    if n.kind in SYSTEM_KINDS:  # the box itself (alerts/notify/system.py): the collector's own words say it
+        zh = f"{sev_zh}服务器：{n.alert_zh}（{since} 分钟）。建议：{do_zh}"
+        en = f"{sev_en}server: {n.alert_en} (for {since} min). Do: {do_en}"
+    elif n.value is not None and n.threshold is not None:
         over = n.value > n.threshold
         zh = (
             f"{sev_zh}{n.site_name} {mzh} {n.value:.1f}{_unit_zh(unit)}，已{'超过' if over else '低于'} "

@@ -8,13 +8,15 @@
       alert: "告警", since: "开始", ack_state: "确认", health: "设备健康", device: "设备", state: "状态",
       last_seen: "最后上报", battery: "电池", summary: "月度汇总（村务公开）", print: "打印", crop: "作物",
       hours_out: "超出适宜范围（小时）", alerts: "告警次数", critical_n: "其中危险", median_ack: "确认用时中位数（分钟）",
-      not_acked: "未确认：", acked_by: "已确认：", offline_dev: "离线", low_battery: "电量低", all_ok: "全部正常" },
+      not_acked: "未确认：", acked_by: "已确认：", offline_dev: "离线", low_battery: "电量低", all_ok: "全部正常",
+      collector_silent: "采集程序没有应答：可能已停止运行，传感器数据没有入库。" },
     en: { overview: "Village overview", greenhouses: "Greenhouses", orchards: "Orchards", active_alerts: "Active alerts",
       site: "Site", alert: "Alert", since: "Since", ack_state: "Acknowledged", health: "Sensor health",
       device: "Device", state: "State", last_seen: "Last seen", battery: "Battery", summary: "Monthly summary",
       print: "Print", crop: "Crop", hours_out: "Hours out of range", alerts: "Alerts", critical_n: "Critical",
       median_ack: "Median time to ack (min)", not_acked: "Not acknowledged: ", acked_by: "Acknowledged: ",
-      offline_dev: "offline", low_battery: "low battery", all_ok: "all healthy" },
+      offline_dev: "offline", low_battery: "low battery", all_ok: "all healthy",
+      collector_silent: "the collector does not answer: it may have stopped, and no readings are stored." },
   };
   const tx = (k) => (EXTRA[QYB.lang()] || EXTRA.zh)[k] ?? t(k);
   const sites = new Map();
@@ -100,6 +102,16 @@
     }
   }
 
+  // The box's own problems (store, broker, collector), red and on top: they hide every other failure.
+  async function renderProblems() {
+    const p = await get(`/api/v1/villages/${me.village}/problems`);
+    const lines = p.problems.map((x) => `${QYB.lang() === "zh" ? x.text_zh : x.text_en} · ${tx("since")} ${time(x.since_ms)}`);
+    if (p.collector === "unreachable") lines.push(tx("collector_silent"));
+    const el = document.getElementById("problems");
+    el.replaceChildren(...lines.map((text) => { const d = document.createElement("div"); d.textContent = text; return d; }));
+    el.hidden = lines.length === 0;
+  }
+
   async function load() {
     me = await get("/api/v1/me");
     document.getElementById("who").textContent = `${me.village_name} · ${me.name}`;
@@ -113,7 +125,7 @@
     month.value = `${now.getFullYear()}-${String(now.getMonth() + 1).padStart(2, "0")}`;
     month.onchange = renderSummary;
     document.getElementById("print").onclick = () => window.print();
-    await Promise.all([renderHealth(), renderSummary().catch(() => {})]);
+    await Promise.all([renderHealth(), renderSummary().catch(() => {}), renderProblems().catch(() => {})]);
   }
 
   function live() {
@@ -123,6 +135,7 @@
     es.addEventListener("alert", (ev) => { const a = JSON.parse(ev.data); alerts.set(a.id, a); renderAlerts(); });
     es.addEventListener("alert_ended", (ev) => { alerts.delete(JSON.parse(ev.data).id); renderAlerts(); });
     setInterval(() => renderHealth().catch(() => {}), 60000);
+    setInterval(() => renderProblems().catch(() => {}), 15000);
   }
 
   const applyLang = () => document.querySelectorAll("[data-i18n]").forEach((el) => { el.textContent = tx(el.dataset.i18n); });

@@ -113,7 +113,8 @@ class SqliteAlertStore:
                     )
                 self._db.execute("COMMIT")
             except BaseException:
-                self._db.execute("ROLLBACK")
+                if self._db.in_transaction:  # a full disk makes SQLite roll back by itself (then ROLLBACK fails)
+                    self._db.execute("ROLLBACK")
                 raise
 
     def acknowledge(self, episode: str, who: str, ts_ms: int) -> bool:

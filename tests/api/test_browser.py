@@ -52,8 +52,9 @@ def running(mosquitto: Mosquitto, village: Config, tmp_path: Path) -> Iterator[d
     port = free_port()
     # the collector signs one-tap ack links with the secret the API checks, pointing at the API
     env = qyb_env(
-        mosquitto, db, QYB_ACK_SECRET=ACK_SECRET, QYB_PUBLIC_URL=f"http://127.0.0.1:{port}", QYB_TOKEN_RECHECK_S="1"
-    )
+        mosquitto, db, QYB_ACK_SECRET=ACK_SECRET, QYB_PUBLIC_URL=f"http://127.0.0.1:{port}", QYB_TOKEN_RECHECK_S="1",
+        QYB_METRICS_PORT=str(free_port()),  # the collector's, where the API reads the box's problems
+    )  # fmt: skip
     collect_log = tmp_path / "collect.log"
     collector = spawn_qyb("collect", env=env, log=collect_log)
     procs = [collector]
@@ -78,7 +79,8 @@ def running(mosquitto: Mosquitto, village: Config, tmp_path: Path) -> Iterator[d
             20,
             "every site to have readings",
         )
-        yield {"base": base, "tokens": tokens, "db": db, "mqtt": mosquitto, "chromium": chromium, "tmp": tmp_path}
+        yield {"base": base, "tokens": tokens, "db": db, "mqtt": mosquitto, "chromium": chromium, "tmp": tmp_path,
+               "metrics_port": int(env["QYB_METRICS_PORT"])}  # fmt: skip
     finally:
         for p in reversed(procs):
             p.terminate()
@@ -259,7 +261,30 @@ def test_overview_grid_shows_the_village(running: dict[str, object], village: Co
         farmer = next(p.name for p in v.person if p.household == owner)
         expect(row).to_contain_text(f"未确认：{farmer}")  # who has not acknowledged, by name
         expect(page.locator("#summary tbody tr")).to_have_count(30)
+        expect(page.locator("#problems")).to_be_hidden()  # the collector answers and has no problem
         page.wait_for_timeout(500)
         page.screenshot(path=tmp / "overview.png", full_page=False)
         _keep(tmp / "overview.png", "overview.png")
+        browser.close()
+
+
+def test_overview_shows_a_red_banner_while_the_broker_is_down(running: dict[str, object]) -> None:
+    from playwright.sync_api import expect, sync_playwright
+
+    base, tokens, broker = running["base"], running["tokens"], running["mqtt"]
+    assert isinstance(tokens, dict) and isinstance(broker, Mosquitto)
+    metrics = f"http://127.0.0.1:{running['metrics_port']}/metrics"
+    broker.stop()
+    wait_for(lambda: 'part="broker"} ' in httpx.get(metrics).text, 20, "the collector to see it")
+    with sync_playwright() as p:
+        browser = p.chromium.launch(executable_path=str(running["chromium"]), headless=True, args=LAUNCH_ARGS)
+        page = browser.new_page(viewport={"width": 1280, "height": 900}, locale="zh-CN", timezone_id="Asia/Shanghai")
+        page.goto(f"{base}/overview#token={tokens['secretary']}")
+        banner = page.locator("#problems")
+        expect(banner).to_be_visible(timeout=10_000)
+        expect(banner).to_contain_text("连不上消息代理（MQTT），收不到传感器数据")
+        expect(banner).to_contain_text("Connection refused")
+        assert banner.evaluate("e => getComputedStyle(e).backgroundColor") == "rgb(179, 38, 30)"  # red
+        broker.start()  # and it goes once the broker is back (the page asks every 15 s)
+        expect(banner).to_be_hidden(timeout=30_000)
         browser.close()

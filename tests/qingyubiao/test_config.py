@@ -307,6 +307,7 @@ def test_plain_mqtt_defaults_to_1883_without_credentials(tmp_path: Path) -> None
         ("QYB_METRICS_PORT", "70000", "deployment.metrics_port"),
         ("QYB_MQTT_URL", "http://x", "deployment.mqtt.url"),
         ("QYB_MQTT_PROTOCOL", "4", "deployment.mqtt.protocol"),
+        ("QYB_MQTT_CA_FILE", "/nowhere/ca.crt", "deployment.mqtt.ca_file"),  # a missing CA: said at start
     ],
 )
 def test_bad_env_override_names_the_variable(tmp_path: Path, var: str, value: str, key: str) -> None:

@@ -20,7 +20,7 @@ from starlette.types import ASGIApp, Message, Receive, Scope, Send
 from api.access_log import redact_access_log
 from api.errors import COMMON
 from api.limits import RequestLimits
-from api.params import documented_query
+from api.params import API_PREFIX, documented_query
 from api.routes import ack_link, devices, export, health, people, problems, sites, stream, summary
 from api.routes import alerts as alert_routes
 from api.routes import rules as rule_routes
@@ -33,7 +33,6 @@ from qingyubiao.series import SeriesIndex
 from qingyubiao.store import DeviceStatus, IngestLog, ReadingReader
 
 STATIC = Path(__file__).parent / "static"
-API_PREFIX = "/api/v1"
 log = logging.getLogger("qyb.api")
 
 

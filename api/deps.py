@@ -27,7 +27,9 @@ class Caller:
         return self.person.role
 
 
-def get_state(request: Request) -> ApiState:
+# The dependencies are `async def`: FastAPI runs a plain `def` dependency in its threadpool, and three hops
+# per request (state, caller, query check) cost more than the microseconds of work they do (docs/performance.md).
+async def get_state(request: Request) -> ApiState:
     state: ApiState = request.app.state.api
     return state
 
@@ -41,7 +43,7 @@ def visible_sites(village: Village, person: Person) -> dict[str, Site]:
     return {s.id: s for s in sites}
 
 
-def get_caller(
+async def get_caller(
     request: Request, state: StateDep, cred: Annotated[HTTPAuthorizationCredentials | None, Depends(_bearer)]
 ) -> Caller:
     token = cred.credentials if cred else None
@@ -68,7 +70,7 @@ CallerDep = Annotated[Caller, Depends(get_caller)]
 
 
 def require(*roles: str):  # noqa: ANN201  (returns a dependency)
-    def check(caller: CallerDep) -> Caller:
+    async def check(caller: CallerDep) -> Caller:
         if caller.role not in roles:
             raise HTTPException(403, f"需要角色 {' / '.join(roles)} / this needs the role {' or '.join(roles)}")
         return caller

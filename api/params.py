@@ -7,7 +7,6 @@ start after its end) is a documented 400 with the reason.
 
 from __future__ import annotations
 
-import re
 from enum import StrEnum
 from typing import Annotated
 
@@ -15,6 +14,8 @@ from fastapi import Path, Query, Request
 from fastapi.exceptions import RequestValidationError
 
 from qingyubiao.catalogue import METRICS
+
+API_PREFIX = "/api/v1"  # every route below it; the pages, /healthz, /metrics and ack links are at the root
 
 SLUG = r"^[a-z0-9][a-z0-9_-]{0,62}$"  # ids of villages, sites, devices, people (qingyubiao.config.Slug)
 # epoch ms, a date (village midnight), a date and time (RFC 3339 or without offset), or -24h / -7d / -30m
@@ -42,23 +43,21 @@ SiteFilter = Annotated[str | None, Query(pattern=SLUG, description="only this si
 Word = Annotated[str | None, Query(max_length=TEXT_MAX, pattern=r"^[a-z0-9_]+$")]
 
 
-def documented_query(request: Request) -> None:
+async def documented_query(request: Request) -> None:
     """Refuse query parameters the OpenAPI document does not list for the route: a typo (`?sit=gh03` for
     `?site=gh03`) would otherwise be dropped and the answer be about every site, silently."""
-    known: list[tuple[re.Pattern[str], str, set[str]]] | None = getattr(request.app.state, "documented_query", None)
-    if known is None:  # once per app: each documented path as a pattern, with its query parameters
+    known: dict[tuple[str, str], set[str]] | None = getattr(request.app.state, "documented_query", None)
+    if known is None:  # once per app: the query parameters of each documented (path template, method)
         paths = request.app.openapi()["paths"]
-        # the most specific template first: /sites/{site}/latest before /sites/{site} (ids may hold "/")
-        templates = sorted(paths, key=lambda p: len(re.sub(r"\{[^}]+\}", "", p)), reverse=True)
-        known = [
-            (re.compile("^" + re.sub(r"\\\{[^}]+\\\}", ".+", re.escape(path)) + "$"), method.upper(), names)
-            for path in templates
-            for method, op in paths[path].items()
-            if (names := {q["name"] for q in op.get("parameters", []) if q["in"] == "query"}) is not None
-        ]
+        known = {
+            (path, method.upper()): {q["name"] for q in op.get("parameters", []) if q["in"] == "query"}
+            for path, ops in paths.items()
+            for method, op in ops.items()
+        }
         request.app.state.documented_query = known
-    path = request.scope["path"]
-    allowed = next((names for rx, m, names in known if m == request.method and rx.match(path)), set())
+    # the matched route's template is the document's path, less the prefix of the router that includes it
+    template = getattr(request.scope.get("route"), "path", "")
+    allowed = known.get((template, request.method)) or known.get((API_PREFIX + template, request.method), set())
     unknown = sorted(set(request.query_params) - allowed)
     if unknown:
         raise RequestValidationError(

@@ -9,12 +9,14 @@ stack itself.
 
     .venv/bin/python -m bench.bench_api                        # 4 clients, 10 s per endpoint
     .venv/bin/python -m bench.bench_api --clients 8 --seconds 20
+    .venv/bin/python -m bench.bench_api --clients 50 --mix --ingest 1000   # the morning rush (issue 11.4)
 """
 
 from __future__ import annotations
 
 import argparse
 import os
+import sqlite3
 import statistics
 import subprocess
 import sys
@@ -83,6 +85,57 @@ def load(url: str, headers: dict[str, str], clients: int, seconds: float) -> lis
     return [x for m in out for x in m]
 
 
+def mixed(urls: list[str], headers: dict[str, str], clients: int, seconds: float) -> dict[str, list[float]]:
+    """Latencies (ms) per URL of `clients` threads, each sending the URLs in turn as fast as answers come."""
+    out: dict[str, list[float]] = {u: [] for u in urls}
+    lock = threading.Lock()
+    stop = time.monotonic() + seconds
+
+    def worker(k: int) -> None:
+        mine: dict[str, list[float]] = {u: [] for u in urls}
+        with httpx.Client(headers=headers, timeout=30) as c:
+            c.get(urls[0]).raise_for_status()
+            i = k  # clients start at different URLs
+            while time.monotonic() < stop:
+                url = urls[i % len(urls)]
+                t0 = time.perf_counter()
+                r = c.get(url)
+                mine[url].append((time.perf_counter() - t0) * 1000)
+                if r.status_code != 200:
+                    raise RuntimeError(f"{url}: {r.status_code} {r.text[:200]}")
+                i += 1
+        with lock:
+            for u, ms in mine.items():
+                out[u] += ms
+
+    threads = [threading.Thread(target=worker, args=(k,)) for k in range(clients)]
+    for t in threads:
+        t.start()
+    for t in threads:
+        t.join()
+    return out
+
+
+def start_ingest(folder: Path, db: Path, rate: float, seconds: float) -> list[subprocess.Popen[bytes]]:
+    """A real mosquitto, `qyb collect` on the API's database and `qyb sim` publishing `rate` messages/s."""
+    from bench.bench_ingest import start_broker
+
+    broker, port = start_broker(folder)
+    env = {k: v for k, v in os.environ.items() if not k.startswith("QYB_")}
+    env |= {"QYB_DB": str(db), "QYB_MQTT_URL": f"mqtt://127.0.0.1:{port}", "QYB_METRICS_PORT": "0"}
+    log = open(folder / "collect.log", "wb")  # noqa: SIM115  (closed with the process)
+    collector = subprocess.Popen([sys.executable, "-m", "qyb", "collect"], env=env, stdout=log, stderr=log)
+    wait_for(lambda: b"subscribed to" in (folder / "collect.log").read_bytes(), 30, "the collector")
+    readings = int(rate * (seconds + 30) * 2.4)  # 李家河村's devices send 2.4 readings per message on average
+    sim = subprocess.Popen(
+        [sys.executable, "-m", "qyb", "sim", "--count", str(readings), "--rate", str(rate)],
+        env=env,
+        stdout=subprocess.DEVNULL,
+        stderr=subprocess.DEVNULL,
+    )
+    return [sim, collector, broker]
+
+
 def figures(name: str, ms: list[float], seconds: float) -> str:
     q = statistics.quantiles(ms, n=100)
     return f"{name:<34} {len(ms) / seconds:>8.0f} req/s   p50 {q[49]:6.2f} ms   p99 {q[98]:6.2f} ms"
@@ -93,6 +146,13 @@ def main() -> None:
     ap.add_argument("--clients", type=int, default=4)
     ap.add_argument("--seconds", type=float, default=10.0)
     ap.add_argument("--days", type=int, default=7)
+    ap.add_argument(
+        "--mix",
+        action="store_true",
+        help="the morning rush: every client alternates latest and 24-hour history (issue 11.4)",
+    )
+    ap.add_argument("--ingest", type=float, default=0, help="meanwhile, the collector ingests this many msg/s")
+    ap.add_argument("--server-tree", type=Path, help="run `qyb api` from this checkout (an A/B against a revision)")
     args = ap.parse_args()
     with tempfile.TemporaryDirectory() as tmp:
         db = Path(tmp) / "qyb.sqlite"
@@ -104,7 +164,12 @@ def main() -> None:
         users.close()
         port = free_port()
         env = {k: v for k, v in os.environ.items() if not k.startswith("QYB_")} | {"QYB_DB": str(db)}
-        server = subprocess.Popen([sys.executable, "-m", "qyb", "api", "--port", str(port)], env=env)
+        if args.server_tree:
+            env["PYTHONPATH"] = str(args.server_tree)
+        server = subprocess.Popen(
+            [sys.executable, "-m", "qyb", "api", "--port", str(port)], env=env, cwd=args.server_tree or None
+        )
+        feeders = start_ingest(Path(tmp), db, args.ingest, args.seconds * 4) if args.ingest else []
         try:
             base = f"http://127.0.0.1:{port}"
             wait_for(lambda: _up(base), 30, "qyb api")
@@ -116,11 +181,28 @@ def main() -> None:
                 ("7-day history, auto step (1 h)", f"{site}/history?metric=air_temp_c&start=-7d"),
                 ("7-day history, 5 min step", f"{site}/history?metric=air_temp_c&start=-7d&step_ms=300000"),
             ]
-            print(f"load: {args.clients} client threads in a second process, {args.seconds:g} s per endpoint")
-            for name, url in cases:
-                ms = load(url, auth, args.clients, args.seconds)
-                print(figures(name, ms, args.seconds))
+            if args.ingest:
+                time.sleep(3)  # the publisher up to speed
+                print(f"meanwhile: qyb collect ingesting {args.ingest:g} msg/s from qyb sim through mosquitto")
+            print(f"load: {args.clients} client threads in a second process, {args.seconds:g} s per case")
+            if args.mix:
+                ms = load(cases[0][1], auth, args.clients, args.seconds)
+                print(figures(cases[0][0], ms, args.seconds))
+                rush = [f"{site}/latest", f"{site}/history?metric=air_temp_c&start=-24h"]
+                got = mixed(rush, auth, args.clients, args.seconds)
+                print(figures("mixed: latest", got[rush[0]], args.seconds))
+                print(figures("mixed: 24-hour history", got[rush[1]], args.seconds))
+            else:
+                for name, url in cases:
+                    ms = load(url, auth, args.clients, args.seconds)
+                    print(figures(name, ms, args.seconds))
+            if args.ingest:
+                stored = sqlite3.connect(f"file:{db}?mode=ro", uri=True).execute("SELECT count(*) FROM reading")
+                print(f"store now holds {stored.fetchone()[0]} readings ({n} before the run)")
         finally:
+            for p in feeders:
+                p.terminate()
+                p.wait(10)
             server.terminate()
             server.wait(10)
 

@@ -85,8 +85,11 @@ def load(url: str, headers: dict[str, str], clients: int, seconds: float) -> lis
     return [x for m in out for x in m]
 
 
-def mixed(urls: list[str], headers: dict[str, str], clients: int, seconds: float) -> dict[str, list[float]]:
-    """Latencies (ms) per URL of `clients` threads, each sending the URLs in turn as fast as answers come."""
+def mixed(
+    urls: list[str], headers: dict[str, str], clients: int, seconds: float, interval_s: float = 0.0
+) -> dict[str, list[float]]:
+    """Latencies (ms) per URL of `clients` threads, each sending the URLs in turn as fast as answers come,
+    or one every `interval_s` (a phone refreshing, not a flood: what a village's load looks like)."""
     out: dict[str, list[float]] = {u: [] for u in urls}
     lock = threading.Lock()
     stop = time.monotonic() + seconds
@@ -96,7 +99,11 @@ def mixed(urls: list[str], headers: dict[str, str], clients: int, seconds: float
         with httpx.Client(headers=headers, timeout=30) as c:
             c.get(urls[0]).raise_for_status()
             i = k  # clients start at different URLs
+            due = time.monotonic() + interval_s * k / clients  # paced clients spread over one interval
             while time.monotonic() < stop:
+                if interval_s:
+                    time.sleep(max(0.0, due - time.monotonic()))
+                    due += interval_s
                 url = urls[i % len(urls)]
                 t0 = time.perf_counter()
                 r = c.get(url)
@@ -152,6 +159,7 @@ def main() -> None:
         help="the morning rush: every client alternates latest and 24-hour history (issue 11.4)",
     )
     ap.add_argument("--ingest", type=float, default=0, help="meanwhile, the collector ingests this many msg/s")
+    ap.add_argument("--interval", type=float, default=0.0, help="with --mix: each client sends one request this often")
     ap.add_argument("--server-tree", type=Path, help="run `qyb api` from this checkout (an A/B against a revision)")
     args = ap.parse_args()
     with tempfile.TemporaryDirectory() as tmp:
@@ -186,10 +194,12 @@ def main() -> None:
                 print(f"meanwhile: qyb collect ingesting {args.ingest:g} msg/s from qyb sim through mosquitto")
             print(f"load: {args.clients} client threads in a second process, {args.seconds:g} s per case")
             if args.mix:
+                if args.interval:
+                    print(f"each client sends one request every {args.interval:g} s")
                 ms = load(cases[0][1], auth, args.clients, args.seconds)
                 print(figures(cases[0][0], ms, args.seconds))
                 rush = [f"{site}/latest", f"{site}/history?metric=air_temp_c&start=-24h"]
-                got = mixed(rush, auth, args.clients, args.seconds)
+                got = mixed(rush, auth, args.clients, args.seconds, args.interval)
                 print(figures("mixed: latest", got[rush[0]], args.seconds))
                 print(figures("mixed: 24-hour history", got[rush[1]], args.seconds))
             else:

@@ -34,11 +34,14 @@ class Health:
         gauge: Gauge,
         on_change: Callable[[Problem, bool], None] | None = None,
         clock: Callable[[], float] = time.time,
+        page_after_s: float = 0.0,
     ) -> None:
         self._gauge, self._on_change, self._clock = gauge, on_change, clock
+        self._page_after_ms = page_after_s * 1000
         self._lock = threading.Lock()
         self._problems: dict[Part, Problem] = {}
         self._logged: dict[Part, float] = {}
+        self._paged: set[Part] = set()  # problems maintainers were told of (so they hear the end too)
 
     def problems(self) -> list[Problem]:
         with self._lock:
@@ -61,10 +64,15 @@ class Health:
             say = new or old.detail != detail or now - self._logged.get(part, 0.0) >= REPEAT_LOG_S
             if say:
                 self._logged[part] = now
+            # retries call again (the store every second, paho every 1-30 s): the page goes on the first
+            # call after the problem has lasted page_after_s
+            page = part not in self._paged and now * 1000 - problem.since_ms >= self._page_after_ms
+            if page:
+                self._paged.add(part)
         if say:
             since = "" if new else f" (since {(now * 1000 - problem.since_ms) / 60_000:.0f} min)"
             log.error("%s%s", problem.text_en, since)
-        if new and self._on_change is not None:
+        if page and self._on_change is not None:
             self._notify(problem, False)
 
     def recovered(self, part: Part) -> None:
@@ -72,11 +80,13 @@ class Health:
             old = self._problems.pop(part, None)
             if old is not None:
                 self._gauge.remove(part.value, old.detail)
+            paged = part in self._paged
+            self._paged.discard(part)
         if old is None:
             return
         took = (self._clock() * 1000 - old.since_ms) / 1000
         log.warning("%s works again after %.0f s", "the store" if part is Part.STORE else "the broker", took)
-        if self._on_change is not None:
+        if paged and self._on_change is not None:
             self._notify(old, True)
 
     def _notify(self, problem: Problem, ended: bool) -> None:

@@ -200,6 +200,9 @@ class IngestSettings(_Strict):
     decoder_process: bool = True
     max_batch_messages: int = Field(default=5_000, ge=1)
     dead_letter_limit: int = Field(default=10_000, ge=10)
+    # A store or broker problem is logged and shown at once; maintainers are paged once it lasts this long
+    # (a broker restart is a second's reconnect, not worth a phone call).
+    page_after_s: float = Field(default=60.0, ge=0)
 
 
 class StoreSettings(_Strict):
@@ -312,6 +315,7 @@ ENV_OVERRIDES: dict[str, tuple[str, ...]] = {
     "QYB_MQTT_PROTOCOL": ("deployment", "mqtt", "protocol"),
     "QYB_MQTT_RECEIVE_MAXIMUM": ("deployment", "mqtt", "receive_maximum"),
     "QYB_MQTT_CA_FILE": ("deployment", "mqtt", "ca_file"),
+    "QYB_PAGE_AFTER_S": ("deployment", "ingest", "page_after_s"),
     "QYB_DB": ("deployment", "store", "db"),
     "QYB_INFLUX_URL": ("deployment", "influx", "url"),
     "QYB_INFLUX_TOKEN": ("deployment", "influx", "token"),

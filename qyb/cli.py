@@ -213,7 +213,7 @@ def build_collector(config: Config):  # noqa: ANN201
             now_ms = int(time.time() * 1000)
             writer.queue(system_transitions(config, problem, ended, now_ms), now_ms)
 
-        health = Health(metrics.problem, on_change=tell_maintainers)
+        health = Health(metrics.problem, on_change=tell_maintainers, page_after_s=config.deployment.ingest.page_after_s)
         notify_stop = threading.Event()
         notifier = threading.Thread(target=notes.dispatcher.run, args=(notify_stop,), name="qyb-notify", daemon=True)
         notifier.start()

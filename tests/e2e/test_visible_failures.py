@@ -58,7 +58,7 @@ def test_a_full_disk_is_said_at_once_shown_and_ends_with_nothing_lost(
     mosquitto: Mosquitto, small_disk: Path, tmp_path: Path
 ) -> None:
     db, log, port = small_disk / "qyb.sqlite", tmp_path / "collect.log", free_port()
-    env = qyb_env(mosquitto, db, client_id="collector-full-disk", QYB_METRICS_PORT=str(port))
+    env = qyb_env(mosquitto, db, client_id="collector-full-disk", QYB_METRICS_PORT=str(port), QYB_PAGE_AFTER_S="1")
     collector = spawn_qyb("collect", env=env, log=log)
     t0 = time.time() - 86_400
     try:
@@ -71,6 +71,7 @@ def test_a_full_disk_is_said_at_once_shown_and_ends_with_nothing_lost(
         failed_at = time.monotonic()
         wait_for(lambda: "cannot be written to the database" in log.read_text(), 10, "the ERROR line")
         said_after = time.monotonic() - failed_at
+        wait_for(lambda: "could not queue the maintainer alert" in log.read_text(), 10, "the page, a second later")
         problems = parse_problems(metrics_text(port))
         assert [p.part for p in problems] == [Part.STORE]
         assert "full" in problems[0].detail, problems[0].detail  # sqlite3: "database or disk is full"
@@ -125,6 +126,7 @@ def test_an_untrusted_broker_certificate_is_said_at_once_and_maintainers_are_tol
         raw["deployment"]["mqtt"]["client_id"] = "qyb-tls-test"
         raw["deployment"]["mqtt"]["ca_file"] = str(other_ca)
         raw["deployment"]["metrics_port"] = 0
+        raw["deployment"].setdefault("ingest", {})["page_after_s"] = 3  # (default 60 s)
 
     # the alerts' MQTT channel would need the broker that cannot be reached: webhook, WeCom, SMS only
     config = notify_config(receivers, edit=edit, group_wait_s=0)

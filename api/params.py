@@ -7,6 +7,7 @@ start after its end) is a documented 400 with the reason.
 
 from __future__ import annotations
 
+import re
 from enum import StrEnum
 from typing import Annotated
 
@@ -43,6 +44,9 @@ SiteFilter = Annotated[str | None, Query(pattern=SLUG, description="only this si
 Word = Annotated[str | None, Query(max_length=TEXT_MAX, pattern=r"^[a-z0-9_]+$")]
 
 
+_CONVERTER = re.compile(r"\{(\w+):\w+\}")  # a route's `{episode:path}` is `{episode}` in the document
+
+
 async def documented_query(request: Request) -> None:
     """Refuse query parameters the OpenAPI document does not list for the route: a typo (`?sit=gh03` for
     `?site=gh03`) would otherwise be dropped and the answer be about every site, silently."""
@@ -56,7 +60,7 @@ async def documented_query(request: Request) -> None:
         }
         request.app.state.documented_query = known
     # the matched route's template is the document's path, less the prefix of the router that includes it
-    template = getattr(request.scope.get("route"), "path", "")
+    template = _CONVERTER.sub(r"{\1}", getattr(request.scope.get("route"), "path", ""))  # {episode:path}
     allowed = known.get((template, request.method)) or known.get((API_PREFIX + template, request.method), set())
     unknown = sorted(set(request.query_params) - allowed)
     if unknown:

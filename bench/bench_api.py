@@ -16,6 +16,7 @@ from __future__ import annotations
 
 import argparse
 import os
+import re
 import sqlite3
 import statistics
 import subprocess
@@ -123,6 +124,30 @@ def mixed(
     return out
 
 
+def wrk(urls: list[str], headers: dict[str, str], clients: int, seconds: float) -> dict[str, tuple[float, str, str]]:
+    """(req/s, p50, p99) per URL from wrk (C, epoll): `clients` connections shared out over the URLs,
+    one wrk process per URL at once, so the load generator costs a few percent of a core, not one."""
+    each = max(1, clients // len(urls))
+    flags = [f"-H{k}: {v}" for k, v in headers.items()]
+    runs = [
+        subprocess.Popen(
+            ["wrk", "-t1", f"-c{each}", f"-d{seconds:g}s", "--latency", "--timeout", "10s", *flags, u],
+            stdout=subprocess.PIPE,
+            text=True,
+        )
+        for u in urls
+    ]
+    out = {}
+    for u, run in zip(urls, runs, strict=True):
+        text, _ = run.communicate()
+        if "Non-2xx" in text or "Socket errors" in text:
+            raise RuntimeError(f"{u}: {text}")
+        found = dict(re.findall(r"^\s+(50|99)%\s+(\S+)$", text, re.M))
+        rate = float(re.search(r"Requests/sec:\s+([\d.]+)", text)[1])  # type: ignore[index]
+        out[u] = (rate, found["50"], found["99"])
+    return out
+
+
 def start_ingest(folder: Path, db: Path, rate: float, seconds: float) -> list[subprocess.Popen[bytes]]:
     """A real mosquitto, `qyb collect` on the API's database and `qyb sim` publishing `rate` messages/s."""
     from bench.bench_ingest import start_broker
@@ -160,6 +185,7 @@ def main() -> None:
     )
     ap.add_argument("--ingest", type=float, default=0, help="meanwhile, the collector ingests this many msg/s")
     ap.add_argument("--interval", type=float, default=0.0, help="with --mix: each client sends one request this often")
+    ap.add_argument("--wrk", action="store_true", help="with --mix: wrk is the load (apt-get install wrk)")
     ap.add_argument("--server-tree", type=Path, help="run `qyb api` from this checkout (an A/B against a revision)")
     args = ap.parse_args()
     with tempfile.TemporaryDirectory() as tmp:
@@ -193,7 +219,19 @@ def main() -> None:
                 time.sleep(3)  # the publisher up to speed
                 print(f"meanwhile: qyb collect ingesting {args.ingest:g} msg/s from qyb sim through mosquitto")
             print(f"load: {args.clients} client threads in a second process, {args.seconds:g} s per case")
-            if args.mix:
+            if args.mix and args.wrk:
+                rush = [f"{base}/healthz"]
+                for name, (rate, p50, p99) in zip(
+                    ["baseline: /healthz"], wrk(rush, auth, args.clients, args.seconds).values(), strict=True
+                ):
+                    print(f"{name:<34} {rate:>8.0f} req/s   p50 {p50:>8}   p99 {p99:>8}")
+                rush = [f"{site}/latest", f"{site}/history?metric=air_temp_c&start=-24h"]
+                names = ["wrk: latest", "wrk: 24-hour history"]
+                for name, (rate, p50, p99) in zip(
+                    names, wrk(rush, auth, args.clients, args.seconds).values(), strict=True
+                ):
+                    print(f"{name:<34} {rate:>8.0f} req/s   p50 {p50:>8}   p99 {p99:>8}")
+            elif args.mix:
                 if args.interval:
                     print(f"each client sends one request every {args.interval:g} s")
                 ms = load(cases[0][1], auth, args.clients, args.seconds)

@@ -4,7 +4,7 @@ A problem is said at once (one ERROR line with the cause, repeated every few min
 one line when it ends), shown on /metrics as `qyb_problem{part, detail}` (the overview's red banner reads
 it there, docs/design.md), and handed to `on_change(problem, ended)` so maintainers are told like a device fault
 (alerts/notify/system.py). On a full disk that alert cannot be queued either (the outbox shares the
-disk); the log and the banner still say it.
+disk): it is sent from memory, once.
 """
 
 from __future__ import annotations

@@ -18,7 +18,6 @@ from zoneinfo import ZoneInfo
 
 from qingyubiao import LOG_FORMAT, __version__, timeutil
 from qingyubiao.config import Config, ConfigError, load_config
-from qingyubiao.health import Problem
 from qingyubiao.series import SeriesIndex
 from qingyubiao.timeutil import iso
 
@@ -207,13 +206,10 @@ def build_collector(config: Config):  # noqa: ANN201
 
         notes = build_notifications(config, alerts=alert_manager.store, registry=metrics.registry)
         alert_manager.store = writer = NotifyingWriter(alert_manager.store, notes.outbox, notes.router)  # type: ignore[assignment]
-        from alerts.notify.system import system_transitions
+        from alerts.notify.system import MaintainerPager
 
-        def tell_maintainers(problem: Problem, ended: bool) -> None:
-            now_ms = int(time.time() * 1000)
-            writer.queue(system_transitions(config, problem, ended, now_ms), now_ms)
-
-        health = Health(metrics.problem, on_change=tell_maintainers, page_after_s=config.deployment.ingest.page_after_s)
+        pager = MaintainerPager(config, writer, notes.router, notes.dispatcher)
+        health = Health(metrics.problem, on_change=pager, page_after_s=config.deployment.ingest.page_after_s)
         notify_stop = threading.Event()
         notifier = threading.Thread(target=notes.dispatcher.run, args=(notify_stop,), name="qyb-notify", daemon=True)
         notifier.start()

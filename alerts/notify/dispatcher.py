@@ -25,13 +25,15 @@ from __future__ import annotations
 import logging
 import threading
 import time
-from collections.abc import Callable
+from collections.abc import Callable, Sequence
 
 from alerts.notify.budget import WINDOW_MS, Budget
 from alerts.notify.channels.base import Channel, Outcome
 from alerts.notify.followup import FollowUp
 from alerts.notify.metrics import NotifyMetrics
+from alerts.notify.notice import Notice
 from alerts.notify.outbox import Outbox, Pending, Send
+from alerts.notify.routing import Queued
 
 log = logging.getLogger(__name__)
 
@@ -169,6 +171,33 @@ class Dispatcher:
         elif status == "retry":
             log.info("%s to %s: %s; retry in %.0f s", channel.name, send.target, outcome.detail, backoff / 1000)
         return status == "sent"
+
+    def deliver_unqueued(self, queued: Sequence[Queued], now_ms: int) -> int:
+        """Send notices the outbox could not store (its disk is full), from memory: once, grouped per channel
+        target, within the budget, with no retry and no record (there is no disk to keep them). The feed
+        is skipped: it lives on that disk. Returns how many requests arrived."""
+        groups: dict[tuple[str, str], list[Notice]] = {}
+        for q in queued:
+            groups.setdefault((q.notice.channel, q.notice.target), []).append(q.notice)
+        arrived = 0
+        for (name, target), notices in groups.items():
+            channel = self.channels.get(name)
+            if channel is None or name == "feed":
+                continue
+            budget = self.budget(channel, target, now_ms)
+            if budget is not None and not budget.take(now_ms):
+                log.error("%s to %s: no request left in this minute for the unqueued alert", name, target)
+                continue
+            send = Send(0, name, target, f"unqueued|{notices[0].key}", now_ms, "sending", 0, now_ms, notices)
+            try:
+                outcome = channel.deliver(send, now_ms)
+            except Exception as e:  # as in _attempt: one channel's bug must not stop the others
+                outcome = Outcome(False, False, f"{type(e).__name__}: {e}")
+            arrived += outcome.ok
+            (log.warning if outcome.ok else log.error)(
+                "%s to %s, sent from memory: %s", name, target, outcome.detail or ("ok" if outcome.ok else "failed")
+            )
+        return arrived
 
     # -- running in the collector ---------------------------------------------------------
 

@@ -7,7 +7,7 @@ visibly too. Real mosquitto (a TLS listener with certificates made by openssl), 
 from __future__ import annotations
 
 import json
-import signal
+import logging
 import subprocess
 import threading
 import time
@@ -23,7 +23,7 @@ from prometheus_client import generate_latest
 from api.routes.problems import parse_problems
 from qingyubiao.health import Part
 from qyb.cli import build_collector
-from tests.conftest import Mosquitto, free_port, need, qyb_env, spawn_qyb, wait_for
+from tests.conftest import Mosquitto, free_port, need, wait_for
 from tests.e2e.test_no_loss import count
 from tests.notify.conftest import Receiver, notify_config, receivers  # noqa: F401  (a fixture)
 
@@ -54,40 +54,64 @@ def publish(port: int, n: int, start_s: float, client_id: str) -> None:
     pub.disconnect()
 
 
-def test_a_full_disk_is_said_at_once_shown_and_ends_with_nothing_lost(
-    mosquitto: Mosquitto, small_disk: Path, tmp_path: Path
+def test_a_full_disk_is_said_at_once_shown_paged_and_ends_with_nothing_lost(
+    mosquitto: Mosquitto,
+    small_disk: Path,
+    receivers: dict[str, Receiver],  # noqa: F811  (the fixture imported above)
+    caplog: pytest.LogCaptureFixture,
 ) -> None:
-    db, log, port = small_disk / "qyb.sqlite", tmp_path / "collect.log", free_port()
-    env = qyb_env(mosquitto, db, client_id="collector-full-disk", QYB_METRICS_PORT=str(port), QYB_PAGE_AFTER_S="1")
-    collector = spawn_qyb("collect", env=env, log=log)
+    caplog.set_level(logging.INFO)
+    db = small_disk / "qyb.sqlite"
+
+    def edit(raw: dict[str, Any]) -> None:
+        raw["deployment"]["store"]["db"] = str(db)
+        raw["deployment"]["mqtt"]["client_id"] = "collector-full-disk"
+        raw["deployment"]["metrics_port"] = 0
+        raw["deployment"].setdefault("ingest", {})["page_after_s"] = 1
+
+    config = notify_config(receivers, mqtt_url=f"mqtt://127.0.0.1:{mosquitto.port}", edit=edit, group_wait_s=0)
+    collector, store = build_collector(config)
+    stop = threading.Event()
+    runner = threading.Thread(target=collector.run, args=(stop,), daemon=True)
+    runner.start()
     t0 = time.time() - 86_400
+    text = lambda: caplog.text  # noqa: E731
     try:
-        wait_for(lambda: "subscribed to" in log.read_text(), 20, "the collector to subscribe")
+        wait_for(lambda: "subscribed to" in text(), 20, "the collector to subscribe")
         publish(mosquitto.port, 20, t0, "dev-before")
         wait_for(lambda: count(db) == 40, 20, "the first readings stored")
         filler = small_disk / "filler"
         subprocess.run(["dd", "if=/dev/zero", f"of={filler}", "bs=64k"], capture_output=True)  # until ENOSPC
         publish(mosquitto.port, 400, t0 + 20 * 60, "dev-during")  # the broker acknowledges; the disk cannot take them
         failed_at = time.monotonic()
-        wait_for(lambda: "cannot be written to the database" in log.read_text(), 10, "the ERROR line")
+        wait_for(lambda: "cannot be written to the database" in text(), 10, "the ERROR line")
         said_after = time.monotonic() - failed_at
-        wait_for(lambda: "could not queue the maintainer alert" in log.read_text(), 10, "the page, a second later")
-        problems = parse_problems(metrics_text(port))
+        problems = parse_problems(generate_latest(collector.metrics.registry).decode())
         assert [p.part for p in problems] == [Part.STORE]
         assert "full" in problems[0].detail, problems[0].detail  # sqlite3: "database or disk is full"
         assert "数据写不进数据库" in problems[0].text_zh
+        # the outbox shares the full disk: the page goes around it, from memory, to the maintainers' channels
+        wait_for(lambda: _maintainer_alerts(receivers["webhook"], "store_failing"), 10, "the page, a second later")
+        (alert,) = _maintainer_alerts(receivers["webhook"], "store_failing")
+        assert alert["state"] == "firing" and alert["severity"] == "critical"
+        assert "数据写不进数据库" in alert["text_zh"]
+        wait_for(lambda: receivers["sms"].requests, 10, "the technician's SMS")
         filler.unlink()
         wait_for(lambda: count(db) == 840, 60, "every reading stored once the disk has room")
-        wait_for(lambda: "the store works again" in log.read_text(), 10, "the recovery line")
-        assert parse_problems(metrics_text(port)) == []
+        wait_for(lambda: "the store works again" in text(), 10, "the recovery line")
+        assert parse_problems(generate_latest(collector.metrics.registry).decode()) == []
+        # its end goes the way its start went (the outbox never heard of the episode)
+        wait_for(lambda: len(_maintainer_alerts(receivers["webhook"], "store_failing")) == 2, 10, "the all-clear")
+        assert _maintainer_alerts(receivers["webhook"], "store_failing")[1]["state"] == "resolved"
     finally:
-        collector.send_signal(signal.SIGTERM)
-        collector.wait(20)
-    text = log.read_text()
+        stop.set()
+        runner.join(20)
+        collector.stop_notifications()  # type: ignore[attr-defined]
+        store.close()
     assert said_after < 5
-    assert text.count("cannot be written to the database") == 1  # said once, not every second
-    # the outbox shares the full disk: the maintainer alert cannot be queued, and the log says so
-    assert "could not queue the maintainer alert for the store: OperationalError" in text
+    assert text().count("cannot be written to the database") == 1  # said once, not every second
+    assert "could not queue the maintainer alert for the store (OperationalError" in text()
+    assert "sending it from memory, once" in text()
 
 
 def make_certificates(folder: Path) -> tuple[Path, Path, Path, Path]:
@@ -177,5 +201,5 @@ def _port_open(port: int) -> bool:
     return True
 
 
-def _maintainer_alerts(webhook: Receiver) -> list[dict[str, Any]]:
-    return [e for r in webhook.requests for e in r.json()["events"] if e["kind"] == "broker_unreachable"]
+def _maintainer_alerts(webhook: Receiver, kind: str = "broker_unreachable") -> list[dict[str, Any]]:
+    return [e for r in webhook.requests for e in r.json()["events"] if e["kind"] == kind]

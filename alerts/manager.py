@@ -37,7 +37,7 @@ from qingyubiao.batch import Batch
 from qingyubiao.config import Config
 
 log = logging.getLogger(__name__)
-SILENCE_REFRESH_MS = 30_000
+SILENCE_REFRESH_MS = 5_000  # a silence set on the overview holds from the next maintenance pass
 
 _STATE = {
     EV_PENDING: State.PENDING,
@@ -53,11 +53,19 @@ class AlertStore(AlertWriter, AlertReader, Protocol):
 
 class AlertManager:
     def __init__(
-        self, config: Config, plan: Plan, store: AlertStore | None = None, snapshot_every_ms: int = 60_000
+        self,
+        config: Config,
+        plan: Plan,
+        store: AlertStore | None = None,
+        snapshot_every_ms: int = 60_000,
+        writer: AlertWriter | None = None,
     ) -> None:
+        """`store` is read at start and for silences; `writer` (default: the store) records transitions,
+        acknowledgements and silences, e.g. a NotifyingWriter that queues the notices first."""
         self.plan = plan
         self.engine = Engine(plan)
         self.store = store
+        self.writer = writer if writer is not None else store
         self.snapshot_every_ms = snapshot_every_ms
         self._last_snapshot = -1
         self.sites = {(v.id, s.id): s for v in config.village for s in v.site}
@@ -80,6 +88,14 @@ class AlertManager:
             self._silences_read = now_ms
         return self._commit(self._transitions(self.engine.tick(now_ms).rows(), now_ms), now_ms)
 
+    def use_plan(self, plan: Plan) -> None:
+        """New rules in force while running (the rules file changed): the state moves by name, as it does
+        across a restart, so a pending timer or a firing episode of a rule that still exists carries on."""
+        engine = Engine(plan)
+        engine.restore(self.engine.snapshot())
+        self.plan, self.engine = plan, engine
+        log.info("alert plan replaced: %d rules over %d series", len(plan.rules), len(plan.keys))
+
     # -- people ------------------------------------------------------------------
 
     def acknowledge(self, episode: str, who: str, now_ms: int) -> bool:
@@ -91,14 +107,14 @@ class AlertManager:
             return False
         if ep.ack_by is None:
             self.active[episode] = replace(ep, ack_by=who, ack_ms=now_ms)
-        if self.store is not None:
-            self.store.acknowledge(episode, who, now_ms)
+        if self.writer is not None:
+            self.writer.acknowledge(episode, who, now_ms)
         return True
 
     def silence(self, s: Silence) -> None:
         self.silences.append(s)
-        if self.store is not None:
-            self.store.save_silence(s)
+        if self.writer is not None:
+            self.writer.save_silence(s)
 
     # -- internals -----------------------------------------------------------------
 
@@ -117,11 +133,11 @@ class AlertManager:
         for t in transitions:
             self._episode(t)
         self.recent = (self.recent + transitions)[-1000:]
-        if self.store is not None:
+        if self.writer is not None:
             due = now_ms - self._last_snapshot >= self.snapshot_every_ms
             if transitions or due:
                 episodes = [self._episode_of(t) for t in transitions]
-                self.store.record(transitions, episodes, self.engine.snapshot(), now_ms)
+                self.writer.record(transitions, episodes, self.engine.snapshot(), now_ms)
                 self._last_snapshot = now_ms
         return transitions
 

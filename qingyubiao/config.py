@@ -283,6 +283,12 @@ class ApiSettings(_Strict):
     token_recheck_s: float = Field(default=30.0, gt=0, le=3600)
 
 
+class AlertSettings(_Strict):
+    # The village's own rules and per-site overrides, on top of the bundled crop profiles; the API writes
+    # overrides here and the running collector re-reads it when it changes (alerts/rulebook.py).
+    rules_file: str | None = None
+
+
 class Deployment(_Strict):
     mqtt: MqttSettings = MqttSettings()
     store: StoreSettings = StoreSettings()
@@ -290,6 +296,7 @@ class Deployment(_Strict):
     ingest: IngestSettings = IngestSettings()
     notify: NotifySettings = NotifySettings()
     api: ApiSettings = ApiSettings()
+    alerts: AlertSettings = AlertSettings()
     metrics_port: int = Field(default=9108, ge=0, le=65_535)  # 0 = no metrics endpoint
     # loopback by default: the metrics name every device and village; 0.0.0.0 for a scraper on another box
     metrics_addr: str = Field(default="127.0.0.1", min_length=1)
@@ -325,6 +332,17 @@ ENV_OVERRIDES: dict[str, tuple[str, ...]] = {
     "QYB_METRICS_ADDR": ("deployment", "metrics_addr"),
     "QYB_TOKEN_TTL_DAYS": ("deployment", "api", "token_ttl_days"),
     "QYB_TOKEN_RECHECK_S": ("deployment", "api", "token_recheck_s"),
+    "QYB_ALERT_RULES": ("deployment", "alerts", "rules_file"),
+    # secrets are better kept out of the config file
+    "QYB_ACK_SECRET": ("deployment", "notify", "ack_secret"),
+    "QYB_PUBLIC_URL": ("deployment", "notify", "public_url"),
+    "QYB_WEBHOOK_URL": ("deployment", "notify", "webhook", "url"),
+    "QYB_WEBHOOK_SECRET": ("deployment", "notify", "webhook", "secret"),
+    "QYB_WECOM_URL": ("deployment", "notify", "wecom", "url"),
+    "QYB_DINGTALK_URL": ("deployment", "notify", "dingtalk", "url"),
+    "QYB_DINGTALK_SECRET": ("deployment", "notify", "dingtalk", "secret"),
+    "QYB_SMS_URL": ("deployment", "notify", "sms", "url"),
+    "QYB_SMS_API_KEY": ("deployment", "notify", "sms", "api_key"),
 }
 
 

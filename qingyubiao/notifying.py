@@ -18,12 +18,9 @@ from __future__ import annotations
 import base64
 import hashlib
 import hmac
-from collections.abc import Mapping
 from dataclasses import dataclass
 from enum import StrEnum
 from typing import Protocol
-
-from qingyubiao.config import Config, NotifySettings
 
 FEED_TABLE = "notify_feed"
 ACK_REF_TABLE = "notify_ack_ref"
@@ -145,38 +142,3 @@ def group_ack_ref(episode: str, people: list[str]) -> str:
     """The reference of a group message's link: one per episode and set of named people (channels name
     different people, so each set gets its own reference)."""
     return ack_ref(episode, GROUP + ",".join(people))
-
-
-# Secrets are better kept out of the config file: these environment variables win over it.
-NOTIFY_ENV: dict[str, tuple[str, ...]] = {
-    "QYB_ACK_SECRET": ("ack_secret",),
-    "QYB_PUBLIC_URL": ("public_url",),
-    "QYB_WEBHOOK_URL": ("webhook", "url"),
-    "QYB_WEBHOOK_SECRET": ("webhook", "secret"),
-    "QYB_WECOM_URL": ("wecom", "url"),
-    "QYB_DINGTALK_URL": ("dingtalk", "url"),
-    "QYB_DINGTALK_SECRET": ("dingtalk", "secret"),
-    "QYB_SMS_URL": ("sms", "url"),
-    "QYB_SMS_API_KEY": ("sms", "api_key"),
-}
-
-
-def notify_settings(config: Config, env: Mapping[str, str]) -> NotifySettings:
-    """`deployment.notify` with the `QYB_*` secrets above applied (the collector and the API both use this)."""
-    settings = config.deployment.notify
-    for var, path in NOTIFY_ENV.items():
-        value = env.get(var)
-        if not value:
-            continue
-        if len(path) == 1:
-            settings = settings.model_copy(update={path[0]: value})
-        else:
-            inner = getattr(settings, path[0]).model_copy(update={path[1]: value})
-            settings = settings.model_copy(update={path[0]: inner})
-    return settings
-
-
-def with_notify_env(config: Config, env: Mapping[str, str]) -> Config:
-    """The config with `notify_settings(config, env)` in place."""
-    deployment = config.deployment.model_copy(update={"notify": notify_settings(config, env)})
-    return config.model_copy(update={"deployment": deployment})

@@ -3,21 +3,17 @@
 from __future__ import annotations
 
 import argparse
-import os
 import sys
-from collections.abc import Callable
 from datetime import datetime
 from pathlib import Path
 from zoneinfo import ZoneInfo
 
 from qingyubiao.config import load_config
-
-Handler = Callable[[argparse.Namespace], int]
-RULES_ENV = "QYB_ALERT_RULES"  # a village's own rules and per-site overrides, on top of the bundled profiles
+from qyb.args import Command
 
 
-def register(command: Callable[[str, Handler, str], argparse.ArgumentParser]) -> None:
-    """Add `qyb alerts ...` to the qyb parser (`command` is cli._parser's helper)."""
+def register(command: Command) -> None:
+    """Add `qyb alerts ...` to the qyb parser."""
     c = command("alerts", _usage, "alert rules: test them, list them, show open alerts")
     sub = c.add_subparsers(metavar="ACTION")
     t = sub.add_parser("test", help="run rule unit tests (promtool style): qyb alerts test RULES_FILE CASES_FILE")
@@ -78,7 +74,7 @@ def _rules(args: argparse.Namespace) -> int:
     from alerts.rules import deployment_rules
 
     config = load_config(args.config)
-    plan = compile_plan(config, deployment_rules(os.environ.get(RULES_ENV)))
+    plan = compile_plan(config, deployment_rules(config.deployment.alerts.rules_file))
     seen: set[tuple[str, str]] = set()
     for s, key in enumerate(plan.keys):
         if args.site and key.site != args.site:
@@ -164,14 +160,3 @@ def _list(args: argparse.Namespace) -> int:
         print(f"{when}  {e.state:<8} {e.text_zh}{ack}\n{'':>13} {e.text_en}\n{'':>13} {e.id}")
     print(f"{len(shown)} open alerts")
     return 0
-
-
-def build_manager(config, index):  # noqa: ANN001, ANN201  (composition: AlertManager over SeriesIndex)
-    """The alert manager the collector runs: bundled profiles + QYB_ALERT_RULES, state in the readings' database."""
-    from alerts.manager import AlertManager
-    from alerts.plan import compile_plan
-    from alerts.rules import deployment_rules
-    from ingest.store.sqlite_alerts import SqliteAlertStore
-
-    plan = compile_plan(config, deployment_rules(os.environ.get(RULES_ENV)), index)
-    return AlertManager(config, plan, SqliteAlertStore(config.deployment.store.db))

@@ -23,6 +23,7 @@ from qingyubiao.batch import Batch
 from qingyubiao.config import Config, InfluxSettings
 from qingyubiao.series import SeriesIndex
 from qingyubiao.store import ExportRow
+from qyb.args import Command
 
 if TYPE_CHECKING:  # imported when used: every `qyb` command parses the arguments this module adds
     from ingest.store.influx import InfluxWriter
@@ -32,7 +33,8 @@ log = logging.getLogger(__name__)
 MAX_ATTEMPTS = 8  # per request; the run stops after that (start it again: it is idempotent)
 
 
-def add_arguments(c: argparse.ArgumentParser) -> None:
+def register(command: Command) -> None:
+    c = command("store", run, "copy history: store migrate --from sqlite --to influx")
     c.add_argument("action", choices=["migrate"], help="migrate: copy stored history from one store to another")
     c.add_argument("--from", dest="source", choices=["sqlite"], default="sqlite", help="source store")
     c.add_argument("--to", dest="target", choices=["influx"], default="influx", help="target store")
@@ -115,7 +117,7 @@ def migrate(config: Config, index: SeriesIndex, village: str | None, since_ms: i
 def run(args: argparse.Namespace) -> int:
     from ingest.store.influx import WriteFailed
     from qingyubiao.config import load_config
-    from qyb.cli import parse_when
+    from qyb.args import parse_when
 
     config = load_config(args.config)
     index = SeriesIndex(config)

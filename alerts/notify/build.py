@@ -2,10 +2,10 @@
 
 from __future__ import annotations
 
-import os
-from collections.abc import Mapping
+from collections.abc import Callable, Iterator, Mapping
 from dataclasses import dataclass, field
 from pathlib import Path
+from typing import TypeVar
 
 import httpx
 from prometheus_client import CollectorRegistry
@@ -21,10 +21,11 @@ from alerts.notify.dispatcher import Dispatcher
 from alerts.notify.followup import FollowUp
 from alerts.notify.metrics import NotifyMetrics
 from alerts.notify.outbox import Outbox
-from alerts.notify.routing import Router
+from alerts.notify.routing import Directory, Router
 from qingyubiao.alerting import AlertReader
-from qingyubiao.config import Config
-from qingyubiao.notifying import with_notify_env
+from qingyubiao.config import Config, Person
+
+T = TypeVar("T")
 
 
 @dataclass
@@ -42,10 +43,41 @@ class Notifications:
         self.outbox.close()
 
 
-def build_channels(config: Config, outbox: Outbox, client: httpx.Client, mqtt_client_id: str | None = None
-                   ) -> tuple[list[Channel], list[MqttLink]]:  # fmt: skip
+class LivePeople(Mapping[str, T]):
+    """Person id -> `pick(person)`, looked up in the directory at each use: a phone number changed or a
+    person added through the API reaches the SMS and webhook channels without a restart."""
+
+    def __init__(self, config: Config, directory: Directory, pick: Callable[[Person], T]) -> None:
+        self.villages, self.directory, self.pick = [v.id for v in config.village], directory, pick
+
+    def _now(self) -> dict[str, T]:
+        return {p.id: self.pick(p) for v in self.villages for p in self.directory(v)}
+
+    def __getitem__(self, person: str) -> T:
+        return self._now()[person]
+
+    def __iter__(self) -> Iterator[str]:
+        return iter(self._now())
+
+    def __len__(self) -> int:
+        return len(self._now())
+
+
+def config_directory(config: Config) -> Directory:
+    villages = {v.id: v for v in config.village}
+    return lambda village: villages[village].person
+
+
+def build_channels(
+    config: Config,
+    outbox: Outbox,
+    client: httpx.Client,
+    mqtt_client_id: str | None = None,
+    directory: Directory | None = None,
+) -> tuple[list[Channel], list[MqttLink]]:
     s = config.deployment.notify
-    people = {p.id: (p.name, p.phone) for v in config.village for p in v.person}
+    directory = directory or config_directory(config)
+    people = LivePeople(config, directory, lambda p: (p.name, p.phone))
     channels: list[Channel] = [FeedChannel(outbox)]
     links: list[MqttLink] = []
     if s.webhook.url:
@@ -60,7 +92,7 @@ def build_channels(config: Config, outbox: Outbox, client: httpx.Client, mqtt_cl
         )
     if s.sms.url:
         sms = s.sms
-        phones = {pid: phone for pid, (_, phone) in people.items()}
+        phones = LivePeople(config, directory, lambda p: p.phone)
         langs = {pid: prefs.lang for pid, prefs in s.person.items()}
         channels.append(SmsChannel(sms.url, sms.api_key, sms.sign_name, sms.template, sms.body_template, client,
                                    phones, sms.per_minute, langs))  # fmt: skip
@@ -77,16 +109,16 @@ def build_notifications(
     alerts: AlertReader | None = None,
     now_ms: int | None = None,
     mqtt_client_id: str | None = None,
-    env: Mapping[str, str] | None = None,
     registry: CollectorRegistry | None = None,
+    directory: Directory | None = None,
 ) -> Notifications:
-    """`registry`: where the outbox metrics go (the collector's, `IngestMetrics.registry`); None = no metrics."""
-    config = with_notify_env(config, os.environ if env is None else env)  # secrets from QYB_* variables
+    """`registry`: where the outbox metrics go (the collector's, `IngestMetrics.registry`); None = no metrics.
+    `directory`: a village's people now (default: the config's)."""
     s = config.deployment.notify
     outbox = Outbox(db or config.deployment.store.db, synchronous=config.deployment.store.synchronous)
     client = httpx.Client(timeout=httpx.Timeout(10.0, connect=5.0))
-    channels, links = build_channels(config, outbox, client, mqtt_client_id)
-    router = Router(config, {c.name for c in channels})
+    channels, links = build_channels(config, outbox, client, mqtt_client_id, directory)
+    router = Router(config, {c.name for c in channels}, directory)
     metrics = NotifyMetrics(registry, [c.name for c in channels]) if registry is not None else None
     acked = None
     if alerts is not None:

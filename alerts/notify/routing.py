@@ -14,6 +14,7 @@
 
 from __future__ import annotations
 
+from collections.abc import Callable
 from dataclasses import dataclass
 
 from alerts.notify.notice import Notice, Why, finite, key_of
@@ -25,6 +26,9 @@ from qingyubiao.notifying import GROUP, ack_ref, group_ack_ref, sign_ack_token
 GROUP_CHANNELS = ("webhook", "wecom", "dingtalk", "mqtt", "broadcast")
 PERSONAL_CHANNELS = ("sms", "feed")
 URGENT = ("critical", "emergency")
+
+
+Directory = Callable[[str], list[Person]]  # village id -> its people
 
 
 @dataclass(frozen=True, slots=True)
@@ -39,11 +43,14 @@ class Queued:
 
 
 class Router:
-    def __init__(self, config: Config, channels: set[str]) -> None:
+    def __init__(self, config: Config, channels: set[str], directory: Directory | None = None) -> None:
+        """`directory`: a village's people now (the config's and those added at run time, api/users.py),
+        asked at every transition, so a person added on the overview is paged from the next alert."""
         self.config = config
         self.settings: NotifySettings = config.deployment.notify
         self.channels = channels  # the configured ones
         self.villages = {v.id: v for v in config.village}
+        self.directory: Directory = directory or (lambda village: self.villages[village].person)
 
     def prefs(self, person: Person) -> PersonNotify:
         return self.settings.person.get(person.id, PersonNotify())
@@ -56,15 +63,16 @@ class Router:
         if v is None:
             return []
         if t.audience == Audience.MAINTAINER:
-            return [p for p in v.person if p.role == "admin"]
-        out = [p for p in v.person if p.role == "farmer" and any(s.id == t.site for s in v.sites_of(p))]
+            return [p for p in self.directory(v.id) if p.role == "admin"]
+        people = self.directory(v.id)
+        out = [p for p in people if p.role == "farmer" and any(s.id == t.site for s in v.sites_of(p))]
         if t.severity in URGENT:
-            out += [p for p in v.person if p.role == "secretary"]
+            out += [p for p in people if p.role == "secretary"]
         return out
 
     def secretaries(self, village: str) -> list[Person]:
         v = self.villages.get(village)
-        return [p for p in v.person if p.role == "secretary"] if v else []
+        return [p for p in self.directory(v.id) if p.role == "secretary"] if v else []
 
     def route(
         self, t: Transition, state: str, started_ms: int, now_ms: int, people: list[Person] | None = None

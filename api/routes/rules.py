@@ -98,4 +98,4 @@ def set_override(village: VillageId, body: OverrideIn, caller: CallerDep, state:
         raise HTTPException(409, str(e)) from None
     except ValueError as e:
         raise HTTPException(400, f"规则设置不对 / invalid override: {e}") from None
-    return {"override": kept, "note": "重启采集程序后生效 / takes effect when the collector restarts"}
+    return {"override": kept, "note": "5 秒内生效 / in force within 5 s (the collector's next maintenance pass)"}

@@ -16,6 +16,7 @@ from alerts.notify.dispatcher import Dispatcher
 from alerts.notify.outbox import Outbox
 from alerts.notify.routing import Router
 from alerts.notify.writer import NotifyingWriter
+from alerts.rulebook import AlertRuleBook
 from api.app import create_app
 from api.users import UserStore
 from ingest.store.sqlite import SqliteStore
@@ -23,9 +24,7 @@ from ingest.store.sqlite_alerts import SqliteAlertStore
 from qingyubiao.alerting import Episode, Transition
 from qingyubiao.batch import Batch
 from qingyubiao.config import Config
-from qingyubiao.notifying import with_notify_env
 from qingyubiao.series import SeriesIndex
-from qyb.api_cmd import AlertRuleBook
 
 HOUR = 3_600_000
 # li-jianjun's household owns gh01 and gh02; li-guohua's owns gh03.
@@ -209,7 +208,8 @@ class Paging:
 
 @pytest.fixture
 def paging(world: ApiWorld, village: Config) -> Paging:
-    config = with_notify_env(village, {"QYB_ACK_SECRET": ACK_SECRET, "QYB_PUBLIC_URL": PUBLIC_URL})
+    notify = village.deployment.notify.model_copy(update={"ack_secret": ACK_SECRET, "public_url": PUBLIC_URL})
+    config = village.model_copy(update={"deployment": village.deployment.model_copy(update={"notify": notify})})
     router = Router(config, {"feed", "sms"})
     writer = NotifyingWriter(world.alerts, world.outbox, router)
     dispatcher = Dispatcher(world.outbox, [FeedChannel(world.outbox)], group_wait_ms=0, now_ms=world.now_ms)

@@ -28,7 +28,7 @@ def test_a_site_override_changes_the_rules_in_force_for_that_site_only(world: Ap
     assert all(r["scope"]["crop"] in ([], ["tomato"]) for r in before)  # gh01 grows tomatoes
     body = {"site": "gh01", "rule": "tomato-cold-warning", "night": 8.0, "for": "45m"}
     r = world.client.put(f"{V}/rules/overrides", json=body, headers=world.auth(SECRETARY))
-    assert r.status_code == 200 and "重启" in r.json()["note"]
+    assert r.status_code == 200 and "5 秒内生效" in r.json()["note"]
     after = world.client.get(f"{V}/sites/gh01/rules", headers=world.auth(FARMER)).json()
     assert _night(after, "tomato-cold-warning") == 8.0
     assert next(x["for"] for x in after if x["id"] == "tomato-cold-warning") == 45 * 60_000

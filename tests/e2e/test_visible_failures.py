@@ -22,7 +22,7 @@ from prometheus_client import generate_latest
 
 from api.routes.problems import parse_problems
 from qingyubiao.health import Part
-from qyb.cli import build_collector
+from qyb.system import build_collector
 from tests.conftest import Mosquitto, free_port, need, wait_for
 from tests.e2e.test_no_loss import count
 from tests.notify.conftest import Receiver, notify_config, receivers  # noqa: F401  (a fixture)
@@ -70,9 +70,10 @@ def test_a_full_disk_is_said_at_once_shown_paged_and_ends_with_nothing_lost(
         raw["deployment"].setdefault("ingest", {})["page_after_s"] = 1
 
     config = notify_config(receivers, mqtt_url=f"mqtt://127.0.0.1:{mosquitto.port}", edit=edit, group_wait_s=0)
-    collector, store = build_collector(config)
+    system = build_collector(config)
+    collector = system.collector
     stop = threading.Event()
-    runner = threading.Thread(target=collector.run, args=(stop,), daemon=True)
+    runner = threading.Thread(target=system.run, args=(stop,), daemon=True)
     runner.start()
     t0 = time.time() - 86_400
     text = lambda: caplog.text  # noqa: E731
@@ -106,8 +107,7 @@ def test_a_full_disk_is_said_at_once_shown_paged_and_ends_with_nothing_lost(
     finally:
         stop.set()
         runner.join(20)
-        collector.stop_notifications()  # type: ignore[attr-defined]
-        store.close()
+        system.close()
     assert said_after < 5
     assert text().count("cannot be written to the database") == 1  # said once, not every second
     assert "could not queue the maintainer alert for the store (OperationalError" in text()
@@ -161,9 +161,10 @@ def test_an_untrusted_broker_certificate_is_said_at_once_and_maintainers_are_tol
             )
         }
     )
-    collector, store = build_collector(config)
+    system = build_collector(config)
+    collector = system.collector
     stop = threading.Event()
-    runner = threading.Thread(target=collector.run, args=(stop,), daemon=True)
+    runner = threading.Thread(target=system.run, args=(stop,), daemon=True)
     started = time.monotonic()
     runner.start()
     try:
@@ -185,8 +186,7 @@ def test_an_untrusted_broker_certificate_is_said_at_once_and_maintainers_are_tol
     finally:
         stop.set()
         runner.join(15)
-        collector.stop_notifications()  # type: ignore[attr-defined]
-        store.close()
+        system.close()
         broker.stop()
     assert said_after < 5
 

@@ -153,7 +153,8 @@ def notify_config(
         raw["deployment"]["mqtt"]["url"] = mqtt_url
     settings.update(notify)
     raw["deployment"]["notify"] = settings
-    raw["deployment"]["store"]["synchronous"] = "NORMAL"  # crash-safe in WAL; power-loss safety is not under test
+    # crash-safe in WAL; power-loss safety is not under test
+    raw["deployment"].setdefault("store", {})["synchronous"] = "NORMAL"
     if edit is not None:
         edit(raw)
     return parse_config(raw, "test", {})

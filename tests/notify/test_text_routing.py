@@ -191,14 +191,18 @@ def test_the_api_reads_the_feed_and_ack_refs_read_only(tmp_path) -> None:
 
 
 def test_secrets_from_the_environment_win_over_the_file() -> None:
-    from qingyubiao.notifying import notify_settings
+    import copy
+    import tomllib
 
-    config = notify_config()
+    from qingyubiao.config import bundled_config_path, parse_config
+
+    raw = tomllib.loads(bundled_config_path().read_text(encoding="utf-8"))
+    raw["deployment"]["notify"] = {"ack_secret": "from-file", "public_url": "https://qyb.example.cn"}
     env = {"QYB_ACK_SECRET": "from-env", "QYB_DINGTALK_SECRET": "SECenv", "QYB_WECOM_URL": "https://wecom/x?key=k"}
-    s = notify_settings(config, env)
+    s = parse_config(copy.deepcopy(raw), "test", env).deployment.notify
     assert (s.ack_secret, s.dingtalk.secret, s.wecom.url) == ("from-env", "SECenv", "https://wecom/x?key=k")
-    assert s.public_url == config.deployment.notify.public_url  # untouched without its variable
-    assert notify_settings(config, {}) == config.deployment.notify
+    assert s.public_url == "https://qyb.example.cn"  # untouched without its variable
+    assert parse_config(raw, "test", {}).deployment.notify.ack_secret == "from-file"
 
 
 def test_the_feed_filters_by_village_before_the_limit(tmp_path) -> None:

@@ -12,7 +12,7 @@ from typing import Any
 import paho.mqtt.client as mqtt
 from prometheus_client import generate_latest
 
-from qyb.cli import build_collector
+from qyb.system import build_collector
 from tests.conftest import Mosquitto, wait_for
 from tests.notify.conftest import Receiver, notify_config
 
@@ -35,12 +35,13 @@ def test_a_hot_greenhouse_reaches_the_wecom_group_and_the_alerts_topic(
     sub.connect("127.0.0.1", mosquitto.port)
     sub.subscribe("qyb/lijiahe/alerts", 1)
     sub.loop_start()
-    collector, store = build_collector(config)
-    assert any(t.name == "qyb-notify" for t in threading.enumerate())
+    system = build_collector(config)
+    collector = system.collector
     stop = threading.Event()
-    runner = threading.Thread(target=collector.run, args=(stop,), daemon=True)
+    runner = threading.Thread(target=system.run, args=(stop,), daemon=True)
     runner.start()
     try:
+        wait_for(lambda: any(t.name == "qyb-notify" for t in threading.enumerate()), 5, "the dispatcher thread")
         assert collector.subscribed.wait(15)  # a device's first messages before that would go to nobody
         pub = mqtt.Client(mqtt.CallbackAPIVersion.VERSION2, client_id="wiring-device")
         pub.connect("127.0.0.1", mosquitto.port)
@@ -63,8 +64,7 @@ def test_a_hot_greenhouse_reaches_the_wecom_group_and_the_alerts_topic(
     finally:
         stop.set()
         runner.join(15)
-        collector.stop_notifications()  # type: ignore[attr-defined]
         sub.loop_stop()
         sub.disconnect()
-        store.close()
+        system.close()
     assert not any(t.name.startswith("qyb-notify") for t in threading.enumerate())

@@ -8,6 +8,7 @@ The request body is `body_template` with {phone}, {text}, {sign_name} and
 from __future__ import annotations
 
 import json
+from collections.abc import Mapping
 
 import httpx
 
@@ -27,7 +28,7 @@ class SmsChannel:
     max_items = 3  # SMS are short; more becomes several messages
 
     def __init__(self, url: str, api_key: str | None, sign_name: str, template: str, body_template: str,
-                 client: httpx.Client, phones: dict[str, str], per_minute: int = 60,
+                 client: httpx.Client, phones: Mapping[str, str], per_minute: int = 60,
                  langs: dict[str, str] | None = None) -> None:  # fmt: skip
         self.url, self.api_key, self.sign_name, self.template = url, api_key, sign_name, template
         self.body_template, self.client, self.phones, self.per_minute = body_template, client, phones, per_minute

@@ -11,6 +11,7 @@ from __future__ import annotations
 import hashlib
 import hmac
 import json
+from collections.abc import Mapping
 
 import httpx
 
@@ -32,7 +33,7 @@ class WebhookChannel:
     per_minute: int | None = None
     max_items = 50
 
-    def __init__(self, url: str, secret: str, client: httpx.Client, people: dict[str, tuple[str, str]]) -> None:
+    def __init__(self, url: str, secret: str, client: httpx.Client, people: Mapping[str, tuple[str, str]]) -> None:
         self.url, self.secret, self.client = url, secret, client
         self.people = people  # person id -> (name, phone)
 

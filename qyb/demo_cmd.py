@@ -1,8 +1,8 @@
 """`qyb demo`: the whole village on one machine with nothing installed but Python.
 
-An embedded MQTT broker (amqtt) unless QYB_MQTT_URL points at a real one, the
-collector storing into SQLite under ./data/demo, and simulated sensors
-reporting every few seconds.
+An embedded MQTT broker (amqtt) unless the config or QYB_MQTT_URL names a broker,
+the collector storing into SQLite under ./data/demo unless the config or QYB_DB
+names a database, and simulated sensors reporting every few seconds.
 """
 
 from __future__ import annotations
@@ -10,15 +10,24 @@ from __future__ import annotations
 import argparse
 import asyncio
 import logging
-import os
 import socket
 import threading
 import time
 from pathlib import Path
 
 from qingyubiao.config import Config, load_config
+from qyb.args import Command
+from qyb.system import ApiThread, build_collector
 
 log = logging.getLogger("qyb.demo")
+
+
+def register(command: Command) -> None:
+    c = command("demo", run_demo, "run the village demo: broker, collector, simulated sensors")
+    c.add_argument("--data", default="data/demo", help="folder for the demo database")
+    c.add_argument("--port", type=int, default=1883, help="port of the embedded MQTT broker")
+    c.add_argument("--duration", type=float, help="stop after this many seconds (default: run until Ctrl-C)")
+    c.add_argument("--metrics-port", type=int, default=9108)
 
 
 def _free_port(preferred: int) -> int:
@@ -72,42 +81,42 @@ class EmbeddedBroker:
         self._thread.join(5)
 
 
-def demo_config(args: argparse.Namespace, broker_url: str | None) -> Config:
-    config = load_config(args.config)
+def demo_config(config: Config, data: str, broker_url: str | None) -> Config:
+    """The demo's own database under `data` unless the config (or QYB_DB) names one; the embedded broker's
+    url when there is one (pydantic's `model_fields_set` says which settings were given)."""
     dep = config.deployment
     mqtt = dep.mqtt.model_copy(update={"url": broker_url, "protocol": 311}) if broker_url else dep.mqtt
     store = dep.store
-    if not os.environ.get("QYB_DB"):
-        store = store.model_copy(update={"db": str(Path(args.data) / "qyb.sqlite"), "synchronous": "NORMAL"})
+    if "db" not in store.model_fields_set:
+        store = store.model_copy(update={"db": str(Path(data) / "qyb.sqlite"), "synchronous": "NORMAL"})
     return config.model_copy(update={"deployment": dep.model_copy(update={"mqtt": mqtt, "store": store})})
 
 
 def run_demo(args: argparse.Namespace) -> int:
-    from qyb.cli import build_collector
     from sensors_sim import publisher
 
     if not args.verbose:  # the embedded broker narrates every connection; a newcomer needs the banner
         for noisy in ("amqtt", "transitions"):
             logging.getLogger(noisy).setLevel(logging.WARNING)
 
+    config = load_config(args.config)
     broker: EmbeddedBroker | None = None
     url = None
-    if not os.environ.get("QYB_MQTT_URL"):
+    if "url" not in config.deployment.mqtt.model_fields_set:
         broker = EmbeddedBroker(_free_port(args.port))
         broker.start()
         url = f"mqtt://127.0.0.1:{broker.port}"
-    config = demo_config(args, url)
-    collector, store = build_collector(config)
+    config = demo_config(config, args.data, url)
+    system = build_collector(config)
+    store = system.store
     if args.metrics_port:
-        collector.metrics.serve(_free_port(args.metrics_port), addr="127.0.0.1")
+        system.metrics.serve(_free_port(args.metrics_port), addr="127.0.0.1")
     stop = threading.Event()
-    worker = threading.Thread(target=collector.run, args=(stop,), name="collector", daemon=True)
+    worker = threading.Thread(target=system.run, args=(stop,), name="collector", daemon=True)
     worker.start()
     pages = None
     try:
-        from qyb.api_cmd import DemoPages  # the phone page and the overview, served from a thread
-
-        pages = DemoPages(config, _free_port(getattr(args, "api_port", 8000)))
+        pages = ApiThread(config, _free_port(getattr(args, "api_port", 8000)))  # the phone page and the overview
         village = config.village[0]
         print(
             f"""
@@ -158,9 +167,9 @@ def run_demo(args: argparse.Namespace) -> int:
         if pages is not None:
             pages.stop()
         worker.join(10)
-        store.refresh_rollups()
-        print(f"stopped; {store.count()} readings stored in {config.deployment.store.db}")
-        store.close()
+        count = store.count()
+        system.close()
+        print(f"stopped; {count} readings stored in {config.deployment.store.db}")
         if broker:
             broker.stop()
     return 0

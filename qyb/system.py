@@ -1,0 +1,215 @@
+"""The composition root: builds the running system from a config, with every collaborator passed in.
+
+`build_collector(config)` is what `qyb collect` and `qyb demo` run (the collector, its store, the alert
+manager and, when notifications are on, the outbox, router, dispatcher and maintainer pager);
+`build_api(config)` is what `qyb api` serves. Command modules (qyb/*_cmd.py) use these and import no
+other command. Edits made while the system runs travel through the shared database or the rules file,
+never through this module (docs/design.md "How edits reach the running processes").
+"""
+
+from __future__ import annotations
+
+import logging
+import threading
+import time
+from collections.abc import Callable
+from dataclasses import dataclass, field
+from pathlib import Path
+from typing import TYPE_CHECKING
+
+from qingyubiao.config import Config
+from qingyubiao.series import SeriesIndex
+
+if TYPE_CHECKING:  # every `qyb` command imports this module: the heavy parts are imported when built
+    from fastapi import FastAPI
+
+    from alerts.manager import AlertManager
+    from alerts.notify.build import Notifications
+    from ingest.collector import Collector
+    from ingest.health import Health
+    from ingest.metrics import IngestMetrics
+    from ingest.store.sqlite import SqliteStore
+
+log = logging.getLogger("qyb")
+
+
+def open_store(config: Config, index: SeriesIndex, readonly: bool = False) -> SqliteStore:
+    from ingest.store.sqlite import SqliteStore
+
+    s = config.deployment.store
+    if readonly and not Path(s.db).exists():
+        raise FileNotFoundError(f"no database at {s.db} (set QYB_DB or deployment.store.db)")
+    return SqliteStore(
+        s.db,
+        index,
+        synchronous=s.synchronous,
+        retention_days=s.retention_days,
+        dead_letter_limit=config.deployment.ingest.dead_letter_limit,
+        readonly=readonly,
+    )
+
+
+@dataclass
+class CollectorSystem:
+    """What `qyb collect` runs. `run(stop)` until the event is set; `close()` afterwards."""
+
+    collector: Collector
+    store: SqliteStore
+    alerts: AlertManager
+    notifications: Notifications | None = None
+    _closers: list[Callable[[], None]] = field(default_factory=list)
+
+    @property
+    def metrics(self) -> IngestMetrics:
+        return self.collector.metrics
+
+    @property
+    def health(self) -> Health:
+        return self.collector.health
+
+    def run(self, stop: threading.Event) -> None:
+        """The dispatcher's threads beside the collector, for as long as the collector runs."""
+        notify_stop = threading.Event()
+        notifier = None
+        if self.notifications is not None:
+            notifier = threading.Thread(
+                target=self.notifications.dispatcher.run, args=(notify_stop,), name="qyb-notify", daemon=True
+            )
+            notifier.start()
+        try:
+            self.collector.run(stop)
+        finally:
+            if notifier is not None:
+                notify_stop.set()
+                notifier.join(15)
+
+    def close(self) -> None:
+        for close in reversed(self._closers):
+            close()
+        self._closers.clear()
+        self.store.refresh_rollups()
+        self.store.close()
+
+
+def build_collector(config: Config) -> CollectorSystem:
+    """The collector with its store, alert manager, notifications and housekeeping."""
+    from alerts.manager import AlertManager
+    from alerts.notify.build import build_notifications
+    from alerts.notify.system import MaintainerPager
+    from alerts.notify.writer import NotifyingWriter
+    from alerts.plan import compile_plan
+    from alerts.rulebook import RulesFile
+    from api.users import UserStore
+    from ingest.collector import Collector
+    from ingest.health import Health
+    from ingest.metrics import IngestMetrics
+    from ingest.store.sqlite_alerts import SqliteAlertStore
+    from qingyubiao.alerting import AlertWriter
+    from qingyubiao.store import BatchSink
+
+    db = config.deployment.store.db
+    index = SeriesIndex(config)
+    store = open_store(config, index)
+    closers: list[Callable[[], None]] = []
+    metrics = IngestMetrics()  # one registry for /metrics: ingest's and the notification outbox's
+    alert_store = SqliteAlertStore(db)
+    closers.append(alert_store.close)
+    writer: AlertWriter = alert_store
+    notes, pager = None, None
+    if config.deployment.notify.enabled:
+        users = UserStore(db, config)  # people added through the API or `qyb users` are paged at once
+        closers.append(users.close)
+        notes = build_notifications(config, alerts=alert_store, registry=metrics.registry, directory=users.people)
+        closers.append(notes.close)
+        writer = NotifyingWriter(alert_store, notes.outbox, notes.router)
+        pager = MaintainerPager(config, writer, notes.router, notes.dispatcher)
+    rules = RulesFile(config.deployment.alerts.rules_file)
+    manager = AlertManager(config, compile_plan(config, rules.load(), index), alert_store, writer=writer)
+    health = Health(metrics.problem, on_change=pager, page_after_s=config.deployment.ingest.page_after_s)
+    retention_due = [0.0]
+
+    def maintenance() -> None:  # on the collector's writer thread, between batches
+        changed = rules.changed()
+        if changed is not None:
+            manager.use_plan(compile_plan(config, changed, index))
+        manager.tick(int(time.time() * 1000))
+        store.refresh_rollups()
+        if time.monotonic() >= retention_due[0]:
+            store.enforce_retention()
+            retention_due[0] = time.monotonic() + 3600
+
+    sinks: list[BatchSink] = [manager]
+    if config.deployment.influx.url:  # forward to InfluxDB too, through its own spool and thread
+        from ingest.store.forwarder import influx_forwarder
+
+        forwarder = influx_forwarder(config, index, metrics)
+        closers.append(forwarder.close)
+        sinks.append(forwarder)
+    collector = Collector(config, index, store, sinks=sinks, metrics=metrics, maintenance=maintenance, health=health)
+    return CollectorSystem(collector, store, manager, notes, closers)
+
+
+def build_api(config: Config, stream_poll_s: float = 2.0) -> FastAPI:
+    """The API and pages over the configured SQLite file (what `qyb api` serves)."""
+    from alerts.notify.outbox import Outbox
+    from alerts.rulebook import AlertRuleBook
+    from api.app import create_app
+    from api.users import UserStore
+    from ingest.store.sqlite import SqliteStore
+    from ingest.store.sqlite_alerts import SqliteAlertStore
+
+    index = SeriesIndex(config)
+    db = config.deployment.store.db
+    # Create the schema and series ids if the collector has not yet, so the reader knows every series.
+    SqliteStore(db, index, synchronous=config.deployment.store.synchronous).close()
+    reader = SqliteStore(db, index, readonly=True)
+    outbox = Outbox(db, readonly=True)  # the collector's: the phone page's notices and the ack links' references
+    return create_app(
+        config,
+        index=index,
+        stream_poll_s=stream_poll_s,
+        ack_secret=config.deployment.notify.ack_secret,  # the collector signs with the same one
+        reader=reader,
+        ingest_log=reader,
+        device_statuses=reader.device_statuses,
+        alerts=SqliteAlertStore(db),
+        users=UserStore(db, config),
+        rules=AlertRuleBook(config, config.deployment.alerts.rules_file),
+        feed=outbox,
+        ack_refs=outbox,
+    )
+
+
+class ApiThread:
+    """The API and pages served from a thread (`qyb demo`), with login links for a farmer and the secretary."""
+
+    def __init__(self, config: Config, port: int) -> None:
+        import uvicorn
+
+        self.base = f"http://127.0.0.1:{port}"
+        app = build_api(config, stream_poll_s=1.0)
+        users = app.state.api.users
+        village = config.village[0]
+        farmer = next(p for p in village.person if p.role == "farmer" and village.sites_of(p))
+        secretary = next(p for p in village.person if p.role == "secretary")
+        farmer_token = users.issue(village.id, farmer.id, "demo")
+        secretary_token = users.issue(village.id, secretary.id, "demo")
+        self.links = {
+            f"农户 {farmer.name} 的手机页 (phone page)": f"{self.base}/#token={farmer_token}",
+            f"{secretary.name} 的全村总览 (overview)": f"{self.base}/overview#token={secretary_token}",
+        }
+        self._server = uvicorn.Server(uvicorn.Config(app, host="127.0.0.1", port=port, log_level="warning"))
+        self._thread = threading.Thread(target=self._server.run, name="api", daemon=True)
+        self._thread.start()
+        deadline = time.monotonic() + 10
+        while not self._server.started and self._thread.is_alive() and time.monotonic() < deadline:
+            time.sleep(0.02)  # print the links only once they answer
+
+    @property
+    def banner(self) -> str:
+        lines = [f"  pages         {name}\n                {url}" for name, url in self.links.items()]
+        return "\n".join(lines) + f"\n  API docs      {self.base}/api/v1/docs\n"
+
+    def stop(self) -> None:
+        self._server.should_exit = True
+        self._thread.join(5)

@@ -21,6 +21,7 @@ from enum import StrEnum
 from pathlib import Path
 
 from qingyubiao.config import Config, Person
+from qingyubiao.sqlite import open_sqlite
 
 SCHEMA = """
 CREATE TABLE IF NOT EXISTS api_person(
@@ -81,11 +82,8 @@ class UserStore:
         self.config = config
         self.ttl_ms = int(config.deployment.api.token_ttl_days * 86_400_000)
         self._lock = threading.Lock()
-        Path(path).parent.mkdir(parents=True, exist_ok=True)
-        self._db = sqlite3.connect(str(path), isolation_level=None, check_same_thread=False)
-        self._db.execute("PRAGMA busy_timeout=10000")
+        self._db = open_sqlite(path, synchronous=None)
         with self._lock:
-            self._db.execute("PRAGMA journal_mode=WAL")
             self._db.executescript(SCHEMA)
             columns = {row[1] for row in self._db.execute("PRAGMA table_info(api_token)")}
             if "expires_ms" not in columns:  # a database from before token lifetimes

@@ -28,6 +28,7 @@ from alerts.notify.notice import Notice
 from alerts.notify.routing import Queued
 from qingyubiao.alerting import Transition
 from qingyubiao.notifying import GROUP, AckRef, FeedEvent
+from qingyubiao.sqlite import open_sqlite
 
 SCHEMA = """
 CREATE TABLE IF NOT EXISTS notify_message(
@@ -114,16 +115,10 @@ class Outbox:
     def __init__(self, path: str | Path, readonly: bool = False, synchronous: str = "FULL") -> None:
         self.path = Path(path)
         self._lock = threading.RLock()
-        if readonly:
-            self._db = sqlite3.connect(f"file:{self.path}?mode=ro", uri=True, isolation_level=None,
-                                       check_same_thread=False)  # fmt: skip
-        else:
-            self.path.parent.mkdir(parents=True, exist_ok=True)
-            self._db = sqlite3.connect(self.path, isolation_level=None, check_same_thread=False)
-        self._db.execute("PRAGMA busy_timeout=10000")
+        self._db = open_sqlite(
+            self.path, readonly=readonly, synchronous="NORMAL" if synchronous == "NORMAL" else "FULL"
+        )
         if not readonly:
-            self._db.execute("PRAGMA journal_mode=WAL")
-            self._db.execute(f"PRAGMA synchronous={'NORMAL' if synchronous == 'NORMAL' else 'FULL'}")
             with self._lock:
                 self._db.executescript(SCHEMA)
                 self._migrate()

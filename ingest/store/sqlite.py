@@ -20,13 +20,13 @@ from collections import Counter
 from collections.abc import Iterator, Sequence
 from itertools import chain
 from pathlib import Path
-from urllib.parse import quote
 
 import numpy as np
 
 from qingyubiao.batch import Batch, Flag
 from qingyubiao.rejects import Reason, Reject
 from qingyubiao.series import SeriesIndex
+from qingyubiao.sqlite import open_sqlite
 from qingyubiao.store import DeviceStatus, ExportRow, History, Latest, UnknownDevice
 
 _5M, _1H = 300_000, 3_600_000
@@ -81,18 +81,10 @@ class SqliteStore:
         self.dead_letter_limit = dead_letter_limit
         self.retention_ms = int(retention_days * 86_400_000)
         self._lock = threading.Lock()  # one connection, shared by the writer and readers in-process
-        if readonly:
-            self._db = sqlite3.connect(
-                _read_only_uri(self.path), uri=True, isolation_level=None, check_same_thread=False
-            )
-        else:
-            self.path.parent.mkdir(parents=True, exist_ok=True)
-            self._db = sqlite3.connect(self.path, isolation_level=None, check_same_thread=False)
-            self._db.execute("PRAGMA journal_mode=WAL")
-            self._db.execute(f"PRAGMA synchronous={'FULL' if synchronous == 'FULL' else 'NORMAL'}")
+        self._db = open_sqlite(self.path, readonly=readonly, synchronous="FULL" if synchronous == "FULL" else "NORMAL")
+        if not readonly:
             self._db.execute("PRAGMA cache_size=-65536")  # 64 MiB: the hot end of the reading B-tree stays cached
             self._db.executescript(SCHEMA)
-        self._db.execute("PRAGMA busy_timeout=10000")
         self._db_id = self._map_series(readonly)
         self._names = {
             row[0]: row[1:] for row in self._db.execute("SELECT id, village, site, device, metric FROM series")
@@ -326,7 +318,7 @@ class SqliteStore:
         hi = 2**63 - 1 if end_ms is None else end_ms
         # A separate read connection, so a long export never holds the writer's lock. Not bound to a thread:
         # a streaming HTTP response resumes this generator in whichever worker thread is free.
-        db = sqlite3.connect(_read_only_uri(self.path), uri=True, check_same_thread=False)
+        db = open_sqlite(self.path, readonly=True)
         try:
             names = db.execute("SELECT id, village, site, device, metric FROM series").fetchall()
             if series is not None:
@@ -368,12 +360,6 @@ class SqliteStore:
                 "SELECT village, device, topic, first_ms, last_ms, n FROM unknown_device ORDER BY last_ms DESC"
             ).fetchall()
         return [UnknownDevice(*r) for r in rows]
-
-
-def _read_only_uri(path: Path) -> str:
-    """SQLite URI opening `path` read-only. '?', '#' and '%' in the path must be escaped, or SQLite
-    opens (and may create) a different file."""
-    return f"file:{quote(str(path.resolve()))}?mode=ro"
 
 
 def _insert_readings(db: sqlite3.Connection, columns: tuple[list[int], list[int], list[float], list[int]]) -> None:

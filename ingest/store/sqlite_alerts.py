@@ -8,12 +8,12 @@ it cannot disagree after a crash.
 
 from __future__ import annotations
 
-import sqlite3
 import threading
 from collections.abc import Sequence
 from pathlib import Path
 
 from qingyubiao.alerting import Episode, Silence, State, Transition
+from qingyubiao.sqlite import open_sqlite
 
 SCHEMA = """
 CREATE TABLE IF NOT EXISTS alert_episode(
@@ -59,16 +59,8 @@ class SqliteAlertStore:
     def __init__(self, path: str | Path, readonly: bool = False) -> None:
         self.path = Path(path)
         self._lock = threading.Lock()
-        if readonly:
-            self._db = sqlite3.connect(f"file:{self.path}?mode=ro", uri=True, isolation_level=None,
-                                       check_same_thread=False)  # fmt: skip
-        else:
-            self.path.parent.mkdir(parents=True, exist_ok=True)
-            self._db = sqlite3.connect(self.path, isolation_level=None, check_same_thread=False)
-        self._db.execute("PRAGMA busy_timeout=10000")
+        self._db = open_sqlite(self.path, readonly=readonly)
         if not readonly:
-            self._db.execute("PRAGMA journal_mode=WAL")
-            self._db.execute("PRAGMA synchronous=FULL")
             with self._lock:
                 self._db.executescript(SCHEMA)
 

@@ -1,0 +1,41 @@
+"""The one way the project opens its SQLite file: every store, the outbox, the users and the alerts.
+
+All of them share one database file (docs/design.md): WAL, so readers never wait for the writer; a busy
+timeout, so two processes writing queue up instead of failing; and a read-only connection through a URI
+in which '?', '#' and '%' of the path are escaped — unescaped, SQLite opens (or creates) another file.
+"""
+
+from __future__ import annotations
+
+import sqlite3
+from pathlib import Path
+from typing import Literal
+from urllib.parse import quote
+
+BUSY_TIMEOUT_MS = 10_000
+
+
+def read_only_uri(path: str | Path) -> str:
+    return f"file:{quote(str(Path(path).resolve()))}?mode=ro"
+
+
+def open_sqlite(
+    path: str | Path,
+    *,
+    readonly: bool = False,
+    synchronous: Literal["FULL", "NORMAL"] | None = "FULL",
+) -> sqlite3.Connection:
+    """A connection usable from any thread (callers serialise with their own lock), in autocommit mode:
+    transactions are explicit (BEGIN ... COMMIT). Writable: the folder is created and WAL set;
+    `synchronous=None` leaves the connection's default."""
+    if readonly:
+        db = sqlite3.connect(read_only_uri(path), uri=True, isolation_level=None, check_same_thread=False)
+    else:
+        Path(path).parent.mkdir(parents=True, exist_ok=True)
+        db = sqlite3.connect(path, isolation_level=None, check_same_thread=False)
+    db.execute(f"PRAGMA busy_timeout={BUSY_TIMEOUT_MS}")
+    if not readonly:
+        db.execute("PRAGMA journal_mode=WAL")
+        if synchronous is not None:
+            db.execute(f"PRAGMA synchronous={synchronous}")
+    return db

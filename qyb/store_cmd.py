@@ -21,6 +21,7 @@ import numpy as np
 
 from qingyubiao.batch import Batch
 from qingyubiao.config import Config, InfluxSettings
+from qingyubiao.retry import backoff_s
 from qingyubiao.series import SeriesIndex
 from qingyubiao.store import ExportRow
 from qyb.args import Command
@@ -77,9 +78,9 @@ def write_with_retries(writer: InfluxWriter, body: str, settings: InfluxSettings
         except WriteFailed as e:
             if not e.retriable or attempt == MAX_ATTEMPTS:
                 raise
-            delay = min(settings.retry_max_ms, settings.retry_initial_ms * 2 ** (attempt - 1)) / 1000
-            log.warning("%s; retry %d in %.1f s", e, attempt, max(delay, e.retry_after_s or 0))
-            time.sleep(max(delay, e.retry_after_s or 0))
+            delay = backoff_s(attempt, settings.retry_initial_ms / 1000, settings.retry_max_ms / 1000, e.retry_after_s)
+            log.warning("%s; retry %d in %.1f s", e, attempt, delay)
+            time.sleep(delay)
 
 
 def migrate(config: Config, index: SeriesIndex, village: str | None, since_ms: int | None) -> int:

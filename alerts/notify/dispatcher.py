@@ -34,6 +34,7 @@ from alerts.notify.metrics import NotifyMetrics
 from alerts.notify.notice import Notice
 from alerts.notify.outbox import Outbox, Pending, Send
 from alerts.notify.routing import Queued
+from qingyubiao.retry import backoff_s
 
 log = logging.getLogger(__name__)
 
@@ -151,9 +152,8 @@ class Dispatcher:
         except Exception as e:  # a channel bug must not stop the others; recorded and retried
             log.exception("channel %s failed on send %d", channel.name, send.id)
             outcome = Outcome(False, True, f"{type(e).__name__}: {e}")
-        backoff = min(self.retry_max_ms, self.retry_initial_ms * 2 ** min(send.attempts, 20))
-        if outcome.retry_after_s is not None:
-            backoff = max(backoff, int(outcome.retry_after_s * 1000))
+        backoff = int(1000 * backoff_s(send.attempts + 1, self.retry_initial_ms / 1000, self.retry_max_ms / 1000,
+                                       outcome.retry_after_s))  # fmt: skip
         give_up = now_ms - send.created_ms >= self.give_up_ms
         detail = outcome.detail
         if send.recovered:  # the attempt log says why this request went again

@@ -25,7 +25,6 @@ one), writes them, and only then moves the spool's cursor. Failures:
 from __future__ import annotations
 
 import logging
-import random
 import threading
 import time
 from collections.abc import Callable
@@ -36,6 +35,7 @@ from ingest.store.influx import InfluxWriter, LineEncoder, WriteFailed
 from ingest.store.spool import Record, Spool
 from qingyubiao.batch import Batch
 from qingyubiao.config import Config, InfluxSettings
+from qingyubiao.retry import backoff_s
 from qingyubiao.series import SeriesIndex
 
 log = logging.getLogger(__name__)
@@ -199,11 +199,7 @@ class Forwarder:
 
     def _backoff(self, attempt: int, e: WriteFailed) -> float:
         s = self.settings
-        delay = min(s.retry_max_ms, s.retry_initial_ms * 2 ** min(attempt - 1, 30)) / 1000
-        delay *= random.uniform(0.5, 1.0)  # jitter: many collectors must not retry in step
-        if e.retry_after_s is not None:
-            delay = max(delay, min(e.retry_after_s, s.retry_max_ms / 1000))
-        return delay
+        return backoff_s(attempt, s.retry_initial_ms / 1000, s.retry_max_ms / 1000, e.retry_after_s)
 
     def _send(self, records: list[Record]) -> None:
         """Write the records' lines in requests of at most batch_size lines. Raises WriteFailed (retriable)."""

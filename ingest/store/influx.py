@@ -28,12 +28,12 @@ from numpy.typing import NDArray
 
 from qingyubiao.batch import Batch, Flag
 from qingyubiao.config import Config, InfluxSettings
+from qingyubiao.retry import retry_after_s
 from qingyubiao.series import SeriesIndex
 
 log = logging.getLogger(__name__)
 
 OUT_OF_RANGE_MEASUREMENT = "out_of_range"
-SITE_KIND_MEASUREMENTS = ("greenhouse", "orchard")  # the measurement is the site's kind
 PRECISION = WritePrecision.MS
 GZIP_LEVEL = 1
 
@@ -154,8 +154,7 @@ class InfluxWriter:
             status = int(e.status or 0)
             retry_after = (e.headers or {}).get("Retry-After")
             detail = e.body if isinstance(e.body, str) and e.body else str(e.reason)
-            after = float(retry_after) if retry_after and retry_after.strip().isdigit() else None
-            raise WriteFailed(str(status), _retriable(status), detail[:300], after) from None
+            raise WriteFailed(str(status), _retriable(status), detail[:300], retry_after_s(retry_after)) from None
         except urllib3.exceptions.NewConnectionError as e:  # a subclass of urllib3's TimeoutError
             raise WriteFailed("network", True, str(e)[:300]) from None
         except (urllib3.exceptions.TimeoutError, TimeoutError) as e:

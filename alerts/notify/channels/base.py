@@ -8,6 +8,7 @@ from typing import Protocol
 import httpx
 
 from alerts.notify.outbox import Send
+from qingyubiao.retry import retry_after_s
 
 
 @dataclass(frozen=True, slots=True)
@@ -37,9 +38,7 @@ def post(
     except httpx.HTTPError as e:
         return Outcome(False, True, f"{type(e).__name__}: {e}"), None
     if r.status_code == 429 or r.status_code >= 500:
-        after = r.headers.get("Retry-After")
-        wait = float(after) if after and after.isdigit() else None
-        return Outcome(False, True, f"HTTP {r.status_code}", wait), r
+        return Outcome(False, True, f"HTTP {r.status_code}", retry_after_s(r.headers.get("Retry-After"))), r
     if r.status_code >= 400:
         return Outcome(False, False, f"HTTP {r.status_code}: {r.text[:200]}"), r
     return Outcome(True, False, f"HTTP {r.status_code}"), r

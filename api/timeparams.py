@@ -6,12 +6,11 @@ from zoneinfo import ZoneInfo
 
 from fastapi import HTTPException
 
-from qingyubiao.timeutil import MAX_WHEN_MS, parse_when
+from qingyubiao.timeutil import parse_when
 
 MAX_RANGE_MS = 400 * 86_400_000  # the raw retention; longer ranges are a mistake or an attack
 MAX_POINTS = 5_000  # per history answer: a phone chart needs a few hundred
 AUTO_STEPS_MS = (60_000, 300_000, 900_000, 3_600_000, 10_800_000, 21_600_000, 86_400_000)
-MAX_TIME_MS = MAX_WHEN_MS
 
 
 def parse_time(text: str, tz: ZoneInfo, now_ms: int, name: str) -> int:

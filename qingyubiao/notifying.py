@@ -22,9 +22,6 @@ from dataclasses import dataclass
 from enum import StrEnum
 from typing import Protocol
 
-FEED_TABLE = "notify_feed"
-ACK_REF_TABLE = "notify_ack_ref"
-ACK_GROUP_TABLE = "notify_ack_group"
 # the person of a group reference: whoever taps says who they are among `AckRef.people`
 GROUP = "*"
 

@@ -52,6 +52,13 @@ class EmbeddedBroker:
         self._thread = threading.Thread(target=self._run, name="amqtt", daemon=True)
 
     def start(self) -> None:
+        try:
+            import amqtt  # noqa: F401  (an extra: a village box runs Mosquitto)
+        except ImportError:
+            raise ValueError(
+                "the demo's embedded broker needs amqtt: pip install 'qingyubiao[demo]' (scripts/demo does), "
+                "or name a broker with QYB_MQTT_URL"
+            ) from None
         self._thread.start()
         if not self._ready.wait(10):
             raise RuntimeError("the embedded broker did not start")

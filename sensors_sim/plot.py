@@ -26,7 +26,10 @@ def plot_day(
     orchard: str = "or01",
 ) -> Path:
     """Draw `hours` of the twin's true state from start_s into a PNG at `path`; returns the path."""
-    import matplotlib
+    try:
+        import matplotlib
+    except ImportError:
+        raise ValueError("drawing needs matplotlib: pip install 'qingyubiao[plot]'") from None
 
     matplotlib.use("Agg")
     import matplotlib.dates as mdates

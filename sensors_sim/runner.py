@@ -9,7 +9,6 @@ from __future__ import annotations
 import time
 from collections.abc import Callable, Iterable, Iterator
 from dataclasses import dataclass
-from pathlib import Path
 
 from qingyubiao.config import Config
 from sensors_sim import pacing, publisher
@@ -109,7 +108,3 @@ def _count(payload: bytes) -> int:
     if "m" in obj:
         return len(obj["m"])
     return len(obj.get("object") or {})
-
-
-def default_plot_path() -> Path:
-    return Path("docs/img/sim-day.png")

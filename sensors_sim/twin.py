@@ -444,11 +444,3 @@ def run_scenario(config: Config, scenario: Scenario, seed: int = 0, fmt: TwinFor
     """
     twin = Twin(config, seed=seed, scenario=scenario, fmt=fmt)
     yield from twin.run(scenario.end_s)
-
-
-def run_span(
-    config: Config, start_s: float, hours: float, seed: int = 0, fmt: TwinFormat = "auto"
-) -> Iterator[SimMessage]:
-    """An ordinary stretch of village life (no scenario): messages from start_s for `hours`."""
-    twin = Twin(config, seed=seed, start_s=start_s, fmt=fmt)
-    yield from twin.run(start_s + hours * 3600.0)

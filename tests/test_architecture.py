@@ -26,3 +26,22 @@ def test_package_resolves_to_this_checkout(name: str) -> None:
     module = importlib.import_module(name)
     assert module.__file__ is not None
     assert Path(module.__file__).resolve().is_relative_to(REPO)
+
+
+def test_the_collector_and_the_api_run_without_the_demo_and_plot_extras(tmp_path: Path) -> None:
+    """amqtt and matplotlib are extras (`qingyubiao[demo]`, `[plot]`): building and starting the production
+    processes imports neither."""
+    script = f"""
+import sys
+from qingyubiao.config import load_config
+from qyb import cli
+from qyb.system import build_api, build_collector
+config = load_config(env={{"QYB_DB": {str(tmp_path / "qyb.sqlite")!r}}})
+system = build_collector(config)
+build_api(config)
+system.close()
+print(sorted({{"amqtt", "matplotlib"}} & {{m.split(".")[0] for m in sys.modules}}))
+"""
+    proc = subprocess.run([sys.executable, "-c", script], cwd=REPO, capture_output=True, text=True, timeout=120)
+    assert proc.returncode == 0, proc.stderr
+    assert proc.stdout.strip().splitlines()[-1] == "[]"

@@ -23,8 +23,6 @@ from qingyubiao.alerting import Audience, Transition
 from qingyubiao.config import Config, NotifySettings, Person, PersonNotify, Village
 from qingyubiao.notifying import GROUP, ack_ref, group_ack_ref, sign_ack_token
 
-GROUP_CHANNELS = ("webhook", "wecom", "dingtalk", "mqtt", "broadcast")
-PERSONAL_CHANNELS = ("sms", "feed")
 URGENT = ("critical", "emergency")
 
 

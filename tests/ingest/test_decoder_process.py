@@ -10,6 +10,7 @@ import sys
 import threading
 import time
 from collections.abc import Iterator
+from pathlib import Path
 
 import numpy as np
 import pytest
@@ -157,9 +158,11 @@ def test_stop_signals_are_left_to_the_collector(process: DecoderProcess, index: 
     to decode what it holds while it stops."""
     assert process.pid is not None
     process.decode(NOW_MS, MESSAGES)  # the child is up and has set its handlers
+    # the kernel says it ignores both (so a kill is discarded when sent, with nothing left to wait for)
+    ignored = int(_proc_status(process.pid)["SigIgn"], 16)
+    assert all(ignored >> (sig - 1) & 1 for sig in (signal.SIGINT, signal.SIGTERM)), hex(ignored)
     for sig in (signal.SIGINT, signal.SIGTERM):
         os.kill(process.pid, sig)
-    time.sleep(0.2)
     same(process.decode(NOW_MS, MESSAGES[:2]), here(index, MESSAGES[:2]))
     assert process.restarts == 0 and process.pid is not None
 
@@ -225,3 +228,8 @@ def test_a_collector_that_exits_without_closing_its_decoder_still_exits() -> Non
         parent.kill()
         parent.stdout.close()
     assert wait_exited(child, 10)
+
+
+def _proc_status(pid: int) -> dict[str, str]:
+    lines = Path(f"/proc/{pid}/status").read_text().splitlines()
+    return {k: v.strip() for k, v in (line.split(":", 1) for line in lines if ":" in line)}

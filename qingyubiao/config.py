@@ -19,7 +19,7 @@ from typing import Annotated, Any, Literal
 from urllib.parse import unquote, urlsplit
 from zoneinfo import ZoneInfo, ZoneInfoNotFoundError
 
-from pydantic import BaseModel, ConfigDict, Field, ValidationError, field_validator
+from pydantic import BaseModel, ConfigDict, Field, ValidationError, field_validator, model_validator
 
 from qingyubiao.catalogue import METRICS
 
@@ -181,6 +181,8 @@ class InfluxSettings(_Strict):
     org: str | None = None
     bucket: str | None = None
     database: str | None = None  # InfluxQL database for reads (/query?db=); default: the bucket
+    # v2: /api/v2/write (InfluxDB 1.8+, 2.x, 3.x, VictoriaMetrics); v1: /write?db= for InfluxDB 1.0-1.7
+    api: Literal["v2", "v1"] = "v2"
     batch_size: int = Field(default=10_000, ge=1)  # readings (lines) per write request
     flush_interval_ms: int = Field(default=1_000, ge=0)  # wait this long for a fuller request
     timeout_ms: int = Field(default=10_000, ge=100)
@@ -209,6 +211,9 @@ class StoreSettings(_Strict):
     db: str = "data/qyb.sqlite"
     retention_days: float = Field(default=400.0, gt=0)  # raw readings; rollups are kept
     synchronous: Literal["FULL", "NORMAL"] = "FULL"
+    # where the API, the pages and `qyb export` read readings: the embedded SQLite store, or the InfluxDB
+    # the collector forwards to (deployment.influx; InfluxQL, for a township or county box)
+    read: Literal["sqlite", "influx"] = "sqlite"
 
 
 HHMM_RANGE = r"^([01][0-9]|2[0-3]):[0-5][0-9]-([01][0-9]|2[0-3]):[0-5][0-9]$"
@@ -301,6 +306,12 @@ class Deployment(_Strict):
     # loopback by default: the metrics name every device and village; 0.0.0.0 for a scraper on another box
     metrics_addr: str = Field(default="127.0.0.1", min_length=1)
 
+    @model_validator(mode="after")
+    def _reads_from_a_store_that_exists(self) -> Deployment:
+        if self.store.read == "influx" and not self.influx.url:
+            raise ValueError("store.read = influx needs deployment.influx.url (QYB_INFLUX_URL)")
+        return self
+
 
 class Config(_Strict):
     deployment: Deployment = Deployment()
@@ -328,6 +339,10 @@ ENV_OVERRIDES: dict[str, tuple[str, ...]] = {
     "QYB_INFLUX_TOKEN": ("deployment", "influx", "token"),
     "QYB_INFLUX_ORG": ("deployment", "influx", "org"),
     "QYB_INFLUX_BUCKET": ("deployment", "influx", "bucket"),
+    "QYB_INFLUX_DATABASE": ("deployment", "influx", "database"),
+    "QYB_INFLUX_API": ("deployment", "influx", "api"),
+    "QYB_INFLUX_SPOOL_DIR": ("deployment", "influx", "spool_dir"),
+    "QYB_READ_STORE": ("deployment", "store", "read"),
     "QYB_METRICS_PORT": ("deployment", "metrics_port"),
     "QYB_METRICS_ADDR": ("deployment", "metrics_addr"),
     "QYB_TOKEN_TTL_DAYS": ("deployment", "api", "token_ttl_days"),

@@ -13,7 +13,7 @@ from qingyubiao.config import load_config
 from qingyubiao.series import SeriesIndex
 from qingyubiao.timeutil import iso
 from qyb.args import Command, parse_when
-from qyb.system import open_store
+from qyb.system import open_reader, open_store
 
 
 def register(command: Command) -> None:
@@ -54,7 +54,7 @@ def _check(args: argparse.Namespace) -> int:
 def _export(args: argparse.Namespace) -> int:
     config = load_config(args.config)
     index = SeriesIndex(config)
-    store = open_store(config, index, readonly=True)
+    store = open_reader(config, index)  # deployment.store.read: SQLite or InfluxDB
     tz = ZoneInfo(config.village[0].tz)
     start = parse_when(args.start, tz) if args.start else None
     end = parse_when(args.end, tz) if args.end else None

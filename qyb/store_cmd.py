@@ -27,7 +27,7 @@ from qingyubiao.store import ExportRow
 from qyb.args import Command
 
 if TYPE_CHECKING:  # imported when used: every `qyb` command parses the arguments this module adds
-    from ingest.store.influx import InfluxWriter
+    from ingest.store.influx import LineWriter
 
 log = logging.getLogger(__name__)
 
@@ -68,7 +68,7 @@ def _batch(cols: tuple[list[int], list[int], list[float], list[int]]) -> Batch:
     )
 
 
-def write_with_retries(writer: InfluxWriter, body: str, settings: InfluxSettings) -> None:
+def write_with_retries(writer: LineWriter, body: str, settings: InfluxSettings) -> None:
     from ingest.store.influx import WriteFailed
 
     for attempt in range(1, MAX_ATTEMPTS + 1):
@@ -85,7 +85,7 @@ def write_with_retries(writer: InfluxWriter, body: str, settings: InfluxSettings
 
 def migrate(config: Config, index: SeriesIndex, village: str | None, since_ms: int | None) -> int:
     """Copy readings from the SQLite store into InfluxDB. Returns how many were written."""
-    from ingest.store.influx import InfluxWriter, LineEncoder
+    from ingest.store.influx import LineEncoder, influx_writer
     from ingest.store.sqlite import SqliteStore
 
     db = Path(config.deployment.store.db)
@@ -98,7 +98,7 @@ def migrate(config: Config, index: SeriesIndex, village: str | None, since_ms: i
         config.village_by_id(village)  # KeyError for an unknown village
     series = None if village is None else [i for i, k in enumerate(index.keys) if k.village == village]
     source = SqliteStore(db, index, readonly=True)
-    writer = InfluxWriter(settings)
+    writer = influx_writer(settings)
     encoder = LineEncoder(config, index)
     written, t0 = 0, time.monotonic()
     try:

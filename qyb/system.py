@@ -29,6 +29,7 @@ if TYPE_CHECKING:  # every `qyb` command imports this module: the heavy parts ar
     from ingest.health import Health
     from ingest.metrics import IngestMetrics
     from ingest.store.sqlite import SqliteStore
+    from qingyubiao.store import ReadingReader
 
 log = logging.getLogger("qyb")
 
@@ -47,6 +48,15 @@ def open_store(config: Config, index: SeriesIndex, readonly: bool = False) -> Sq
         dead_letter_limit=config.deployment.ingest.dead_letter_limit,
         readonly=readonly,
     )
+
+
+def open_reader(config: Config, index: SeriesIndex) -> ReadingReader:
+    """Where readings are read (deployment.store.read): the SQLite file, or InfluxDB through InfluxQL."""
+    if config.deployment.store.read == "influx":
+        from ingest.store.influxql import InfluxQLReader
+
+        return InfluxQLReader(config, index, config.deployment.influx)
+    return open_store(config, index, readonly=True)
 
 
 @dataclass
@@ -162,16 +172,16 @@ def build_api(config: Config, stream_poll_s: float = 2.0) -> FastAPI:
     db = config.deployment.store.db
     # Create the schema and series ids if the collector has not yet, so the reader knows every series.
     SqliteStore(db, index, synchronous=config.deployment.store.synchronous).close()
-    reader = SqliteStore(db, index, readonly=True)
+    local = SqliteStore(db, index, readonly=True)  # the collector's own log: dead letters, devices' status
     outbox = Outbox(db, readonly=True)  # the collector's: the phone page's notices and the ack links' references
     return create_app(
         config,
         index=index,
         stream_poll_s=stream_poll_s,
         ack_secret=config.deployment.notify.ack_secret,  # the collector signs with the same one
-        reader=reader,
-        ingest_log=reader,
-        device_statuses=reader.device_statuses,
+        reader=open_reader(config, index),
+        ingest_log=local,
+        device_statuses=local.device_statuses,
         alerts=SqliteAlertStore(db),
         users=UserStore(db, config),
         rules=AlertRuleBook(config, config.deployment.alerts.rules_file),

@@ -28,10 +28,9 @@ import logging
 import threading
 import time
 from collections.abc import Callable
-from typing import Protocol
 
 from ingest.metrics import IngestMetrics
-from ingest.store.influx import InfluxWriter, LineEncoder, WriteFailed
+from ingest.store.influx import LineEncoder, LineWriter, WriteFailed, influx_writer
 from ingest.store.spool import Record, Spool
 from qingyubiao.batch import Batch
 from qingyubiao.config import Config, InfluxSettings
@@ -41,14 +40,6 @@ from qingyubiao.series import SeriesIndex
 log = logging.getLogger(__name__)
 
 WARN_RATIO = 0.8  # warn when the spool holds this share of its bound
-
-
-class LineWriter(Protocol):
-    def write(self, body: bytes) -> None:
-        """Write line protocol; raise WriteFailed."""
-        ...
-
-    def close(self) -> None: ...
 
 
 class Forwarder:
@@ -248,7 +239,7 @@ def influx_forwarder(config: Config, index: SeriesIndex, metrics: IngestMetrics 
     """The started InfluxDB forwarder for `deployment.influx` (whose url must be set)."""
     s = config.deployment.influx
     spool = Spool(s.spool_dir, s.spool_max_bytes, fsync=s.spool_fsync)
-    forwarder = Forwarder("influxdb", LineEncoder(config, index), InfluxWriter(s), spool, s, metrics)
+    forwarder = Forwarder("influxdb", LineEncoder(config, index), influx_writer(s), spool, s, metrics)
     if spool.depth:
         log.info("%d batches (%d bytes) wait in the InfluxDB spool; replaying", spool.depth, spool.pending_bytes)
     forwarder.start()

@@ -18,6 +18,8 @@ from __future__ import annotations
 import gzip
 import logging
 from itertools import repeat
+from typing import Protocol
+from urllib.parse import urlencode
 
 import numpy as np
 import urllib3
@@ -165,3 +167,59 @@ class InfluxWriter:
     def close(self) -> None:
         self._api.close()
         self._client.close()
+
+
+class InfluxV1Writer:
+    """Synchronous writes to InfluxDB 1.x's own /write (1.0-1.7 have no /api/v2/write): database and
+    retention policy from `database` (or a "db/rp" bucket), a token as `Authorization: Token`, gzip at
+    level 1 as above. Same contract as InfluxWriter: returns, or raises WriteFailed."""
+
+    def __init__(self, settings: InfluxSettings) -> None:
+        if not settings.url:
+            raise ValueError("deployment.influx.url (QYB_INFLUX_URL) is not set")
+        db, _, rp = (settings.database or settings.bucket or "").partition("/")
+        if not db:
+            raise ValueError("InfluxDB 1.x needs deployment.influx.database (QYB_INFLUX_DATABASE)")
+        self.settings = settings
+        self.url = settings.url.rstrip("/") + "/write"
+        self.fields = {"db": db, "precision": "ms", **({"rp": rp} if rp else {})}
+        self.headers = {"Content-Type": "text/plain; charset=utf-8"}
+        if settings.token:
+            self.headers["Authorization"] = f"Token {settings.token}"
+        if settings.gzip:
+            self.headers["Content-Encoding"] = "gzip"
+        self._http = urllib3.PoolManager(maxsize=2, retries=False)
+        self._timeout = urllib3.Timeout(total=settings.timeout_ms / 1000)
+
+    def write(self, body: bytes | str) -> None:
+        data = body.encode() if isinstance(body, str) else body
+        if self.settings.gzip:
+            data = gzip.compress(data, compresslevel=GZIP_LEVEL)
+        url = f"{self.url}?{urlencode(self.fields)}"
+        try:
+            r = self._http.request("POST", url, body=data, headers=self.headers, timeout=self._timeout)
+        except urllib3.exceptions.NewConnectionError as e:
+            raise WriteFailed("network", True, str(e)[:300]) from None
+        except (urllib3.exceptions.TimeoutError, TimeoutError) as e:
+            raise WriteFailed("timeout", True, str(e)[:300]) from None
+        except (urllib3.exceptions.HTTPError, OSError) as e:
+            raise WriteFailed("network", True, str(e)[:300]) from None
+        if r.status >= 300:
+            detail = r.data[:300].decode(errors="replace") or str(r.reason)
+            raise WriteFailed(str(r.status), _retriable(r.status), detail, retry_after_s(r.headers.get("Retry-After")))
+
+    def close(self) -> None:
+        self._http.clear()
+
+
+class LineWriter(Protocol):
+    def write(self, body: bytes | str) -> None:
+        """Write line protocol; raise WriteFailed."""
+        ...
+
+    def close(self) -> None: ...
+
+
+def influx_writer(settings: InfluxSettings) -> LineWriter:
+    """The writer for `deployment.influx.api`: v2 (/api/v2/write: 1.8+, 2.x, 3.x, VictoriaMetrics) or v1."""
+    return InfluxV1Writer(settings) if settings.api == "v1" else InfluxWriter(settings)

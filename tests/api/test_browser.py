@@ -23,6 +23,7 @@ from api.users import UserStore
 from ingest.store.sqlite_alerts import SqliteAlertStore
 from qingyubiao.config import Config
 from tests.conftest import REPO, Mosquitto, free_port, need, qyb, qyb_env, spawn_qyb, wait_for
+from tests.influx.servers import Influxd1
 
 if TYPE_CHECKING:
     from playwright.sync_api import Browser, BrowserContext
@@ -45,8 +46,12 @@ ACK_SECRET = "browser-test-ack-secret"
 
 
 @pytest.fixture
-def running(mosquitto: Mosquitto, village: Config, tmp_path: Path) -> Iterator[dict[str, object]]:
-    """Collector and API processes on one database, with simulated readings stored."""
+def running(
+    mosquitto: Mosquitto, village: Config, tmp_path: Path, request: pytest.FixtureRequest
+) -> Iterator[dict[str, object]]:
+    """Collector and API processes on one database, with simulated readings stored. With the parameter
+    "influx", the collector forwards to a real influxd 1.6 (its /write API) and the API reads the readings
+    from there (deployment.store.read = influx)."""
     chromium = need("chromium")
     db = tmp_path / "qyb.sqlite"
     port = free_port()
@@ -55,6 +60,13 @@ def running(mosquitto: Mosquitto, village: Config, tmp_path: Path) -> Iterator[d
         mosquitto, db, QYB_ACK_SECRET=ACK_SECRET, QYB_PUBLIC_URL=f"http://127.0.0.1:{port}", QYB_TOKEN_RECHECK_S="1",
         QYB_METRICS_PORT=str(free_port()),  # the collector's, where the API reads the box's problems
     )  # fmt: skip
+    influxd = None
+    if getattr(request, "param", "sqlite") == "influx":
+        influxd = Influxd1(need("influxd"), tmp_path / "influxd")
+        influxd.start()
+        influxd.create_database("qyb")
+        env |= {"QYB_INFLUX_URL": influxd.url, "QYB_INFLUX_API": "v1", "QYB_INFLUX_DATABASE": "qyb",
+                "QYB_INFLUX_SPOOL_DIR": str(tmp_path / "spool"), "QYB_READ_STORE": "influx"}  # fmt: skip
     collect_log = tmp_path / "collect.log"
     collector = spawn_qyb("collect", env=env, log=collect_log)
     procs = [collector]
@@ -85,6 +97,8 @@ def running(mosquitto: Mosquitto, village: Config, tmp_path: Path) -> Iterator[d
         for p in reversed(procs):
             p.terminate()
             p.wait(10)
+        if influxd is not None:
+            influxd.stop()
 
 
 def _answers(url: str) -> bool:
@@ -121,6 +135,7 @@ def phone_context(browser: Browser) -> BrowserContext:
     )
 
 
+@pytest.mark.parametrize("running", ["sqlite", "influx"], indirect=True)
 def test_phone_page_live_values_alert_ack_offline_and_size(running: dict[str, object]) -> None:
     from playwright.sync_api import expect, sync_playwright
 

@@ -118,3 +118,25 @@ def test_a_bad_or_future_last_event_id_starts_at_the_newest(base: str, world: Ap
     for sent in ("banana", "999999"):
         got = read(base, world, FARMER, lambda g: "id" in g[0], last_id=sent)
         assert got[0]["id"] == str(newest), sent
+
+
+def test_a_quiet_stream_is_kept_open_by_comments_and_sends_chinese_as_utf8(
+    base: str, world: ApiWorld, paging: Paging, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    # FastAPI's SSE keepalive (15 s in production), made short so the test sees two of them on a quiet stream
+    monkeypatch.setattr("fastapi.routing._PING_INTERVAL", 0.3)
+    url = f"{base}{V}/stream?access_token={world.tokens[FARMER]}"
+    lines: list[str] = []
+    with httpx.stream("GET", url, headers={"Last-Event-ID": str(world.outbox.newest_id())}, timeout=10) as r:
+        assert r.headers["content-type"].startswith("text/event-stream")
+        assert r.headers["cache-control"] == "no-cache" and r.headers["x-accel-buffering"] == "no"
+        raw = r.iter_lines()
+        while sum(line.startswith(":") for line in lines) < 2:  # the sites are sent once; then it is quiet
+            lines.append(next(raw))
+        paging.fire("gh01")
+        while not any(line.startswith("event: notice") for line in lines):
+            lines.append(next(raw))
+        lines.append(next(raw))  # the notice's data line
+    assert ": ping" in lines
+    data = next(line for line in reversed(lines) if line.startswith("data: "))
+    assert "1号棚" in data and "\\u" not in data  # three bytes a character on 4G, not six of escape

@@ -10,6 +10,7 @@ readings gathers whole rows.
 from __future__ import annotations
 
 from dataclasses import dataclass, field
+from typing import Any, TypedDict
 
 import numpy as np
 from numpy.typing import NDArray
@@ -75,7 +76,15 @@ class Plan:
 
     def cell_bytes(self) -> int:
         """Bytes of parameters per (series, slot) cell."""
-        per = [self.rule_of, self.channel, self.band_day, self.band_night, self.for_ms, self.need, self.horizon_min]
+        per: list[NDArray[Any]] = [
+            self.rule_of,
+            self.channel,
+            self.band_day,
+            self.band_night,
+            self.for_ms,
+            self.need,
+            self.horizon_min,
+        ]
         return sum(a.nbytes for a in per) // max(1, self.rule_of.size)
 
 
@@ -100,12 +109,12 @@ def compile_plan(config: Config, rules: RuleSet, index: SeriesIndex | None = Non
     pairs: list[list[int]] = []
     for (vid, did), ref in index.devices.items():
         if "air_temp_c" in ref.device.metrics and "air_rh_pct" in ref.device.metrics:
-            row = [ref.series["air_temp_c"], ref.series["air_rh_pct"]]
+            pair = [ref.series["air_temp_c"], ref.series["air_rh_pct"]]
             for m in DERIVED_METRICS:
-                row.append(len(keys))
+                pair.append(len(keys))
                 keys.append(SeriesKey(vid, ref.site.id, did, m))
                 interval_s.append(ref.device.interval_s)
-            pairs.append(row)
+            pairs.append(pair)
     S = len(keys)
     village_ids = [v.id for v in config.village]
     vnum = {v: i for i, v in enumerate(village_ids)}
@@ -177,7 +186,20 @@ def compile_plan(config: Config, rules: RuleSet, index: SeriesIndex | None = Non
     )
 
 
-def _cells(rule_of: NDArray[np.int32], rules: list[Rule]) -> dict[str, object]:
+class _Cells(TypedDict):
+    """The per-cell fields of a Plan."""
+
+    channel: NDArray[np.int8]
+    band_day: NDArray[np.float32]
+    band_night: NDArray[np.float32]
+    for_ms: NDArray[np.int64]
+    need: NDArray[np.int16]
+    horizon_min: NDArray[np.float64]
+    uses: set[int]
+    daynight: bool
+
+
+def _cells(rule_of: NDArray[np.int32], rules: list[Rule]) -> _Cells:
     """Per-cell parameter arrays from the rule of each cell (padding never fires)."""
     n = len(rules)
     t_day = np.array([r.band(True) for r in rules] + [(-_INF, _INF, -_INF, _INF)], dtype=np.float32)

@@ -104,19 +104,20 @@ def _run_case(config: Config, plan: Any, index: SeriesIndex, case: dict[str, Any
     expects = sorted(case.get("expect", []), key=lambda e: duration_ms(e["at"]))
     mgr = AlertManager(config, plan)
     k = 0
-    for e in expects:
-        at = start + duration_ms(e["at"])
+    for want in expects:
+        at = start + duration_ms(want["at"])
         while k < steps and start + k * step <= at:
             ts = start + k * step
             b = BatchBuilder()
             for series, vals in columns:
-                if k < len(vals) and vals[k] is not None:
-                    b.add(series, ts, float(vals[k]), 0)  # type: ignore[arg-type]
+                value = vals[k] if k < len(vals) else None
+                if value is not None:
+                    b.add(series, ts, value, 0)
             mgr.handle(b.build(index.lo, index.hi), ts)
             mgr.tick(ts)
             k += 1
         result.checks += 1
-        _check(mgr, e, result)
+        _check(mgr, want, result)
     return result
 
 

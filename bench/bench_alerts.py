@@ -71,7 +71,7 @@ def synthetic_plan(n: int, rules: list[Rule]) -> Plan:
         peer_group=np.full(n, -1, np.int32),
         rules=rules,
         rule_of=rule_of,
-        **_cells(rule_of, rules),  # type: ignore[arg-type]
+        **_cells(rule_of, rules),
     )
 
 

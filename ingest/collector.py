@@ -184,7 +184,8 @@ class Collector:
             topic = msg.topic
         except UnicodeDecodeError:
             topic = "<topic is not UTF-8>"
-        item = (topic, msg.payload, msg.mid, msg.qos, self._generation, time.monotonic())
+        # paho types the payload bytes | bytearray; it is bytes, and bytes() of bytes is the same object
+        item = (topic, bytes(msg.payload), msg.mid, msg.qos, self._generation, time.monotonic())
         with self._inbox_lock:
             self._inbox.append(item)
 

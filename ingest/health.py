@@ -52,7 +52,6 @@ class Health:
         detail = " ".join(detail.split())[:300]
         with self._lock:
             old = self._problems.get(part)
-            new = old is None
             if old is None or old.detail != detail:
                 if old is not None:
                     self._gauge.remove(part.value, old.detail)
@@ -61,7 +60,7 @@ class Health:
                 self._gauge.labels(part.value, detail).set(problem.since_ms / 1000)
             else:
                 problem = old
-            say = new or old.detail != detail or now - self._logged.get(part, 0.0) >= REPEAT_LOG_S
+            say = old is None or old.detail != detail or now - self._logged.get(part, 0.0) >= REPEAT_LOG_S
             if say:
                 self._logged[part] = now
             # retries call again (the store every second, paho every 1-30 s): the page goes on the first
@@ -70,7 +69,7 @@ class Health:
             if page:
                 self._paged.add(part)
         if say:
-            since = "" if new else f" (since {(now * 1000 - problem.since_ms) / 60_000:.0f} min)"
+            since = "" if old is None else f" (since {(now * 1000 - problem.since_ms) / 60_000:.0f} min)"
             log.error("%s%s", problem.text_en, since)
         if page and self._on_change is not None:
             self._notify(problem, False)

@@ -62,7 +62,7 @@ class ChirpstackUp(msgspec.Struct, rename="camel"):
     f_cnt: int | None = None
 
 
-uplink_decoder = msgspec.json.Decoder(Uplink | list[Uplink])  # type: ignore[arg-type]
+uplink_decoder = msgspec.json.Decoder(Uplink | list[Uplink])
 gateway_decoder = msgspec.json.Decoder(GatewayBatch)
 chirpstack_decoder = msgspec.json.Decoder(ChirpstackUp)
 encoder = msgspec.json.Encoder()

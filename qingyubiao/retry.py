@@ -39,7 +39,7 @@ def backoff_s(
     """Seconds to wait before try number `attempt + 1` (attempt 1 = the first failure): initial × 2^(attempt-1),
     capped at max, with equal jitter; at least what the server asked for in Retry-After, up to max (a
     server cannot park us for a day)."""
-    delay = min(max_s, initial_s * 2 ** min(max(attempt - 1, 0), 30))
+    delay = min(max_s, initial_s * 2.0 ** min(max(attempt - 1, 0), 30))
     delay *= 1 - JITTER * (rng or random).random()
     if retry_after is not None:
         delay = max(delay, min(retry_after, max_s))

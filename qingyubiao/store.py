@@ -78,7 +78,7 @@ class ReadingWriter(Protocol):
 class BatchSink(Protocol):
     """Anything that consumes stored batches (the alert engine)."""
 
-    def handle(self, batch: Batch, now_ms: int) -> None: ...
+    def handle(self, batch: Batch, now_ms: int) -> object: ...  # what it returns is not used
 
 
 class ReadingReader(Protocol):

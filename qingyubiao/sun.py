@@ -37,7 +37,7 @@ def elevation_deg(ts_ms: ArrayLike, lat: float, lon: float) -> NDArray[np.float6
     hour_angle = np.deg2rad(gmst_h * 15.0 + lon) - right_asc
     phi = np.deg2rad(lat)
     sin_el = np.sin(phi) * np.sin(declination) + np.cos(phi) * np.cos(declination) * np.cos(hour_angle)
-    return np.rad2deg(np.arcsin(np.clip(sin_el, -1.0, 1.0)))
+    return np.asarray(np.rad2deg(np.arcsin(np.clip(sin_el, -1.0, 1.0))), dtype=np.float64)
 
 
 def is_day(ts_ms: ArrayLike, lat: float, lon: float) -> NDArray[np.bool_]:

@@ -61,9 +61,9 @@ def _sim(args: argparse.Namespace) -> int:
         return 0
     if args.count is None:
         raise ValueError("give --count N, or --twin (see qyb sim --help)")
-    fmt = args.format or "device"
-    if fmt == "auto":
+    if args.format == "auto":
         raise ValueError("--format auto is for the twin; use device, gateway or chirpstack with --count")
+    fmt: publisher.Format = args.format or "device"  # argparse's choices leave the other three
     start = (
         parse_when(args.start, tz) / 1000
         if args.start

@@ -50,8 +50,10 @@ def batches_of(rows: Iterable[ExportRow], index: SeriesIndex, size: int) -> Iter
         s = index.find(r.village, r.device, r.metric)
         if s is None:
             continue
-        for col, v in zip(cols, (s, r.ts_ms, r.value, r.flags), strict=True):
-            col.append(v)
+        cols[0].append(s)
+        cols[1].append(r.ts_ms)
+        cols[2].append(r.value)
+        cols[3].append(r.flags)
         if len(cols[0]) >= size:
             yield _batch(cols)
             cols = ([], [], [], [])

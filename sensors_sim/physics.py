@@ -164,7 +164,7 @@ class Physics:
 
     def _chunk(self, k: int) -> Chunk:
         dt = self.dt
-        t = self.t + dt * np.arange(k)
+        t = self.t + dt * np.arange(k, dtype=np.float64)
         cell_weather = [w.at(t) for w in self.weathers]
         outdoor = [cell_weather[c] for c in self.village_cell]
         n_gh = len(self.gh_idx)

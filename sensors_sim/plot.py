@@ -46,7 +46,7 @@ def plot_day(
         ax.fill_between(when, 0, 1, where=night, transform=ax.get_xaxis_transform(), color="#1b2a49", alpha=0.08,
                         linewidth=0)  # fmt: skip
         ax.grid(alpha=0.3)
-    colors = plt.get_cmap("tab10").colors
+    colors = [plt.get_cmap("tab10")(i) for i in range(10)]
     for i, h in enumerate(houses):
         ax_t.plot(when, tr.site(h, "air_temp_c"), color=colors[i], lw=1.6, label=f"{h} air")
         ax_rh.plot(when, tr.site(h, "air_rh_pct"), color=colors[i], lw=1.4, label=f"{h}")

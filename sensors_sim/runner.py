@@ -12,6 +12,7 @@ from dataclasses import dataclass
 
 from qingyubiao.config import Config
 from sensors_sim import pacing, publisher
+from sensors_sim.physics import SPIN_UP_S
 from sensors_sim.replay import read_jsonl, write_jsonl
 from sensors_sim.scale import scale_config
 from sensors_sim.scenario import Scenario, load
@@ -51,9 +52,8 @@ def build(config: Config, run: TwinRun, now_s: float) -> tuple[Twin, float, Scen
         start = pacing.start_for(hours, run.speed, now_s)
     if scenario is not None and (run.start_s is not None or run.hours is not None):
         raise ValueError("a scenario sets its own start and length; leave out --start and --hours")
-    spin_up = 6 * 3600.0 if run.villages else None
-    twin = Twin(config, seed=run.seed, start_s=start, scenario=scenario, fmt=run.fmt,
-                **({"spin_up_s": spin_up} if spin_up else {}))  # fmt: skip
+    spin_up = 6 * 3600.0 if run.villages else SPIN_UP_S
+    twin = Twin(config, seed=run.seed, start_s=start, scenario=scenario, fmt=run.fmt, spin_up_s=spin_up)
     return twin, start + hours * 3600.0, scenario
 
 

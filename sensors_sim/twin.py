@@ -13,7 +13,7 @@ from __future__ import annotations
 from collections.abc import Callable, Iterator
 from dataclasses import dataclass, field
 from operator import itemgetter
-from typing import Literal
+from typing import Literal, TypedDict
 
 import numpy as np
 from numpy.typing import NDArray
@@ -66,11 +66,20 @@ class _Plan:
     lora: NDArray[np.bool_]
 
 
+class _Held(TypedDict):
+    """One reading a device keeps while its link is down, in its uplink's JSON shape."""
+
+    ts: float
+    seq: int
+    m: dict[str, float]
+    bat_v: float
+
+
 @dataclass
 class _Backlog:
     """Readings a device keeps while its link is down, sent as one array or batch when it returns."""
 
-    items: list[dict[str, object]] = field(default_factory=list)
+    items: list[_Held] = field(default_factory=list)
 
 
 class Twin:
@@ -129,7 +138,9 @@ class Twin:
 
     def _plan(self) -> _Plan:
         site_pos = {(s.village, s.site): i for i, s in enumerate(self.physics.sites)}
-        devices, dev_site, series_dev, series_metric, series_site, dev_series = [], [], [], [], [], []
+        devices: list[tuple[int, Device]] = []
+        series_metric: list[str] = []
+        dev_site, series_dev, series_site, dev_series = [], [], [], []
         every, phase, second, route = [], [], [], []
         rng = np.random.default_rng([self.seed, 5])
         steps_per_s = 1.0 / self.physics.dt
@@ -302,7 +313,7 @@ class Twin:
                     m = {name: row[s] for name, s in names}
                     if down_i is not None and down_i[di]:
                         self.backlog.setdefault(di, _Backlog()).items.append(
-                            {"ts": ts_i[di], "seq": seq_i[di], "m": m, "bat_v": bat_i[di]}
+                            _Held(ts=ts_i[di], seq=seq_i[di], m=m, bat_v=bat_i[di])
                         )
                         continue
                 copies = 2 if dup_i is not None and dup_i[di] else 1
@@ -363,16 +374,16 @@ class Twin:
                         it["m"],
                         it["bat_v"],
                         None,
-                        None,  # type: ignore[arg-type]
+                        None,
                     )
                     msgs.append((at_s, topics.chirpstack_up(_app(v), d.dev_eui or ""), payload))
             elif r == "gateway":
                 per_gateway.setdefault((vi, d.gateway or "gw-sim"), []).extend({"dev": d.id, **it} for it in items)
             else:
                 msgs.append((at_s, topics.device_up(v.id, d.id), encoder.encode(items)))
-        for (vi, gw), items in per_gateway.items():
-            for start in range(0, len(items), MAX_BATCH_READINGS):
-                part = items[start : start + MAX_BATCH_READINGS]
+        for (vi, gw), readings in per_gateway.items():
+            for start in range(0, len(readings), MAX_BATCH_READINGS):
+                part = readings[start : start + MAX_BATCH_READINGS]
                 msgs.append(
                     (at_s, topics.gateway_up(p.villages[vi].id, gw), encoder.encode({"gw": gw, "readings": part}))
                 )
@@ -417,7 +428,7 @@ class Twin:
 def _getter(idx: list[int]) -> Callable[[list[float]], tuple[float, ...]]:
     """A fast picker of a device's values from a row of all series."""
     if len(idx) > 1:
-        return itemgetter(*idx)  # type: ignore[return-value]
+        return itemgetter(*idx)
     if len(idx) == 1:
         only = idx[0]
         return lambda row: (row[only],)

@@ -90,8 +90,8 @@ def build_channels(
         channels.append(
             DingTalkChannel(s.dingtalk.url, s.dingtalk.secret, client, s.dingtalk.per_minute, s.dingtalk.lang)
         )
-    if s.sms.url:
-        sms = s.sms
+    sms = s.sms
+    if sms.url:
         phones = LivePeople(config, directory, lambda p: p.phone)
         langs = {pid: prefs.lang for pid, prefs in s.person.items()}
         channels.append(SmsChannel(sms.url, sms.api_key, sms.sign_name, sms.template, sms.body_template, client,

@@ -210,7 +210,11 @@ class Outbox:
                 "SELECT episode, village, severity, audience, started_ms, first_due_ms, last_page_ms, repeats, "
                 "escalated, transition FROM notify_episode WHERE closed=0 AND acked=0 ORDER BY started_ms"
             ).fetchall()
-        return [OpenEpisode(*r[:8], bool(r[8]), Transition(**json.loads(r[9]))) for r in rows]
+        out = []
+        for r in rows:
+            head: tuple[str, str, str, str, int, int, int, int] = r[:8]  # typed, so mypy can check the fields
+            out.append(OpenEpisode(*head, bool(r[8]), Transition(**json.loads(r[9]))))
+        return out
 
     # -- dispatching ------------------------------------------------------------------------
 
@@ -237,7 +241,8 @@ class Outbox:
                 Notice.from_json(r[0])
                 for r in self._db.execute("SELECT notice FROM notify_message WHERE send_id=? ORDER BY id", (row[0],))
             ]
-        return Send(*row[:8], notices=notices, recovered=bool(row[8]))
+        head: tuple[int, str, str, str, int, str, int, int] = row[:8]
+        return Send(*head, notices=notices, recovered=bool(row[8]))
 
     def pending(self, channel: str, target: str, now_ms: int) -> list[Pending]:
         with self._lock:

@@ -124,7 +124,7 @@ def page_for(state: ApiState, link: Link) -> AckPage:
         return described(link, "cleared", heading, [(f"恢复时间：{ended[0]}", f"Cleared at {ended[1]}"), *acked])
     if acked:
         return described(link, "already", ("这条告警已经确认过了", "This alert was already acknowledged"), acked)
-    heading: Text = ("请确认收到这条告警", "Please confirm you have seen this alert")
+    heading = ("请确认收到这条告警", "Please confirm you have seen this alert")
     stops: Text = ("确认后不再重复提醒，也不再升级。", "This stops the reminders and the escalation.")
     if link.group:  # a group chat: whoever taps says who they are, so the record names who went to look
         choose: Text = ("请点您自己的名字：", "Tap your own name:")
@@ -198,7 +198,8 @@ _PAGES: dict[int | str, dict[str, Any]] = {
     404: _html("链接无效 / a forged, cut or unknown link"),
     410: _html("链接已过期 / the link has expired"),
     503: _html("一键确认未开启 / no ack secret is set"),
-} | errors(413, 414, 422)
+    **errors(413, 414, 422),
+}
 LinkToken = Annotated[str, Path(max_length=300, description="the signed token from the message")]
 
 

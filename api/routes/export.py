@@ -30,7 +30,7 @@ log = logging.getLogger("qyb.api")
     "/villages/{village}/export.csv",
     summary="readings of a range as CSV (ts, village, site, device, metric, value)",
     response_class=StreamingResponse,
-    responses={200: {"content": {"text/csv": {"schema": {"type": "string"}}}}} | errors(400, 404),
+    responses={200: {"content": {"text/csv": {"schema": {"type": "string"}}}}, **errors(400, 404)},
 )
 def export_csv(
     village: VillageId,

@@ -117,7 +117,7 @@ async def latest(village: VillageId, site: SiteId, caller: CallerDep, state: Sta
     summary="one metric over a range, per step",
     response_model=HistoryOut,
     response_class=Response,
-    responses={200: {"content": {"application/json": {}}}} | errors(400, 404),
+    responses={200: {"content": {"application/json": {}}}, **errors(400, 404)},
 )
 def history(  # a plain def, in the threadpool: inline on the event loop it made `latest` wait (performance.md)
     village: VillageId,

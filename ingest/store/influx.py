@@ -70,7 +70,7 @@ def line_prefix(measurement: str, tags: dict[str, str], field: str) -> str:
 def series_tags(config: Config, index: SeriesIndex) -> list[tuple[str, dict[str, str]]]:
     """(measurement, tags) of every series, in series order."""
     sites = {(v.id, s.id): s for v in config.village for s in v.site}
-    out = []
+    out: list[tuple[str, dict[str, str]]] = []
     for k in index.keys:
         site = sites[(k.village, k.site)]
         out.append((site.kind, {"village": k.village, "site": k.site, "device": k.device, "crop": site.crop}))
@@ -151,10 +151,11 @@ class InfluxWriter:
         if self.settings.gzip:
             data = gzip.compress(data, compresslevel=GZIP_LEVEL)
         try:
-            self._api.write(self.bucket, self.org, record=data, write_precision=PRECISION)
+            # the client annotates the argument WritePrecision, but its constants (WritePrecision.MS) are str
+            self._api.write(self.bucket, self.org, record=data, write_precision=PRECISION)  # type: ignore[arg-type]
         except ApiException as e:
             status = int(e.status or 0)
-            retry_after = (e.headers or {}).get("Retry-After")
+            retry_after = e.headers.get("Retry-After") if e.headers else None
             detail = e.body if isinstance(e.body, str) and e.body else str(e.reason)
             raise WriteFailed(str(status), _retriable(status), detail[:300], retry_after_s(retry_after)) from None
         except urllib3.exceptions.NewConnectionError as e:  # a subclass of urllib3's TimeoutError

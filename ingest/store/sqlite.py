@@ -267,12 +267,12 @@ class SqliteStore:
             else:
                 merged[b] = [n, vmin, vmax, vsum]
         buckets = sorted(merged)
-        n = np.array([merged[b][0] for b in buckets], dtype=np.int64)
+        count = np.array([merged[b][0] for b in buckets], dtype=np.int64)
         return History(
             np.array(buckets, dtype=np.int64),
-            n,
+            count,
             np.array([merged[b][1] for b in buckets], dtype=np.float64),
-            np.array([merged[b][3] for b in buckets], dtype=np.float64) / np.maximum(n, 1),
+            np.array([merged[b][3] for b in buckets], dtype=np.float64) / np.maximum(count, 1),
             np.array([merged[b][2] for b in buckets], dtype=np.float64),
         )
 

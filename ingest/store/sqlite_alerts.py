@@ -11,6 +11,7 @@ from __future__ import annotations
 import threading
 from collections.abc import Sequence
 from pathlib import Path
+from typing import Any
 
 from qingyubiao.alerting import Episode, Silence, State, Transition
 from qingyubiao.sqlite import open_sqlite
@@ -47,6 +48,17 @@ _TR_COLS = (
     "episode, rule, kind, severity, audience, state, ts_ms, village, site, device, metric, value, threshold, "
     "late, inhibited_by, silenced_by, eta_min, text_zh, text_en"
 )
+
+
+def _fields(cols: str, row: Sequence[Any], floats: tuple[str, ...]) -> dict[str, Any]:
+    """A row as its dataclass's keywords (the columns are named as the fields): `late` back to a bool, and the
+    NULLs that stood for NaN (SQLite has no NaN) back to NaN."""
+    fields = dict(zip(cols.split(", "), row, strict=True))
+    fields["late"] = bool(fields["late"])
+    for name in floats:
+        if fields[name] is None:
+            fields[name] = float("nan")
+    return fields
 
 
 def _nan_to_none(x: float | None) -> float | None:
@@ -139,10 +151,7 @@ class SqliteAlertStore:
     def _episodes(self, where: str, args: tuple[object, ...]) -> list[Episode]:
         with self._lock:
             rows = self._db.execute(f"SELECT {_EP_COLS} FROM alert_episode WHERE {where}", args).fetchall()
-        return [
-            Episode(*r[:13], bool(r[13]), float("nan") if r[14] is None else r[14], *r[15:])  # type: ignore[arg-type]
-            for r in rows
-        ]
+        return [Episode(**_fields(_EP_COLS, r, ("value",))) for r in rows]
 
     def episode(self, id: str) -> Episode | None:
         found = self._episodes("id=?", (id,))
@@ -175,13 +184,7 @@ class SqliteAlertStore:
             rows = self._db.execute(
                 f"SELECT {_TR_COLS} FROM alert_transition WHERE episode=? ORDER BY id", (episode,)
             ).fetchall()
-        nan = float("nan")
-        out = []
-        for r in rows:
-            value = nan if r[11] is None else r[11]
-            threshold = nan if r[12] is None else r[12]
-            out.append(Transition(*r[:11], value, threshold, bool(r[13]), *r[14:]))
-        return out
+        return [Transition(**_fields(_TR_COLS, r, ("value", "threshold"))) for r in rows]
 
     def silences(self, active_at_ms: int | None = None) -> list[Silence]:
         with self._lock:

@@ -8,7 +8,7 @@ import re
 from dataclasses import replace
 from urllib.parse import quote
 
-import httpx
+import httpx2
 import pytest
 
 from alerts.notify.followup import FollowUp
@@ -32,13 +32,13 @@ def ack_of(world: ApiWorld, eid: str) -> tuple[str | None, int | None]:
     return e.ack_by, e.ack_ms
 
 
-def outcome(r: httpx.Response) -> str:
+def outcome(r: httpx2.Response) -> str:
     m = re.search(r'data-outcome="(\w+)"', r.text)
     assert m is not None, r.text
     return m.group(1)
 
 
-def no_store(r: httpx.Response) -> bool:
+def no_store(r: httpx2.Response) -> bool:
     return r.headers["cache-control"] == "no-store" and r.headers["content-type"].startswith("text/html")
 
 

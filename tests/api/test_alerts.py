@@ -8,6 +8,7 @@ import time
 from urllib.parse import quote
 
 import httpx
+import httpx2
 import uvicorn
 
 from qingyubiao.config import Person
@@ -71,7 +72,7 @@ def test_silences_are_created_listed_and_expired_by_the_secretary(world: ApiWorl
 
 def test_silences_for_an_unknown_rule_kind_or_site_are_refused(world: ApiWorld) -> None:
     # they were 201 and silenced nothing, while the secretary thought the alert quiet
-    def post(**kw: object) -> httpx.Response:
+    def post(**kw: object) -> httpx2.Response:
         body = {"reason": "换传感器", "duration_min": 30, **kw}
         return world.client.post(f"{V}/silences", json=body, headers=world.auth(SECRETARY))
 

@@ -26,7 +26,7 @@ from tests.conftest import REPO, Mosquitto, free_port, need, qyb, qyb_env, spawn
 from tests.influx.servers import Influxd1
 
 if TYPE_CHECKING:
-    from playwright.sync_api import Browser, BrowserContext
+    from playwright.sync_api import Browser, BrowserContext, ViewportSize
 
 pytestmark = pytest.mark.mosquitto
 
@@ -40,7 +40,7 @@ LAUNCH_ARGS = [
     "--no-first-run",
     "--disable-quic",
 ]
-PHONE = {"width": 360, "height": 740}
+PHONE: ViewportSize = {"width": 360, "height": 740}
 PAGE_BUDGET_BYTES = 200_000
 ACK_SECRET = "browser-test-ack-secret"
 

@@ -100,7 +100,7 @@ def test_an_unknown_query_parameter_is_named_not_ignored(world: ApiWorld) -> Non
 
 
 def test_people_are_bounded_too(world: ApiWorld) -> None:
-    person = {"id": "li-new", "name": "李" * 65, "phone": "13900000000", "role": "farmer"}
+    person: dict[str, object] = {"id": "li-new", "name": "李" * 65, "phone": "13900000000", "role": "farmer"}
     r = world.client.post(f"{V}/people", json=person, headers=world.auth(SECRETARY))
     assert r.status_code == 422 and r.json()["errors"][0]["where"] == "body.name"
     person = {**person, "name": "李新", "watch": ["gh01"] * 1_001}

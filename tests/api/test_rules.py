@@ -35,7 +35,8 @@ def test_a_site_override_changes_the_rules_in_force_for_that_site_only(world: Ap
     # what the collector will read from the same file
     rs = deployment_rules(world.db.parent / "rules.toml")
     rule = next(x for x in rs.rule if x.id == "tomato-cold-warning")
-    assert rs.for_site(rule, "gh01").night == 8.0 and rs.for_site(rule, "gh05").night == 10.0
+    gh01, gh05 = rs.for_site(rule, "gh01"), rs.for_site(rule, "gh05")
+    assert gh01 is not None and gh01.night == 8.0 and gh05 is not None and gh05.night == 10.0
     listed = world.client.get(f"{V}/rules/overrides", headers=world.auth(FARMER)).json()
     assert [(o["site"], o["rule"], o["night"]) for o in listed] == [("gh01", "tomato-cold-warning", 8.0)]
 

@@ -32,7 +32,7 @@ def test_quoting_survives_quotes_and_backslashes(influxd: Influxd1):
     influxd.write_v1("quoting", f"m,crop={escape_tag_value(crop)} f=1 1000")
     where = f"{ident('crop')} = {literal(crop)}"
     res = influxd.query(f"SELECT {ident('f')} FROM {ident('m')} WHERE {where}", db="quoting")
-    assert res["results"][0]["series"][0]["values"] == [[1000, 1]]  # type: ignore[index]
+    assert res["results"][0]["series"][0]["values"] == [[1000, 1]]
 
 
 def test_reader_needs_a_database(village: Config, index: SeriesIndex):

@@ -37,7 +37,7 @@ def test_latest_is_the_newest_valid_reading(reader: ReadingReader, dataset: Batc
 
 def test_latest_skips_out_of_range_readings(reader: ReadingReader, dataset: Batch):
     flagged = dataset.take((dataset.flags & BAD) != 0)
-    newest_bad = {}
+    newest_bad: dict[int, int] = {}
     for s, t in zip(flagged.series.tolist(), flagged.ts_ms.tolist(), strict=True):
         newest_bad[s] = max(t, newest_bad.get(s, 0))
     # series whose newest reading of all is out of range: latest must be an older, valid one

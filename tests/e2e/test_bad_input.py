@@ -16,6 +16,7 @@ import sqlite3
 import time
 import urllib.request
 from pathlib import Path
+from typing import Any
 
 import paho.mqtt.client as mqtt
 from paho.mqtt.enums import CallbackAPIVersion
@@ -52,7 +53,7 @@ def _reachable(host: str, port: int) -> bool:
     return True
 
 
-def _rows(db: Path, sql: str) -> list[tuple[object, ...]]:
+def _rows(db: Path, sql: str) -> list[tuple[Any, ...]]:
     with sqlite3.connect(f"file:{db}?mode=ro", uri=True) as conn:
         return conn.execute(sql).fetchall()
 
@@ -131,7 +132,7 @@ def test_bad_input_is_refused_counted_kept_and_good_readings_survive(mosquitto: 
     }
 
     def counts() -> dict[str, int]:
-        return dict(_rows(db, "SELECT reason, n FROM reject_count"))  # type: ignore[arg-type]
+        return dict(_rows(db, "SELECT reason, n FROM reject_count"))
 
     try:
         wait_for(lambda: db.exists() and counts() == want_reasons and len(_stored(db)) == 11, 20, "all cases stored")
@@ -176,7 +177,7 @@ def test_bad_input_is_refused_counted_kept_and_good_readings_survive(mosquitto: 
 
 def _stored(db: Path) -> dict[tuple[str, str, int], float]:
     rows = _rows(db, "SELECT s.device, s.metric, r.ts / 1000, r.value FROM reading r JOIN series s ON s.id = r.series")
-    return {(str(d), str(m), int(ts)): float(v) for d, m, ts, v in rows}  # type: ignore[arg-type]
+    return {(str(d), str(m), int(ts)): float(v) for d, m, ts, v in rows}
 
 
 def _expected_good(t: int) -> dict[tuple[str, str, int], float]:

@@ -11,6 +11,7 @@ import signal
 import sqlite3
 import subprocess
 import threading
+from functools import partial
 from pathlib import Path
 
 import pytest
@@ -52,6 +53,10 @@ def count(db: Path) -> int:
             return int(conn.execute("SELECT count(*) FROM reading").fetchone()[0])
     except sqlite3.OperationalError:  # tables not created yet
         return 0
+
+
+def stored_at_least(db: Path, n: int) -> bool:
+    return count(db) >= n
 
 
 def decoder_of(collector: subprocess.Popen[bytes]) -> int:
@@ -127,11 +132,11 @@ def test_sigkill_twice_loses_nothing_and_duplicates_nothing(
     pub.start()
     try:
         for threshold in (8_000, 24_000):
-            wait_for(lambda t=threshold: count(db) >= t, 120, f"{threshold} stored readings")
+            wait_for(partial(stored_at_least, db, threshold), 120, f"{threshold} stored readings")
             decoder = decoder_of(collector)
             collector.send_signal(signal.SIGKILL)
             collector.wait(10)
-            wait_for(lambda d=decoder: gone(d), 10, "the killed collector's decoder process to exit")
+            wait_for(partial(gone, decoder), 10, "the killed collector's decoder process to exit")
             collector = start_collector(env, log)
         pub.join(300)
         assert result == [[]], f"publisher failed: {result}"

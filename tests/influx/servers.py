@@ -17,6 +17,7 @@ import urllib.parse
 import urllib.request
 from dataclasses import dataclass, field
 from pathlib import Path
+from typing import Any
 
 from tests.conftest import free_port, wait_port
 
@@ -62,7 +63,7 @@ class VictoriaMetrics:
             self.proc.wait(20)
         self.proc = None
 
-    def export(self, match: str = '{__name__=~".+"}') -> list[dict[str, object]]:
+    def export(self, match: str = '{__name__=~".+"}') -> list[dict[str, Any]]:
         """Every series with its samples: [{"metric": {...}, "values": [...], "timestamps": [...]}]."""
         _get(f"{self.url}/internal/force_flush")
         query = urllib.parse.urlencode({"match[]": match})
@@ -75,7 +76,7 @@ class VictoriaMetrics:
         for s in self.export():
             m = s["metric"]
             assert isinstance(m, dict)
-            for v, t in zip(s["values"], s["timestamps"], strict=True):  # type: ignore[call-overload]
+            for v, t in zip(s["values"], s["timestamps"], strict=True):
                 out.setdefault((m["__name__"], m.get("site", ""), m.get("device", ""), int(t)), []).append(v)
         return out
 
@@ -135,9 +136,9 @@ class Influxd1:
             self.proc.wait(20)
         self.proc = None
 
-    def query(self, q: str, db: str | None = None) -> dict[str, object]:
+    def query(self, q: str, db: str | None = None) -> Any:  # InfluxDB's JSON: {"results": [{"series": ...}]}
         params = {"q": q, "epoch": "ms", **({"db": db} if db else {})}
-        return json.loads(_get(f"{self.url}/query", urllib.parse.urlencode(params).encode()))  # type: ignore[no-any-return]
+        return json.loads(_get(f"{self.url}/query", urllib.parse.urlencode(params).encode()))
 
     def create_database(self, db: str) -> None:
         self.query(f'CREATE DATABASE "{db}"')

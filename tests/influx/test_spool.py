@@ -12,6 +12,7 @@ import pytest
 
 from ingest.store.forwarder import WARN_RATIO
 from ingest.store.spool import Spool, SpoolBusy
+from qingyubiao.batch import Batch
 from qingyubiao.series import SeriesIndex
 from tests.conftest import REPO, wait_for
 from tests.influx.conftest import MakeForwarder
@@ -75,7 +76,8 @@ def test_bound_keeps_the_oldest_warns_before_dropping_and_replays_in_order(
     bound = 64 * 1024
     fwd = make_forwarder(fake_influx.url, spool_max_bytes=bound)
     bs = batches(index, 60, 20)
-    kept, dropped = [], []
+    kept: list[Batch] = []
+    dropped: list[Batch] = []
     with caplog.at_level(logging.WARNING, logger="ingest.store.forwarder"):
         for b in bs:
             before = fwd.spool.depth

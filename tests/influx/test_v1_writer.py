@@ -31,10 +31,10 @@ def test_lines_arrive_through_the_v1_write_api(influxd: Influxd1, gzip: bool) ->
     writer.write(f"{m},site=gh01,device=gh01-air air_temp_c=21.5 1764720000000\n{m},site=gh01 x=1 1764720060000")
     writer.close()
     got = influxd.query(f"SELECT air_temp_c FROM {m}", db="village")
-    assert got["results"][0]["series"][0]["values"] == [[1764720000000, 21.5]]  # type: ignore[index]
+    assert got["results"][0]["series"][0]["values"] == [[1764720000000, 21.5]]
     assert influxd.query(f"SELECT x FROM {m}", db="village")["results"][0]["series"][0]["values"] == [
         [1764720060000, 1.0]
-    ]  # type: ignore[index]
+    ]
 
 
 def test_refusals_and_outages_are_told_apart(influxd: Influxd1, tmp_path: Path) -> None:

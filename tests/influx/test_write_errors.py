@@ -153,11 +153,11 @@ class FlakyWriter:
         self.bodies: list[bytes] = []
         self.calls = 0
 
-    def write(self, body: bytes) -> None:
+    def write(self, body: bytes | str) -> None:
         self.calls += 1
         if self.calls == 1:
             raise RuntimeError("surprise")
-        self.bodies.append(body)
+        self.bodies.append(body.encode() if isinstance(body, str) else body)
 
     def close(self) -> None:
         pass

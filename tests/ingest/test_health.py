@@ -25,4 +25,5 @@ def test_a_blip_is_logged_not_paged_and_a_lasting_problem_is_paged_once_with_its
     assert calls[0][0].since_ms == 1_001_000  # since the first failure
     health.recovered(Part.STORE)
     assert [(p.part, ended) for p, ended in calls] == [(Part.STORE, False), (Part.STORE, True)]
-    assert metrics.problem.collect()[0].samples == []  # gone from /metrics
+    [family] = metrics.problem.collect()
+    assert family.samples == []  # gone from /metrics

@@ -121,7 +121,7 @@ def test_http_channels_send_the_exact_requests(receivers: dict[str, Receiver], t
 def test_mqtt_alert_events_and_loudspeaker_text(mosquitto: Mosquitto, tmp_path: Path) -> None:
     got: list[tuple[str, bytes]] = []
     sub = mqtt.Client(mqtt.CallbackAPIVersion.VERSION2, client_id="listener")
-    sub.on_message = lambda c, u, m: got.append((m.topic, m.payload))
+    sub.on_message = lambda c, u, m: got.append((m.topic, bytes(m.payload)))
     sub.connect("127.0.0.1", mosquitto.port)
     sub.subscribe([("qyb/lijiahe/alerts", 1), ("qyb/lijiahe/broadcast", 1)])
     sub.loop_start()

@@ -79,7 +79,7 @@ def test_failing_receivers_get_every_message_exactly_once_in_order(
         "SELECT s.id, a.ts_ms FROM notify_send s JOIN notify_attempt a ON a.send_id=s.id AND a.ok=1 "
         "WHERE s.channel='wecom' ORDER BY a.id"
     ).fetchall()
-    channel = WeComChannel("", None, 20)  # type: ignore[arg-type]  (renders only)
+    channel = WeComChannel("", None, 20)  # type: ignore[arg-type]  # renders only: no client
     bodies = []
     for send_id, ts in sends:
         notices = [

@@ -97,12 +97,14 @@ def test_status_counts_tell_a_request_waiting_for_its_retry_from_one_in_flight(t
     for send_id, status in ((1, "sending"), (2, "retry"), (3, "sent")):
         db.execute("INSERT INTO notify_send(id, channel, target, key, created_ms, status, next_ms) "
                    "VALUES (?, 'wecom', 'lijiahe', ?, 1, ?, 1)", (send_id, f"k{send_id}", status))  # fmt: skip
-    rows = [("sending", 1), ("sending", 1), ("sending", 2), ("sent", 3), ("queued", None), ("failed", None)]
-    for i, (status, send_id) in enumerate(rows):
+    rows: list[tuple[str, int | None]] = [
+        ("sending", 1), ("sending", 1), ("sending", 2), ("sent", 3), ("queued", None), ("failed", None)
+    ]  # fmt: skip
+    for i, (status, in_send) in enumerate(rows):
         db.execute("INSERT INTO notify_message(key, channel, target, village, site, episode, state, severity, "
                    "created_ms, due_ms, held, status, send_id, notice) "
                    "VALUES (?, 'wecom', 'lijiahe', 'lijiahe', 'gh01', 'e', 'firing', 'critical', 1, 1, 0, ?, ?, '{}')",
-                   (f"m{i}", status, send_id))  # fmt: skip
+                   (f"m{i}", status, in_send))  # fmt: skip
     assert outbox.status_counts() == {"sending": 2, "retry": 1, "sent": 1, "queued": 1, "failed": 1}
     outbox.close()
 

@@ -64,7 +64,7 @@ def test_all_24_greenhouses_at_once_stay_in_budget_and_everyone_hears_everything
         ("wecom", contents),
         ("dingtalk", [r.json()["markdown"]["text"] for r in receivers["dingtalk"].requests]),
     ):
-        told = Counter()
+        told: Counter[tuple[str, str]] = Counter()
         for body in texts:
             for site in GREENHOUSES:
                 name = f"(?<![0-9]){int(site[2:])}号棚"  # 1号棚 is not 11号棚

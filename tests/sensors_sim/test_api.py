@@ -107,7 +107,7 @@ def test_every_payload_fits_the_v1_wire_schemas(lijiahe: Config) -> None:
 
     seen = set()
     for fmt in ("auto", "device"):
-        for _, topic, payload in run_scenario(lijiahe, load("network-outage"), seed=5, fmt=fmt):  # type: ignore[arg-type]
+        for _, topic, payload in run_scenario(lijiahe, load("network-outage"), seed=5, fmt=fmt):
             if topic.startswith("application/"):
                 msg = chirpstack_decoder.decode(payload)
                 seen.add("chirpstack")

@@ -127,7 +127,7 @@ def test_seasons_summer_hot_winter_cold(lijiahe: Config) -> None:
 
 def test_weather_of_a_day_does_not_depend_on_where_the_run_starts() -> None:
     w = Weather(37.45, 110.7, seed=9)
-    t = at("2026-04-22T00:00") + 60.0 * np.arange(1440)
+    t = at("2026-04-22T00:00") + 60.0 * np.arange(1440, dtype=np.float64)
     whole = w.at(t)["temp_c"]
     tail = w.at(t[700:])["temp_c"]
     assert np.array_equal(whole[700:], tail)

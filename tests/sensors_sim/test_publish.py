@@ -22,7 +22,7 @@ def test_a_stalled_broker_makes_the_publisher_wait_not_fail(mosquitto: Mosquitto
     # raised "paho refused to queue a message"; now it waits for acknowledgements and finishes
     got: set[tuple[str, bytes]] = set()
     sub = mqtt.Client(CallbackAPIVersion.VERSION2, client_id="count-all", clean_session=False)
-    sub.on_message = lambda c, u, m: got.add((m.topic, m.payload))
+    sub.on_message = lambda c, u, m: got.add((m.topic, bytes(m.payload)))
     sub.connect("127.0.0.1", mosquitto.port)
     sub.subscribe("qyb/#", qos=1)
     sub.loop_start()

@@ -22,9 +22,12 @@ class Outcome:
 class Channel(Protocol):
     name: str
     idempotent: bool  # the receiver dedups by our key; if not, a resend after a crash is marked a possible repeat
-    per_minute: int | None  # request budget, None = unlimited
     budget_per_target: bool  # the budget is per recipient (SMS per phone) or one for the channel (one robot URL)
     max_items: int  # notices per request (digests are split beyond)
+
+    @property
+    def per_minute(self) -> int | None:  # request budget, None = unlimited (read-only: a robot's is an int)
+        ...
 
     def deliver(self, send: Send, now_ms: int) -> Outcome: ...
 

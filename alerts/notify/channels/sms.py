@@ -29,7 +29,7 @@ class SmsChannel:
 
     def __init__(self, url: str, api_key: str | None, sign_name: str, template: str, body_template: str,
                  client: httpx.Client, phones: Mapping[str, str], per_minute: int = 60,
-                 langs: dict[str, str] | None = None) -> None:  # fmt: skip
+                 langs: Mapping[str, str] | None = None) -> None:  # fmt: skip
         self.url, self.api_key, self.sign_name, self.template = url, api_key, sign_name, template
         self.body_template, self.client, self.phones, self.per_minute = body_template, client, phones, per_minute
         self.langs = langs or {}  # person -> "en" for those who read English; zh-CN otherwise

@@ -286,12 +286,12 @@ class Collector:
     def _count(self, msgs: list[Inbound], d: Decoded) -> None:
         m = self.metrics
         stored = len(d.batch)
-        m.messages.inc(len(msgs))
         m.readings_stored.inc(stored)
         m.out_of_range.inc(int(np.count_nonzero(d.batch.flags & Flag.OUT_OF_RANGE)))
         m.duplicates.inc(d.duplicates)
         for r in d.rejects:
             m.rejected.labels(r.reason.value).inc()
         m.readings_received.inc(stored + len(d.rejects))
+        m.messages.inc(len(msgs))  # last: a scrape that sees the messages sees what they held
         if msgs:
             m.batch_latency.observe(time.monotonic() - msgs[0][5])

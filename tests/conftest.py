@@ -7,6 +7,7 @@ missing server fails the run instead.
 from __future__ import annotations
 
 import getpass
+import itertools
 import os
 import shutil
 import signal
@@ -40,10 +41,27 @@ def need(binary: str) -> str:
     return path
 
 
+_PORTS_PER_WORKER = 1000
+_next_port = itertools.count()
+
+
 def free_port() -> int:
-    with socket.socket() as s:
-        s.bind(("127.0.0.1", 0))
-        return int(s.getsockname()[1])
+    """A loopback port that is free now and that no other test worker hands out.
+
+    Each pytest-xdist worker (gw0, gw1, …) takes ports from its own block of 1000 in 20000-31999, below
+    the kernel's ephemeral range (32768+), so neither another worker nor a client socket's local port
+    takes it between this check and the server's bind."""
+    worker = os.environ.get("PYTEST_XDIST_WORKER", "gw0").removeprefix("gw")
+    base = 20_000 + (int(worker) if worker.isdigit() else 0) % 12 * _PORTS_PER_WORKER
+    for _ in range(_PORTS_PER_WORKER):
+        port = base + next(_next_port) % _PORTS_PER_WORKER
+        with socket.socket() as s:
+            try:
+                s.bind(("127.0.0.1", port))
+            except OSError:  # in use, or in TIME_WAIT from an earlier test
+                continue
+            return port
+    raise RuntimeError(f"no free port in {base}-{base + _PORTS_PER_WORKER - 1}")
 
 
 def wait_port(port: int, timeout: float = 10.0) -> None:

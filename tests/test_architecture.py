@@ -13,6 +13,7 @@ REPO = Path(__file__).resolve().parent.parent
 PACKAGES = ["qingyubiao", "qyb", "ingest", "alerts", "api", "sensors_sim", "dashboards"]
 
 
+@pytest.mark.slow
 def test_import_contracts_are_kept() -> None:
     lint = Path(sys.executable).parent / "lint-imports"
     proc = subprocess.run([str(lint)], cwd=REPO, capture_output=True, text=True, timeout=120)
@@ -28,6 +29,7 @@ def test_package_resolves_to_this_checkout(name: str) -> None:
     assert Path(module.__file__).resolve().is_relative_to(REPO)
 
 
+@pytest.mark.slow
 def test_the_collector_and_the_api_run_without_the_demo_and_plot_extras(tmp_path: Path) -> None:
     """amqtt and matplotlib are extras (`qingyubiao[demo]`, `[plot]`): building and starting the production
     processes imports neither."""

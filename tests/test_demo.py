@@ -9,7 +9,11 @@ import subprocess
 import sys
 from pathlib import Path
 
+import pytest
+
 from tests.conftest import free_port
+
+pytestmark = pytest.mark.slow  # starts processes or a browser: `-m 'not slow'` skips it
 
 
 def test_demo_runs_the_village_with_an_embedded_broker(tmp_path: Path) -> None:

@@ -10,9 +10,12 @@ import time
 from pathlib import Path
 
 import paho.mqtt.client as mqtt
+import pytest
 from paho.mqtt.enums import CallbackAPIVersion
 
 from tests.conftest import Mosquitto, qyb, qyb_env, spawn_qyb, wait_for
+
+pytestmark = pytest.mark.slow  # starts processes or a browser: `-m 'not slow'` skips it
 
 TOPIC = "qyb/lijiahe/gh01-air/up"
 

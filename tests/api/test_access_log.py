@@ -7,6 +7,7 @@ import sys
 from pathlib import Path
 
 import httpx
+import pytest
 
 from api.access_log import redact
 from tests.api.test_cli import _env, _up
@@ -25,6 +26,7 @@ def test_redact_keeps_the_route_and_drops_the_credential() -> None:
     assert redact("/api/v1/sites/gh03/a/b") == "/api/v1/sites/gh03/a/b"  # only an ack link's path is a token
 
 
+@pytest.mark.slow
 def test_the_access_log_of_qyb_api_shows_requests_without_tokens(tmp_path: Path) -> None:
     port, log = free_port(), tmp_path / "api.log"
     with open(log, "wb") as out:

@@ -28,7 +28,7 @@ from tests.influx.servers import Influxd1
 if TYPE_CHECKING:
     from playwright.sync_api import Browser, BrowserContext, ViewportSize
 
-pytestmark = pytest.mark.mosquitto
+pytestmark = [pytest.mark.mosquitto, pytest.mark.slow]
 
 LAUNCH_ARGS = [
     "--no-sandbox",

@@ -7,8 +7,11 @@ import sys
 from pathlib import Path
 
 import httpx
+import pytest
 
 from tests.conftest import free_port, qyb, wait_for
+
+pytestmark = pytest.mark.slow  # starts processes or a browser: `-m 'not slow'` skips it
 
 
 def _env(db: Path) -> dict[str, str]:

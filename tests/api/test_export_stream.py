@@ -78,6 +78,7 @@ def api(village: Config, index: SeriesIndex, db: Path, reader: object) -> tuple[
     return app, token
 
 
+@pytest.mark.slow
 def test_eight_concurrent_exports_of_50000_rows_each_arrive_whole(
     village: Config, index: SeriesIndex, filled: tuple[Path, int, int]
 ) -> None:

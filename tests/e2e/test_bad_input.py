@@ -19,9 +19,12 @@ from pathlib import Path
 from typing import Any
 
 import paho.mqtt.client as mqtt
+import pytest
 from paho.mqtt.enums import CallbackAPIVersion
 
 from tests.conftest import Mosquitto, free_port, qyb, qyb_env, spawn_qyb, wait_for
+
+pytestmark = pytest.mark.slow  # starts processes or a browser: `-m 'not slow'` skips it
 
 V = "lijiahe"
 
@@ -136,6 +139,8 @@ def test_bad_input_is_refused_counted_kept_and_good_readings_survive(mosquitto: 
 
     try:
         wait_for(lambda: db.exists() and counts() == want_reasons and len(_stored(db)) == 11, 20, "all cases stored")
+        # the collector counts a batch after storing it and running the alert core on it: wait for the counts
+        wait_for(lambda: _metrics(port).get("qyb_messages_received_total") == len(cases) + 1, 10, "the counters")
         metrics = _metrics(port)
         from_outside = _reachable(_lan_address(), port)
     finally:

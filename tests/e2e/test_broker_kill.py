@@ -91,5 +91,7 @@ def test_with_the_default_autosave_a_broker_sigkill_loses_acknowledged_readings(
     village: Config, tmp_path: Path
 ) -> None:
     published, kept, log = ingest_through_a_broker_kill(DEFAULT, village, tmp_path, receive_maximum=10_000)
-    assert published - kept > 300  # a second's readings that the broker had acknowledged
+    # a second's readings that the broker had acknowledged: 600/s are offered, 300-600 lost on a quiet machine,
+    # fewer when the publisher shares the cores with other test workers (164 seen with six)
+    assert published - kept > 50
     assert "session present: False" in log.split("subscribed to")[-2]  # the session died with the broker

@@ -27,6 +27,8 @@ from tests.conftest import Mosquitto, free_port, need, wait_for
 from tests.e2e.test_no_loss import count
 from tests.notify.conftest import Receiver, notify_config, receivers  # noqa: F401  (a fixture)
 
+pytestmark = pytest.mark.slow  # starts processes or a browser: `-m 'not slow'` skips it
+
 V = "lijiahe"
 
 
@@ -38,7 +40,8 @@ def metrics_text(port: int) -> str:
 def small_disk(tmp_path: Path) -> Iterator[Path]:
     disk = tmp_path / "disk"
     disk.mkdir()
-    subprocess.run(["mount", "-t", "tmpfs", "-o", "size=1m", "tmpfs", str(disk)], check=True)
+    # 4 MiB: after the filler goes, the 800 held readings, their rollups, WAL and alerts must fit
+    subprocess.run(["mount", "-t", "tmpfs", "-o", "size=4m", "tmpfs", str(disk)], check=True)
     yield disk
     subprocess.run(["umount", "-l", str(disk)], check=True)
 

@@ -16,6 +16,8 @@ from tests.influx.data import batches
 from tests.influx.expect import VmKey, vm_expected
 from tests.influx.servers import VictoriaMetrics
 
+pytestmark = pytest.mark.slow  # starts processes or a browser: `-m 'not slow'` skips it
+
 
 def config_with_spool(tmp_path: Path) -> Path:
     """The bundled village with the InfluxDB spool in the test's folder."""

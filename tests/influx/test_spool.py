@@ -106,6 +106,7 @@ def test_bound_keeps_the_oldest_warns_before_dropping_and_replays_in_order(
     assert fake_influx.lines()[-20:] == fwd.encoder.encode(bs[-1])[0].split("\n")
 
 
+@pytest.mark.slow
 def test_spool_survives_a_process_killed_while_appending(tmp_path: Path):
     """SIGKILL in the middle of appending: every record that was whole is there, in order, and the spool works on."""
     child = subprocess.Popen(
@@ -126,6 +127,7 @@ def test_spool_survives_a_process_killed_while_appending(tmp_path: Path):
     assert got == [f"m f={i} {i}" + "x" * 5000 for i in range(len(got))]
 
 
+@pytest.mark.slow
 def test_one_process_per_spool(tmp_path: Path):
     child = subprocess.Popen(
         [

@@ -205,6 +205,7 @@ def run_parent(body: str) -> subprocess.Popen[str]:
     return subprocess.Popen([sys.executable, "-c", code], stdout=subprocess.PIPE, text=True)
 
 
+@pytest.mark.slow
 def test_the_decoder_process_exits_when_its_collector_is_killed() -> None:
     """A SIGKILLed collector must not leave decoder processes behind (the e2e tests kill it twice)."""
     parent = run_parent("time.sleep(60)")
@@ -217,6 +218,7 @@ def test_the_decoder_process_exits_when_its_collector_is_killed() -> None:
     assert wait_exited(child, 10), f"decoder process {child} outlived its collector"
 
 
+@pytest.mark.slow
 def test_a_collector_that_exits_without_closing_its_decoder_still_exits() -> None:
     """multiprocessing joins daemon children at exit without a timeout, after a SIGTERM the child ignores."""
     parent = run_parent("p.decode(0, []); raise SystemExit(3)")  # serving, then gone without close()

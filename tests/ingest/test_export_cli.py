@@ -8,11 +8,14 @@ import os
 from pathlib import Path
 
 import numpy as np
+import pytest
 
 from ingest.store.sqlite import SqliteStore
 from qingyubiao.batch import Batch, Flag
 from qingyubiao.series import SeriesIndex
 from tests.conftest import qyb
+
+pytestmark = pytest.mark.slow  # starts processes or a browser: `-m 'not slow'` skips it
 
 T0 = 1_763_769_600_000  # 2025-11-22T00:00:00Z
 

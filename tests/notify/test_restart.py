@@ -83,6 +83,7 @@ def restart_and_deliver(config: Config, db: Path, clock: Clock) -> Any:
     return again
 
 
+@pytest.mark.slow
 @pytest.mark.parametrize(
     ("held", "lost"),
     [("webhook", False), ("wecom", False), ("wecom", True), ("dingtalk", True)],
@@ -146,6 +147,7 @@ def test_kill_mid_request_then_restart_loses_nothing_and_marks_the_resend(
     again.close()
 
 
+@pytest.mark.slow
 def test_a_crash_with_nothing_in_flight_repeats_nothing(receivers: dict[str, Receiver], tmp_path: Path) -> None:
     db = tmp_path / "qyb.sqlite"
     config = notify_config(receivers, group_wait_s=0)

@@ -12,6 +12,8 @@ import pytest
 
 from tests.conftest import REPO
 
+pytestmark = pytest.mark.slow  # starts processes or a browser: `-m 'not slow'` skips it
+
 SECRET = "0f3c-robot-key-9a1e"
 
 

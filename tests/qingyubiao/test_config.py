@@ -335,12 +335,14 @@ def clean_env() -> dict[str, str]:
     return {k: v for k, v in os.environ.items() if not k.startswith("QYB_")}
 
 
+@pytest.mark.slow
 def test_qyb_check_accepts_the_bundled_config() -> None:
     proc = qyb("check", "--config", str(bundled_config_path()), env=clean_env(), timeout=60)
     assert proc.returncode == 0
     assert "24 greenhouses, 6 orchard blocks" in proc.stdout
 
 
+@pytest.mark.slow
 def test_qyb_check_rejects_a_broken_config_with_the_message(tmp_path: Path) -> None:
     path = write(
         tmp_path, MINIMAL.replace('site = "gh01"\nmetrics = ["air_temp_c"]', 'site = "gh99"\nmetrics = ["air_temp_c"]')

@@ -6,6 +6,8 @@ import sqlite3
 import time
 from pathlib import Path
 
+import pytest
+
 from qingyubiao.config import Config
 from sensors_sim.pacing import paced, start_for
 from sensors_sim.replay import read_jsonl
@@ -34,6 +36,7 @@ def count(db: Path) -> int:
         return 0
 
 
+@pytest.mark.slow
 def test_output_file_holds_exactly_the_scenario_bytes(tmp_path: Path, lijiahe: Config) -> None:
     out = tmp_path / "dead.jsonl"
     proc = qyb("sim", "--scenario", "sensor-dead", "--seed", "4", "--output", str(out), env={})
@@ -62,6 +65,7 @@ def test_pacing_follows_the_speed_and_never_runs_ahead_of_the_present() -> None:
     assert start_for(24, 60, 0.0) == -24 * 3600 * (59 / 60) and start_for(2, None, 0.0) == -7200
 
 
+@pytest.mark.slow
 def test_plot_command_writes_a_png(tmp_path: Path) -> None:
     png = tmp_path / "day.png"
     qyb("sim", "--plot", str(png), "--start", "2026-04-10", "--hours", "24", "--seed", "1", env={})
@@ -69,6 +73,7 @@ def test_plot_command_writes_a_png(tmp_path: Path) -> None:
     assert data[:8] == b"\x89PNG\r\n\x1a\n" and len(data) > 30_000
 
 
+@pytest.mark.slow
 def test_twin_through_real_mosquitto_into_the_store(mosquitto: Mosquitto, tmp_path: Path, lijiahe: Config) -> None:
     db = tmp_path / "qyb.sqlite"
     env = qyb_env(mosquitto, db)

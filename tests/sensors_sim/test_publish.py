@@ -9,12 +9,15 @@ import time
 from pathlib import Path
 
 import paho.mqtt.client as mqtt
+import pytest
 from paho.mqtt.enums import CallbackAPIVersion
 
 from qingyubiao.config import Config
 from sensors_sim import publisher
 from tests.conftest import Mosquitto, qyb, qyb_env, spawn_qyb, wait_for
 from tests.e2e.test_no_loss import stored
+
+pytestmark = pytest.mark.slow  # starts processes or a browser: `-m 'not slow'` skips it
 
 
 def test_a_stalled_broker_makes_the_publisher_wait_not_fail(mosquitto: Mosquitto, lijiahe: Config) -> None:

@@ -37,8 +37,8 @@ from dataclasses import dataclass
 import numpy as np
 from numpy.typing import NDArray
 
-from alerts import derive
 from alerts.plan import CH, MEAN_MIN_HOURS, PEER_MIN, RATE_WINDOW_MS, WET_LEVEL, Plan
+from qingyubiao import humidity
 from qingyubiao.batch import Batch, Flag
 from qingyubiao.sun import is_day
 
@@ -253,10 +253,10 @@ class Engine:
         if not hit.shape[0]:
             return None
         tc, rhp, pp, tt = val[hit], val[hit + 1], p[hit], t[hit]
-        dew = derive.dew_point_c(tc, rhp)
+        dew = humidity.dew_point_c(tc, rhp)
         cols = self.plan.pairs[pp]
         series = np.concatenate([cols[:, 2], cols[:, 3], cols[:, 4]])
-        values = np.concatenate([derive.vpd_kpa(tc, rhp), dew, tc - dew])
+        values = np.concatenate([humidity.vpd_kpa(tc, rhp), dew, tc - dew])
         times = np.concatenate([tt, tt, tt])
         return series, times, values, np.zeros(series.shape[0], bool)
 

@@ -1,4 +1,5 @@
-"""Derived agronomic metrics from air temperature (°C) and relative humidity (%), vectorized.
+"""Humidity from air temperature (°C) and relative humidity (%), vectorized: used by the alert core (VPD,
+dew point) and the agronomy models (wetness).
 
 FAO-56 Eq. 11 (Tetens) saturation vapour pressure es(T) = 0.6108·exp(17.27·T/(T+237.3)) kPa;
 VPD = es(T)·(1 − RH/100); dew point from the inverse of the same Magnus form.

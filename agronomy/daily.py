@@ -1,0 +1,176 @@
+"""One day of every model for every site, in one numpy pass per model, with the state they carry.
+
+`Agronomy.day(hours)` takes the day's hourly means (sites × 24, NaN where an hour has no reading) and
+returns each site's risk per model with the numbers behind it. The state (a wet period running over
+midnight, degree-days since biofix) is arrays; `snapshot()` / `restore()` carry it over a restart.
+Recomputing a day after late readings arrive is running the days again from the state before it.
+"""
+
+from __future__ import annotations
+
+import io
+from dataclasses import dataclass, field
+
+import numpy as np
+from numpy.typing import NDArray
+
+from agronomy.degree_days import days_to, single_sine
+from agronomy.params import Params
+from agronomy.risk import Risk
+from agronomy.scab import ScabState, scab_day
+from agronomy.wetness import wetness
+from qingyubiao.sun import is_day
+
+F64 = NDArray[np.float64]
+I8 = NDArray[np.int8]
+RATE_DAYS = 7  # the forecast's daily rate: the mean of the last week's degree-days
+
+
+@dataclass(frozen=True)
+class SiteInfo:
+    """What the models need to know about a site (from the village config)."""
+
+    crop: str
+    stage: str | None
+    lat: float
+    lon: float
+    has_humidity: bool  # an air temperature and RH sensor, or a leaf-wetness sensor
+
+
+@dataclass
+class Hours:
+    """One day of hourly means: `start_ms` is the day's first hour (village midnight), arrays sites × 24."""
+
+    start_ms: int
+    temp_c: F64
+    rh_pct: F64
+    leaf_wet_pct: F64
+    rain_mm: F64
+
+
+@dataclass
+class ScabResult:
+    risk: I8
+    wet_h: F64
+    mean_c: F64
+
+
+@dataclass
+class PestResult:
+    risk: I8
+    dd: F64  # the day's degree-days (NaN when unknown)
+    cum_dd: F64  # since biofix (NaN without a biofix)
+    milestone: NDArray[np.int16]  # the next (or just reached) milestone, -1 when none
+    days_to: F64  # forecast days until it (0 once reached)
+
+
+@dataclass
+class DayResult:
+    start_ms: int
+    scab: ScabResult
+    pests: dict[str, PestResult] = field(default_factory=dict)
+
+
+@dataclass
+class PestState:
+    cum_dd: F64  # NaN: no biofix yet
+    recent: F64  # sites × RATE_DAYS, the last days' degree-days (NaN unknown)
+    reached: NDArray[np.int64]  # sites × milestones: day start (ms) it was reached, -1 not yet
+
+
+class Agronomy:
+    def __init__(self, sites: list[SiteInfo], params: Params) -> None:
+        self.sites, self.p = sites, params
+        n = len(sites)
+        crops = np.array([s.crop for s in sites])
+        stages = np.array([s.stage or "" for s in sites])
+        self.has_humidity = np.array([s.has_humidity for s in sites], dtype=bool)
+        self.scab_crop = np.isin(crops, params.scab.crops)
+        self.scab_season = self.scab_crop & np.isin(stages, params.scab.stages)
+        self.scab = ScabState.empty(n)
+        self.pest_crop = {k: np.isin(crops, v.crops) for k, v in params.pest.items()}
+        self.pest = {
+            k: PestState(np.full(n, np.nan), np.full((n, RATE_DAYS), np.nan), np.full((n, len(v.milestone)), -1))
+            for k, v in params.pest.items()
+        }
+        coords = sorted({(s.lat, s.lon) for s in sites})
+        self._place = np.array([coords.index((s.lat, s.lon)) for s in sites])
+        self._coords = coords
+
+    # -- inputs the farmer gives ----------------------------------------------------------
+
+    def set_biofix(self, pest: str, site: int, dd_since: float = 0.0) -> None:
+        """Start counting a pest's degree-days at a site (first sustained trap catch)."""
+        st = self.pest[pest]
+        st.cum_dd[site] = dd_since
+        st.reached[site] = -1
+
+    # -- one day ----------------------------------------------------------------------------
+
+    def night(self, start_ms: int, hours: int = 24) -> NDArray[np.bool_]:
+        """Sites × hours: the sun is down at the middle of the hour."""
+        mid = start_ms + 1_800_000 + 3_600_000 * np.arange(hours, dtype=np.int64)
+        per_place = np.stack([~is_day(mid, lat, lon) for lat, lon in self._coords])
+        return per_place[self._place]
+
+    def day(self, h: Hours) -> DayResult:
+        night = self.night(h.start_ms, h.temp_c.shape[1])
+        wet = wetness(h.temp_c, h.rh_pct, h.leaf_wet_pct, h.rain_mm, night, self.p.wetness)
+        result = DayResult(h.start_ms, self._scab(wet, h.temp_c, night))
+        for name in self.p.pest:
+            result.pests[name] = self._pest(name, h)
+        return result
+
+    def _scab(self, wet: I8, temp_c: F64, night: NDArray[np.bool_]) -> ScabResult:
+        d = scab_day(self.scab, wet, temp_c, night, self.p.scab)
+        risk = np.where(d.level > 0, d.level, np.where(d.unknown_h > self.p.scab.max_unknown_h, Risk.UNKNOWN, 0))
+        risk = np.where(self.has_humidity, risk, Risk.NO_DATA)
+        risk = np.where(self.scab_season, risk, Risk.NONE)  # outside the primary season, and other crops
+        return ScabResult(risk.astype(np.int8), d.wet_h, d.mean_c)
+
+    def _pest(self, name: str, h: Hours) -> PestResult:
+        p, st = self.p.pest[name], self.pest[name]
+        known = np.sum(~np.isnan(h.temp_c), axis=1)
+        with np.errstate(all="ignore"):
+            tmin, tmax = np.nanmin(h.temp_c, axis=1), np.nanmax(h.temp_c, axis=1)
+        dd = np.where(known >= p.min_hours, single_sine(tmin, tmax, p.lower_c, p.upper_c), np.nan)
+        counting = ~np.isnan(st.cum_dd)
+        st.cum_dd = np.where(counting, st.cum_dd + np.nan_to_num(dd), st.cum_dd)
+        st.recent = np.concatenate([st.recent[:, 1:], dd[:, None]], axis=1)
+        seen = np.sum(~np.isnan(st.recent), axis=1)
+        rate = np.where(seen > 0, np.nansum(st.recent, axis=1) / np.maximum(seen, 1), np.nan)
+        targets = np.array([m.dd_c for m in p.milestone])
+        newly = counting[:, None] & (st.cum_dd[:, None] >= targets[None, :]) & (st.reached < 0)
+        st.reached = np.where(newly, h.start_ms, st.reached)
+        window_ms = p.lead_days * 86_400_000
+        # the milestone that matters: the first not yet reached, or one reached within the last lead_days
+        recent_hit = (st.reached >= 0) & (h.start_ms - st.reached < window_ms + 1)
+        pending = st.reached < 0
+        relevant = recent_hit | pending
+        m = np.where(relevant.any(axis=1), np.argmax(relevant, axis=1), -1).astype(np.int16)
+        hit = np.take_along_axis(recent_hit, np.maximum(m, 0)[:, None].astype(np.int64), axis=1)[:, 0] & (m >= 0)
+        remaining = np.where(m >= 0, targets[np.maximum(m, 0)] - st.cum_dd, np.inf)
+        eta = np.where(hit, 0.0, days_to(remaining, rate))
+        risk = np.where(hit, Risk.HIGH, np.where(eta <= p.lead_days, Risk.MODERATE, Risk.LOW))
+        risk = np.where(m < 0, Risk.NONE, risk)
+        risk = np.where(np.isnan(dd) & ~hit, Risk.UNKNOWN, risk)
+        risk = np.where(counting & self.pest_crop[name], risk, Risk.NONE)  # no biofix: nothing to forecast
+        return PestResult(risk.astype(np.int8), dd, st.cum_dd.copy(), m, np.where(counting, eta, np.nan))
+
+    # -- restart ---------------------------------------------------------------------------
+
+    def snapshot(self) -> bytes:
+        arrays: dict[str, NDArray[np.generic]] = {f"scab.{k}": v for k, v in vars(self.scab).items()}
+        for name, st in self.pest.items():
+            arrays |= {f"pest.{name}.{k}": v for k, v in vars(st).items()}
+        buf = io.BytesIO()
+        np.savez(buf, **arrays)  # type: ignore[arg-type]  # numpy's stub wants positional arrays
+        return buf.getvalue()
+
+    def restore(self, blob: bytes) -> None:
+        with np.load(io.BytesIO(blob)) as z:
+            for k in vars(self.scab):
+                setattr(self.scab, k, z[f"scab.{k}"].copy())
+            for name, st in self.pest.items():
+                for k in vars(st):
+                    setattr(st, k, z[f"pest.{name}.{k}"].copy())

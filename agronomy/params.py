@@ -1,0 +1,79 @@
+"""The models' parameters (params/models.toml), validated; a county edits a copy of the file."""
+
+from __future__ import annotations
+
+import tomllib
+from pathlib import Path
+
+from pydantic import BaseModel, ConfigDict, Field, model_validator
+
+DEFAULT = Path(__file__).parent / "params" / "models.toml"
+
+
+class _Strict(BaseModel):
+    model_config = ConfigDict(extra="forbid", frozen=True)
+
+
+class WetnessParams(_Strict):
+    rh_wet_pct: float = Field(gt=0, le=100)
+    night_dew_margin_c: float = Field(ge=0, le=10)
+    leaf_wet_pct: float = Field(gt=0, le=100)
+
+
+class ScabParams(_Strict):
+    crops: list[str]
+    stages: list[str]
+    table_f: list[tuple[float, float]] = Field(min_length=2)
+    moderate_factor: float = Field(ge=1)
+    severe_factor: float = Field(ge=1)
+    max_dry_gap_h: int = Field(ge=1, le=48)
+    night_start_at_sunrise: bool
+    max_unknown_h: int = Field(ge=0, le=24)
+
+    @model_validator(mode="after")
+    def _table_rises(self) -> ScabParams:
+        temps = [t for t, _ in self.table_f]
+        if temps != sorted(temps) or len(set(temps)) != len(temps):
+            raise ValueError("scab.table_f: temperatures must rise from row to row")
+        if any(h <= 0 for _, h in self.table_f):
+            raise ValueError("scab.table_f: hours must be positive")
+        if self.severe_factor < self.moderate_factor:
+            raise ValueError("scab: severe_factor must be at least moderate_factor")
+        return self
+
+
+class Milestone(_Strict):
+    event: str
+    dd_c: float = Field(gt=0)
+    zh: str
+    en: str
+    advice_zh: str
+    advice_en: str
+
+
+class PestParams(_Strict):
+    name_zh: str
+    name_en: str
+    crops: list[str]
+    lower_c: float
+    upper_c: float
+    min_hours: int = Field(ge=1, le=24)
+    lead_days: int = Field(ge=0, le=30)
+    milestone: list[Milestone] = Field(min_length=1)
+
+    @model_validator(mode="after")
+    def _thresholds(self) -> PestParams:
+        if self.upper_c <= self.lower_c:
+            raise ValueError("pest: upper_c must be above lower_c")
+        return self
+
+
+class Params(_Strict):
+    wetness: WetnessParams
+    scab: ScabParams
+    pest: dict[str, PestParams]
+
+
+def load_params(path: Path = DEFAULT) -> Params:
+    with path.open("rb") as f:
+        return Params.model_validate(tomllib.load(f))

@@ -1,0 +1,177 @@
+"""The models one site and one hour at a time, in plain Python: the reference the vectorized code is
+tested against (tests/agronomy/test_equivalence.py) and timed against (bench/bench_agronomy.py)."""
+
+from __future__ import annotations
+
+import itertools
+import math
+from dataclasses import dataclass, field
+
+from agronomy.params import Params, PestParams, ScabParams, WetnessParams
+from agronomy.risk import Risk
+
+nan = float("nan")
+
+
+def dew_point(t: float, rh: float) -> float:
+    g = math.log(max(rh, 0.1) / 100.0) + 17.27 * t / (t + 237.3)
+    return 237.3 * g / (17.27 - g)
+
+
+def wet_hour(t: float, rh: float, leaf: float, rain: float, night: bool, p: WetnessParams) -> int:
+    if not math.isnan(leaf):
+        return int(leaf >= p.leaf_wet_pct)
+    rained = not math.isnan(rain) and rain > 0
+    if math.isnan(rh) or math.isnan(t):
+        return 1 if rained else -1
+    wet = rh >= p.rh_wet_pct or (night and t - dew_point(t, rh) <= p.night_dew_margin_c)
+    return int(wet or rained)
+
+
+def light_hours(mean_c: float, p: ScabParams) -> float:
+    rows = [((f - 32.0) * 5.0 / 9.0, h) for f, h in p.table_f]
+    if not rows[0][0] - 1e-9 <= mean_c <= rows[-1][0] + 1e-9:
+        return math.inf
+    for (t0, h0), (t1, h1) in itertools.pairwise(rows):
+        if mean_c <= t1:
+            return h0 + (h1 - h0) * (max(mean_c, t0) - t0) / (t1 - t0) - 1e-6
+    return rows[-1][1] - 1e-6
+
+
+@dataclass
+class ScabSite:
+    active: bool = False
+    counting: bool = False
+    wet_h: float = 0.0
+    temp_sum: float = 0.0
+    dry_run: int = 0
+    level: int = 0
+
+
+def scab_day(
+    s: ScabSite, wet: list[int], temps: list[float], night: list[bool], p: ScabParams
+) -> tuple[int, float, float, int]:
+    """(level, wet hours, mean °C, unknown hours) of one site's day; advances `s`."""
+    best, best_wet, best_mean, unknown = 0, 0.0, nan, 0
+    for w, t, dark in zip(wet, temps, night, strict=True):
+        if math.isnan(t):
+            w = -1
+        unknown += w < 0
+        if w == 1 and not s.active:
+            s.active, s.counting = True, not (dark and p.night_start_at_sunrise)
+        if s.active and w == 1 and not dark:
+            s.counting = True
+        if s.active and w == 1 and s.counting:
+            s.wet_h += 1
+            s.temp_sum += t
+        if w == 1:
+            s.dry_run = 0
+        elif w == 0 and s.active:
+            s.dry_run += 1
+        mean = s.temp_sum / s.wet_h if s.wet_h > 0 else nan
+        now = 0
+        if s.active and s.wet_h > 0:
+            need = light_hours(mean, p)
+            now = (
+                3
+                if s.wet_h >= need * p.severe_factor
+                else 2
+                if s.wet_h >= need * p.moderate_factor
+                else 1
+                if s.wet_h >= need
+                else 0
+            )
+        s.level = max(s.level, now)
+        if now > best or (now == best and now > 0 and s.wet_h > best_wet):
+            best, best_wet, best_mean = now, s.wet_h, mean
+        if s.active and s.dry_run >= p.max_dry_gap_h:
+            s.active = s.counting = False
+            s.wet_h = s.temp_sum = 0.0
+            s.dry_run = s.level = 0
+    return best, best_wet, best_mean, unknown
+
+
+def single_sine(tmin: float, tmax: float, lower: float, upper: float) -> float:
+    """Zalom et al. (1983), case by case as the leaflet writes them."""
+    if math.isnan(tmin) or math.isnan(tmax):
+        return nan
+    tmin, tmax = min(tmin, tmax), max(tmin, tmax)
+    mean, amp = (tmax + tmin) / 2, (tmax - tmin) / 2
+    if tmax <= lower:
+        return 0.0
+    if tmin >= upper:
+        return upper - lower
+    if tmin >= lower and tmax <= upper:
+        return mean - lower
+    if tmin < lower and tmax <= upper:  # the lower threshold only
+        th1 = math.asin((lower - mean) / amp)
+        return ((mean - lower) * (math.pi / 2 - th1) + amp * math.cos(th1)) / math.pi
+    if tmin >= lower:  # the upper threshold only
+        th2 = math.asin((upper - mean) / amp)
+        return (
+            (mean - lower) * (th2 + math.pi / 2) + (upper - lower) * (math.pi / 2 - th2) - amp * math.cos(th2)
+        ) / math.pi
+    th1, th2 = math.asin((lower - mean) / amp), math.asin((upper - mean) / amp)  # both
+    return (
+        (mean - lower) * (th2 - th1) + amp * (math.cos(th1) - math.cos(th2)) + (upper - lower) * (math.pi / 2 - th2)
+    ) / math.pi
+
+
+@dataclass
+class PestSite:
+    cum_dd: float = nan
+    recent: list[float] = field(default_factory=lambda: [nan] * 7)
+    reached: list[int] = field(default_factory=list)
+
+
+def pest_day(
+    s: PestSite, temps: list[float], start_ms: int, applies: bool, p: PestParams
+) -> tuple[int, float, int, float]:
+    """(risk, the day's degree-days, milestone, days to it) of one site's day; advances `s`."""
+    if not s.reached:
+        s.reached = [-1] * len(p.milestone)
+    known = [t for t in temps if not math.isnan(t)]
+    dd = single_sine(min(known), max(known), p.lower_c, p.upper_c) if len(known) >= p.min_hours else nan
+    counting = not math.isnan(s.cum_dd)
+    if counting:
+        s.cum_dd += 0.0 if math.isnan(dd) else dd
+    s.recent = [*s.recent[1:], dd]
+    seen = [x for x in s.recent if not math.isnan(x)]
+    rate = sum(seen) / len(seen) if seen else nan
+    for i, m in enumerate(p.milestone):
+        if counting and s.cum_dd >= m.dd_c and s.reached[i] < 0:
+            s.reached[i] = start_ms
+    window = p.lead_days * 86_400_000
+    m_idx, hit = -1, False
+    for i in range(len(p.milestone)):
+        recent = s.reached[i] >= 0 and start_ms - s.reached[i] < window + 1
+        if recent or s.reached[i] < 0:
+            m_idx, hit = i, recent
+            break
+    if m_idx < 0:
+        eta = math.inf
+    elif hit:
+        eta = 0.0
+    else:
+        remaining = p.milestone[m_idx].dd_c - s.cum_dd
+        if math.isnan(remaining):  # no biofix
+            eta = nan
+        elif remaining <= 0:
+            eta = 0.0
+        else:
+            eta = math.ceil(remaining / rate) if rate > 0 else math.inf
+    risk = Risk.HIGH if hit else Risk.MODERATE if eta <= p.lead_days else Risk.LOW
+    if m_idx < 0:
+        risk = Risk.NONE
+    if math.isnan(dd) and not hit:
+        risk = Risk.UNKNOWN
+    if not (counting and applies):
+        risk = Risk.NONE
+    return int(risk), dd, m_idx, eta if counting else nan
+
+
+def scab_risk(level: int, unknown: int, has_humidity: bool, in_season: bool, p: Params) -> int:
+    risk = level if level > 0 else Risk.UNKNOWN if unknown > p.scab.max_unknown_h else Risk.NONE
+    if not has_humidity:
+        risk = Risk.NO_DATA
+    return int(risk) if in_season else int(Risk.NONE)

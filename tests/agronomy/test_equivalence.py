@@ -1,0 +1,77 @@
+"""The vectorized models against the one-site, one-hour reference (agronomy.reference), on random days
+with gaps, sensors and stages: the same risks and numbers, day after day."""
+
+from __future__ import annotations
+
+import math
+
+import numpy as np
+from hypothesis import given, settings
+from hypothesis import strategies as st
+
+from agronomy import reference as ref
+from agronomy.daily import Agronomy, SiteInfo
+from agronomy.params import Params, load_params
+from tests.agronomy.conftest import APRIL_20, LAT, LON, hours
+
+PARAMS: Params = load_params()
+
+
+@st.composite
+def villages(draw: st.DrawFn) -> tuple[list[SiteInfo], list[list[np.ndarray]], list[float | None]]:
+    n = draw(st.integers(1, 6))
+    days = draw(st.integers(1, 4))
+    sites = [
+        SiteInfo(draw(st.sampled_from(["apple", "pear"])), draw(st.sampled_from(["full_bloom", "dormant", None])),
+                 LAT, LON, draw(st.booleans()))
+        for _ in range(n)
+    ]  # fmt: skip
+    # degree-days already counted since biofix (None: no biofix), so milestones fall inside the few days drawn
+    biofix = [draw(st.one_of(st.none(), st.floats(0, 145))) for _ in range(n)]
+    seed = draw(st.integers(0, 2**31))
+    rng = np.random.default_rng(seed)
+    arrays = []
+    for _ in range(days):
+        t = rng.uniform(-2, 30, (n, 24)).round(1)
+        rh = rng.choice([55.0, 85.0, 89.9, 90.0, 97.0], (n, 24))
+        leaf = np.where(rng.random((n, 24)) < 0.3, rng.choice([0.0, 100.0], (n, 24)), np.nan)
+        rain = np.where(rng.random((n, 24)) < 0.1, 0.5, np.nan)
+        t[rng.random((n, 24)) < 0.08] = np.nan
+        rh[rng.random((n, 24)) < 0.1] = np.nan
+        arrays.append([t, rh, leaf, rain])
+    return sites, arrays, biofix
+
+
+@settings(max_examples=150, deadline=None)
+@given(villages())
+def test_vectorized_models_match_the_reference(
+    case: tuple[list[SiteInfo], list[list[np.ndarray]], list[float | None]],
+) -> None:
+    sites, days, biofix = case
+    model = Agronomy(sites, PARAMS)
+    cm = PARAMS.pest["codling_moth"]
+    scab_sites = [ref.ScabSite() for _ in sites]
+    pest_sites = [ref.PestSite(cum_dd=math.nan if b is None else b) for b in biofix]
+    for i, b in enumerate(biofix):
+        if b is not None:
+            model.set_biofix("codling_moth", i, b)
+    for d, (t, rh, leaf, rain) in enumerate(days):
+        start = APRIL_20 + d * 86_400_000
+        h = hours(t, rh=rh, leaf=leaf, start_ms=start)
+        h.rain_mm = rain
+        night = model.night(start)
+        got = model.day(h)
+        pest = got.pests["codling_moth"]
+        for i, s in enumerate(sites):
+            wet = [ref.wet_hour(t[i, k], rh[i, k], leaf[i, k], rain[i, k], bool(night[i, k]), PARAMS.wetness)
+                   for k in range(24)]  # fmt: skip
+            level, wet_h, mean_c, unknown = ref.scab_day(scab_sites[i], wet, list(t[i]), list(night[i]), PARAMS.scab)
+            in_season = s.crop in PARAMS.scab.crops and s.stage in PARAMS.scab.stages
+            assert got.scab.risk[i] == ref.scab_risk(level, unknown, s.has_humidity, in_season, PARAMS), (d, i)
+            assert got.scab.wet_h[i] == wet_h
+            assert (math.isnan(mean_c) and math.isnan(got.scab.mean_c[i])) or abs(got.scab.mean_c[i] - mean_c) < 1e-9
+            risk, dd, milestone, eta = ref.pest_day(pest_sites[i], list(t[i]), start, s.crop in cm.crops, cm)
+            assert pest.risk[i] == risk, (d, i)
+            assert (math.isnan(dd) and math.isnan(pest.dd[i])) or abs(pest.dd[i] - dd) < 1e-9
+            assert (math.isnan(eta) and math.isnan(pest.days_to[i])) or pest.days_to[i] == eta
+            assert pest.milestone[i] == milestone

@@ -69,33 +69,32 @@ def scab_day(state: ScabState, wet: NDArray[np.int8], temp_c: F64, night: NDArra
     """Advance `state` through one day of hourly wetness (sites × hours) and say what the day reached."""
     n, hours = wet.shape
     day = ScabDay(np.zeros(n, np.int8), np.zeros(n), np.full(n, np.nan), np.zeros(n, np.int32))
+    known_t = ~np.isnan(temp_c)
+    is_wet = (wet == WET) & known_t  # wet without a temperature is unknown
+    is_dry = (wet == DRY) & known_t
+    day.unknown_h = np.sum(~(is_wet | is_dry), axis=1, dtype=np.int32)
+    temps = np.where(known_t, temp_c, 0.0)
+    waits = night & p.night_start_at_sunrise
     s = state
     for h in range(hours):
-        w = np.where(np.isnan(temp_c[:, h]), np.int8(-1), wet[:, h])  # wet without a temperature: unknown
-        is_wet, is_dry = w == WET, w == DRY
-        day.unknown_h += w < 0
-        start = is_wet & ~s.active
+        w, d = is_wet[:, h], is_dry[:, h]
+        start = w & ~s.active
         s.active |= start
-        s.counting = np.where(start, ~(night[:, h] & p.night_start_at_sunrise), s.counting)
-        s.counting |= s.active & is_wet & ~night[:, h]
-        add = s.active & is_wet & s.counting
+        s.counting = np.where(start, ~waits[:, h], s.counting) | (s.active & w & ~night[:, h])
+        add = s.active & w & s.counting
         s.wet_h += add
-        s.temp_sum += np.where(add, np.nan_to_num(temp_c[:, h]), 0.0)
-        s.dry_run = np.where(is_wet, 0, np.where(is_dry & s.active, s.dry_run + 1, s.dry_run)).astype(np.int32)
-        with np.errstate(invalid="ignore", divide="ignore"):
-            mean = np.where(s.wet_h > 0, s.temp_sum / np.maximum(s.wet_h, 1.0), np.nan)
-        need = light_hours(np.nan_to_num(mean, nan=-99.0), p)
-        now = np.select(
-            [s.wet_h >= need * p.severe_factor, s.wet_h >= need * p.moderate_factor, s.wet_h >= need],
-            [3, 2, 1],
-            0,
-        ).astype(np.int8)
-        now = np.where(s.active & (s.wet_h > 0), now, 0).astype(np.int8)
+        s.temp_sum += temps[:, h] * add
+        s.dry_run = np.where(w, 0, s.dry_run + (d & s.active)).astype(np.int32)
+        counted = s.wet_h > 0
+        mean = np.where(counted, s.temp_sum / np.where(counted, s.wet_h, 1.0), np.nan)
+        ratio = np.where(counted & s.active, s.wet_h / light_hours(np.where(counted, mean, -99.0), p), 0.0)
+        now = ((ratio >= 1.0).view(np.int8) + (ratio >= p.moderate_factor) + (ratio >= p.severe_factor)).astype(np.int8)
         s.level = np.maximum(s.level, now)
         better = (now > day.level) | ((now == day.level) & (now > 0) & (s.wet_h > day.wet_h))
-        day.level = np.where(better, now, day.level).astype(np.int8)
-        day.wet_h = np.where(better, s.wet_h, day.wet_h)
-        day.mean_c = np.where(better, mean, day.mean_c)
+        if better.any():
+            day.level = np.where(better, now, day.level).astype(np.int8)
+            day.wet_h = np.where(better, s.wet_h, day.wet_h)
+            day.mean_c = np.where(better, mean, day.mean_c)
         end = s.active & (s.dry_run >= p.max_dry_gap_h)
         if end.any():
             s.active &= ~end

@@ -1,0 +1,121 @@
+"""The agronomy models over many sites and one day of 10-minute readings, against the one-site reference.
+
+Every site is an apple block in bloom with air temperature, RH and rain (a third also a leaf-wetness
+sensor), a codling moth biofix, a wet night and a dry afternoon, and 3 % of readings missing. Timed:
+10-minute readings to hourly means, wetness, the scab table, degree-days and the milestone forecast,
+for all sites at once; the reference runs the same day site by site on a sample (its cost is linear
+in sites; the per-site figure is scaled to the same count and printed as such).
+
+    .venv/bin/python -m bench.bench_agronomy                  # 1e5 sites
+    .venv/bin/python -m bench.bench_agronomy --sites 1000000 --sample 2000
+"""
+
+from __future__ import annotations
+
+import argparse
+import math
+import statistics
+import time
+
+import numpy as np
+
+from agronomy import reference as ref
+from agronomy.daily import Agronomy, Hours, SiteInfo
+from agronomy.hourly import hourly_mean, hourly_sum
+from agronomy.params import Params, load_params
+
+START = 1_776_614_400_000  # 2026-04-20 00:00 Beijing time
+PER_HOUR = 6
+
+
+def readings(n: int, seed: int = 1) -> tuple[np.ndarray, np.ndarray, np.ndarray, np.ndarray]:
+    rng = np.random.default_rng(seed)
+    slot_h = np.arange(24 * PER_HOUR) / PER_HOUR
+    temp = 14 + 7 * np.sin(2 * np.pi * (slot_h - 9) / 24) + rng.normal(0, 1.5, (n, 1)) + rng.normal(0, 0.3, (n, 144))
+    rh = np.clip(80 - 18 * np.sin(2 * np.pi * (slot_h - 9) / 24) + rng.normal(0, 8, (n, 1)), 20, 100)
+    rh = rh + rng.normal(0, 2, (n, 144))
+    leaf = np.where(np.arange(n)[:, None] % 3 == 0, np.where(rh > 90, 100.0, 0.0), np.nan)
+    rain = np.where(rng.random((n, 144)) < 0.05, 0.2, 0.0)
+    for a in (temp, rh):
+        a[rng.random((n, 144)) < 0.03] = np.nan
+    return temp, np.minimum(rh, 100.0), leaf, rain
+
+
+def to_hours(data: tuple[np.ndarray, ...]) -> Hours:
+    temp, rh, leaf, rain = data
+    means = (hourly_mean(temp, PER_HOUR), hourly_mean(rh, PER_HOUR), hourly_mean(leaf, PER_HOUR))
+    return Hours(START, *means, hourly_sum(rain, PER_HOUR))
+
+
+def vectorized(params: Params, sites: list[SiteInfo], data: tuple[np.ndarray, ...]) -> tuple[float, float]:
+    """(seconds for the whole day from 10-minute readings, of which the hourly means)."""
+    model = Agronomy(sites, params)
+    for i in range(len(sites)):
+        model.set_biofix("codling_moth", i, 120.0)
+    t0 = time.perf_counter()
+    h = to_hours(data)
+    t1 = time.perf_counter()
+    model.day(h)
+    return time.perf_counter() - t0, t1 - t0
+
+
+def scalar_hours(data: tuple[np.ndarray, ...]) -> tuple[float, list[list[list[float]]]]:
+    """The hourly means site by site in Python: (seconds, [site][quantity][hour])."""
+    temp, rh, leaf, rain = (a.tolist() for a in data)
+    t0 = time.perf_counter()
+    out = []
+    for i in range(len(temp)):
+        per_site = []
+        for series, total in ((temp[i], False), (rh[i], False), (leaf[i], False), (rain[i], True)):
+            hours = []
+            for k in range(24):
+                got = [x for x in series[k * PER_HOUR : (k + 1) * PER_HOUR] if not math.isnan(x)]
+                hours.append((sum(got) if total else sum(got) / len(got)) if got else math.nan)
+            per_site.append(hours)
+        out.append(per_site)
+    return time.perf_counter() - t0, out
+
+
+def scalar_models(params: Params, hourly: list[list[list[float]]], night: np.ndarray) -> float:
+    cm = params.pest["codling_moth"]
+    dark = [bool(x) for x in night]
+    t0 = time.perf_counter()
+    for t, h, lf, rn in hourly:
+        wet = [ref.wet_hour(t[k], h[k], lf[k], rn[k], dark[k], params.wetness) for k in range(24)]
+        level, _, _, unknown = ref.scab_day(ref.ScabSite(), wet, t, dark, params.scab)
+        ref.scab_risk(level, unknown, True, True, params)
+        ref.pest_day(ref.PestSite(cum_dd=120.0), t, START, True, cm)
+    return time.perf_counter() - t0
+
+
+def main() -> None:
+    ap = argparse.ArgumentParser()
+    ap.add_argument("--sites", type=int, default=100_000)
+    ap.add_argument("--sample", type=int, default=5_000, help="sites the reference runs (scaled)")
+    ap.add_argument("--repeat", type=int, default=5)
+    args = ap.parse_args()
+    params = load_params()
+    sites = [SiteInfo("apple", "full_bloom", 37.45, 110.7, True) for _ in range(args.sites)]
+    data = readings(args.sites)
+    runs = [vectorized(params, sites, data) for _ in range(args.repeat)]
+    vec, vec_agg = statistics.median(r[0] for r in runs), statistics.median(r[1] for r in runs)
+    sample = min(args.sample, args.sites)
+    night = Agronomy(sites[:1], params).night(START)[0]
+    small = tuple(a[:sample] for a in data)
+    scale = args.sites / sample
+    ref_runs = []
+    for _ in range(max(1, args.repeat // 2)):
+        agg_s, hourly = scalar_hours(small)
+        ref_runs.append((agg_s * scale, scalar_models(params, hourly, night) * scale))
+    ref_agg, ref_models = statistics.median(r[0] for r in ref_runs), statistics.median(r[1] for r in ref_runs)
+    print(f"sites {args.sites:,}  one day of 10-minute readings ({144 * args.sites:,} per quantity)")
+    print(f"  {'':22}{'vectorized':>12}{'reference':>12}{'ratio':>8}   (reference: {sample:,} sites, scaled)")
+    rows = [("10-min -> hourly means", vec_agg, ref_agg), ("models from hourly", vec - vec_agg, ref_models),
+            ("whole day", vec, ref_agg + ref_models)]  # fmt: skip
+    for name, v, r in rows:
+        print(f"  {name:22}{v * 1000:10.1f}ms{r * 1000:10.1f}ms{r / v:7.1f}x")
+    print(f"  (medians: {args.repeat} vectorized runs, {len(ref_runs)} reference runs)")
+
+
+if __name__ == "__main__":
+    main()

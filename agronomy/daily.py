@@ -131,8 +131,8 @@ class Agronomy:
     def _pest(self, name: str, h: Hours) -> PestResult:
         p, st = self.p.pest[name], self.pest[name]
         known = np.sum(~np.isnan(h.temp_c), axis=1)
-        with np.errstate(all="ignore"):
-            tmin, tmax = np.nanmin(h.temp_c, axis=1), np.nanmax(h.temp_c, axis=1)
+        # fmin/fmax skip NaN and give NaN for a day without readings (nanmin would warn)
+        tmin, tmax = np.fmin.reduce(h.temp_c, axis=1), np.fmax.reduce(h.temp_c, axis=1)
         dd = np.where(known >= p.min_hours, single_sine(tmin, tmax, p.lower_c, p.upper_c), np.nan)
         counting = ~np.isnan(st.cum_dd)
         st.cum_dd = np.where(counting, st.cum_dd + np.nan_to_num(dd), st.cum_dd)

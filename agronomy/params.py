@@ -29,6 +29,8 @@ class ScabParams(_Strict):
     max_dry_gap_h: int = Field(ge=1, le=48)
     night_start_at_sunrise: bool
     max_unknown_h: int = Field(ge=0, le=24)
+    advice_zh: str
+    advice_en: str
 
     @model_validator(mode="after")
     def _table_rises(self) -> ScabParams:

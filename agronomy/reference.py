@@ -70,7 +70,7 @@ def scab_day(
             s.dry_run += 1
         mean = s.temp_sum / s.wet_h if s.wet_h > 0 else nan
         now = 0
-        if s.active and s.wet_h > 0:
+        if s.active and w == 1 and s.counting:  # the period grew this hour
             need = light_hours(mean, p)
             now = (
                 3

@@ -4,7 +4,9 @@ A wet period accumulates its wet hours and their mean temperature; dry spells sh
 `max_dry_gap_h` do not end it (their hours do not count). A period that begins at night counts from the
 first wet daylight hour (ascospores are released in daylight). Infection is light once the wet hours
 reach the revised table's hours at the period's mean temperature, moderate and severe at
-`moderate_factor` and `severe_factor` times those hours. One hour at a time, vectorized over sites.
+`moderate_factor` and `severe_factor` times those hours. A day reports what a period reached in its
+wet hours of that day: the dry morning after a night's infection does not report it again. One hour at
+a time, vectorized over sites.
 """
 
 from __future__ import annotations
@@ -87,7 +89,8 @@ def scab_day(state: ScabState, wet: NDArray[np.int8], temp_c: F64, night: NDArra
         s.dry_run = np.where(w, 0, s.dry_run + (d & s.active)).astype(np.int32)
         counted = s.wet_h > 0
         mean = np.where(counted, s.temp_sum / np.where(counted, s.wet_h, 1.0), np.nan)
-        ratio = np.where(counted & s.active, s.wet_h / light_hours(np.where(counted, mean, -99.0), p), 0.0)
+        # a day reports a period in the hours it grows: the dry hours after an infection do not repeat it
+        ratio = np.where(add, s.wet_h / light_hours(np.where(counted, mean, -99.0), p), 0.0)
         now = ((ratio >= 1.0).view(np.int8) + (ratio >= p.moderate_factor) + (ratio >= p.severe_factor)).astype(np.int8)
         s.level = np.maximum(s.level, now)
         better = (now > day.level) | ((now == day.level) & (now > 0) & (s.wet_h > day.wet_h))

@@ -31,6 +31,8 @@ KIND_ZH = {
     Kind.SENSOR_FAULT: "传感器故障",
     Kind.STORE_FAILING: "数据库写入失败",
     Kind.BROKER_UNREACHABLE: "连不上消息代理",
+    Kind.DISEASE_RISK: "病害风险",
+    Kind.PEST_RISK: "虫害风险",
 }
 
 

@@ -23,12 +23,14 @@ from api.limits import RequestLimits
 from api.params import API_PREFIX, documented_query
 from api.routes import ack_link, devices, export, health, people, problems, sites, stream, summary
 from api.routes import alerts as alert_routes
+from api.routes import risks as risk_routes
 from api.routes import rules as rule_routes
 from api.state import AlertAccess, ApiState, RuleBook
 from api.users import UserStore
 from qingyubiao import __version__
 from qingyubiao.config import Config
 from qingyubiao.notifying import AckRefs, NotificationFeed
+from qingyubiao.risks import RiskBook
 from qingyubiao.series import SeriesIndex
 from qingyubiao.store import DeviceStatus, IngestLog, ReadingReader
 
@@ -45,6 +47,7 @@ def create_app(
     alerts: AlertAccess | None = None,
     device_statuses: Callable[[], Sequence[DeviceStatus]] | None = None,
     rules: RuleBook | None = None,
+    risks: RiskBook | None = None,
     index: SeriesIndex | None = None,
     stream_poll_s: float = 2.0,
     feed: NotificationFeed | None = None,
@@ -68,6 +71,7 @@ def create_app(
         alerts=alerts,
         device_statuses=device_statuses,
         rules=rules,
+        risks=risks,
         stream_poll_s=stream_poll_s,
         feed=feed,
         ack_refs=ack_refs,
@@ -89,6 +93,7 @@ def create_app(
         summary.router,
         rule_routes.router,
         problems.router,
+        risk_routes.router,
     ):
         app.include_router(r, prefix=API_PREFIX, responses=COMMON, dependencies=[Depends(documented_query)])
     app.include_router(health.router)

@@ -11,6 +11,7 @@ from api.users import UserStore
 from qingyubiao.alerting import AlertReader, Silence
 from qingyubiao.config import Config
 from qingyubiao.notifying import AckRefs, NotificationFeed
+from qingyubiao.risks import RiskBook
 from qingyubiao.series import SeriesIndex
 from qingyubiao.store import DeviceStatus, IngestLog, ReadingReader
 
@@ -55,6 +56,7 @@ class ApiState:
     alerts: AlertAccess | None = None
     device_statuses: Callable[[], Sequence[DeviceStatus]] | None = None
     rules: RuleBook | None = None
+    risks: RiskBook | None = None  # the agronomy models' daily risks and the biofixes (qingyubiao.risks)
     feed: NotificationFeed | None = None  # the outbox's per-person notices, streamed as `notice` events
     ack_refs: AckRefs | None = None  # what a one-tap ack link's reference names
     ack_secret: str | None = None  # checks those links (notify_settings: QYB_ACK_SECRET or the config)

@@ -34,6 +34,9 @@ class Kind(StrEnum):
     # the box itself (ingest/health.py): raised by the collector, not by rules
     STORE_FAILING = "store_failing"
     BROKER_UNREACHABLE = "broker_unreachable"
+    # the agronomy models (alerts/agronomy.py): a day's disease or pest risk, not a reading
+    DISEASE_RISK = "disease_risk"
+    PEST_RISK = "pest_risk"
 
 
 class Severity(StrEnum):

@@ -294,6 +294,12 @@ class AlertSettings(_Strict):
     rules_file: str | None = None
 
 
+class AgronomySettings(_Strict):
+    # The disease and pest models (docs/agronomy.md): daily risks and their alerts, in the collector.
+    enabled: bool = True
+    params: str | None = None  # a county's own copy of agronomy/params/models.toml
+
+
 class Deployment(_Strict):
     mqtt: MqttSettings = MqttSettings()
     store: StoreSettings = StoreSettings()
@@ -302,6 +308,7 @@ class Deployment(_Strict):
     notify: NotifySettings = NotifySettings()
     api: ApiSettings = ApiSettings()
     alerts: AlertSettings = AlertSettings()
+    agronomy: AgronomySettings = AgronomySettings()
     metrics_port: int = Field(default=9108, ge=0, le=65_535)  # 0 = no metrics endpoint
     # loopback by default: the metrics name every device and village; 0.0.0.0 for a scraper on another box
     metrics_addr: str = Field(default="127.0.0.1", min_length=1)
@@ -348,6 +355,8 @@ ENV_OVERRIDES: dict[str, tuple[str, ...]] = {
     "QYB_TOKEN_TTL_DAYS": ("deployment", "api", "token_ttl_days"),
     "QYB_TOKEN_RECHECK_S": ("deployment", "api", "token_recheck_s"),
     "QYB_ALERT_RULES": ("deployment", "alerts", "rules_file"),
+    "QYB_AGRONOMY": ("deployment", "agronomy", "enabled"),
+    "QYB_AGRONOMY_PARAMS": ("deployment", "agronomy", "params"),
     # secrets are better kept out of the config file
     "QYB_ACK_SECRET": ("deployment", "notify", "ack_secret"),
     "QYB_PUBLIC_URL": ("deployment", "notify", "public_url"),

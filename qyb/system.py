@@ -137,6 +137,16 @@ def build_collector(config: Config) -> CollectorSystem:
     manager = AlertManager(config, compile_plan(config, rules.load(), index), alert_store, writer=writer)
     health = Health(metrics.problem, on_change=pager, page_after_s=config.deployment.ingest.page_after_s)
     retention_due = [0.0]
+    risks = None
+    if config.deployment.agronomy.enabled:
+        from agronomy.params import DEFAULT, load_params
+        from alerts.agronomy import RiskWatch
+        from ingest.store.sqlite_risks import SqliteRiskBook
+
+        book = SqliteRiskBook(db)
+        closers.append(book.close)
+        params = load_params(Path(config.deployment.agronomy.params or DEFAULT))
+        risks = RiskWatch(config, index, store, book, alert_store, writer, params)
 
     def maintenance() -> None:  # on the collector's writer thread, between batches
         changed = rules.changed()
@@ -144,6 +154,8 @@ def build_collector(config: Config) -> CollectorSystem:
             manager.use_plan(compile_plan(config, changed, index))
         manager.tick(int(time.time() * 1000))
         store.refresh_rollups()
+        if risks is not None:  # once a village day has ended, or a biofix was set: the season again
+            risks.tick()
         if time.monotonic() >= retention_due[0]:
             store.enforce_retention()
             retention_due[0] = time.monotonic() + 3600
@@ -167,6 +179,7 @@ def build_api(config: Config, stream_poll_s: float = 2.0) -> FastAPI:
     from api.users import UserStore
     from ingest.store.sqlite import SqliteStore
     from ingest.store.sqlite_alerts import SqliteAlertStore
+    from ingest.store.sqlite_risks import SqliteRiskBook
 
     index = SeriesIndex(config)
     db = config.deployment.store.db
@@ -185,6 +198,7 @@ def build_api(config: Config, stream_poll_s: float = 2.0) -> FastAPI:
         alerts=SqliteAlertStore(db),
         users=UserStore(db, config),
         rules=AlertRuleBook(config, config.deployment.alerts.rules_file),
+        risks=SqliteRiskBook(db),
         feed=outbox,
         ack_refs=outbox,
     )

@@ -33,6 +33,9 @@ ADVICE: dict[str, tuple[str, str]] = {
     Kind.SENSOR_FAULT: ("检查或更换传感器。", "check or replace the sensor."),
     Kind.STORE_FAILING: ("检查服务器磁盘空间和数据库文件。", "check free disk space and the database file."),
     Kind.BROKER_UNREACHABLE: ("检查消息代理服务、网络和证书。", "check the broker, the network, the certificate."),
+    # the models' own advice is in their alert text (agronomy/params/models.toml); this is the fallback
+    Kind.DISEASE_RISK: ("按植保建议及时喷药预防。", "protect the crop as the plant-protection advice says."),
+    Kind.PEST_RISK: ("检查诱捕器，按植保建议防治。", "check the traps and act on the plant-protection advice."),
 }
 
 

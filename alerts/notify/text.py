@@ -20,6 +20,7 @@ def _minutes(ms: int) -> int:
 
 
 SYSTEM_KINDS = (Kind.STORE_FAILING, Kind.BROKER_UNREACHABLE)
+MODEL_KINDS = (Kind.DISEASE_RISK, Kind.PEST_RISK)  # a day's risk: the model's text says what, why and what to do
 
 
 def line(n: Notice, now_ms: int) -> tuple[str, str]:
@@ -30,6 +31,13 @@ def line(n: Notice, now_ms: int) -> tuple[str, str]:
     sev_zh = f"【{SEVERITY_ZH[n.severity]}】" if n.severity in ("critical", "emergency") else ""
     sev_en = f"[{n.severity}] " if n.severity in ("critical", "emergency") else ""
     place_en = f"{n.site_name} ({n.site})" if n.site else n.device
+    if n.kind in MODEL_KINDS:
+        if n.why == Why.RESOLVED:
+            return f"{n.site_name} {n.alert_zh}", f"{place_en} {n.alert_en}"
+        zh, en = f"{sev_zh}{n.site_name} {n.alert_zh}", f"{sev_en}{place_en} {n.alert_en}"
+        if n.why == Why.REPEAT:
+            zh, en = "仍未处理：" + zh, "Still open: " + en
+        return zh, en
     if n.why == Why.RESOLVED:
         lasted = _minutes(n.ts_ms - n.started_ms)
         kind_zh = KIND_ZH.get(n.kind, n.kind)  # type: ignore[call-overload]

@@ -6,6 +6,7 @@
   const sites = new Map(); // id -> site as the API returns it
   const alerts = new Map(); // episode id -> episode
   const cards = new Map(); // id -> card element
+  const risks = new Map(); // site id -> the day's disease and pest risks (computed by the collector)
   const NOTICES_SHOWN = 5;
   let notices = []; // newest first, as the stream's `notice` events bring them
   let me = null;
@@ -44,6 +45,23 @@
     el.querySelector(".ago").textContent = ago(site.updated_ms);
     el.querySelector(".ago").dataset.ms = site.updated_ms ?? "";
     renderAlerts(site.id);
+    renderRisks(site.id);
+  }
+
+  // disease and pest risks of the newest computed day; "none" is left out (it is also what other crops get)
+  function renderRisks(siteId) {
+    const el = cards.get(siteId);
+    if (!el) return;
+    const ul = el.querySelector(".risks");
+    ul.replaceChildren();
+    const zh = QYB.lang() === "zh";
+    for (const r of (risks.get(siteId) || []).filter((r) => r.risk !== 0)) {
+      const li = document.createElement("li");
+      li.dataset.risk = r.risk;
+      li.dataset.model = r.model;
+      li.textContent = zh ? `${r.model_zh}风险：${r.risk_zh}（${r.day}）` : `${r.model_en} risk: ${r.risk_en} (${r.day})`;
+      ul.append(li);
+    }
   }
 
   function renderAlerts(siteId) {
@@ -158,6 +176,8 @@
     const list = await get(`/api/v1/villages/${me.village}/sites`);
     const active = await get(`/api/v1/villages/${me.village}/alerts`).catch(() => []);
     for (const a of active) alerts.set(a.id, a);
+    const dayRisks = await get(`/api/v1/villages/${me.village}/risks`).catch(() => []);
+    for (const r of dayRisks) risks.set(r.site, [...(risks.get(r.site) || []), r]);
     for (const s of list) { sites.set(s.id, s); renderSite(s); }
     try { notices = JSON.parse(localStorage.getItem(noticesKey()) || "[]"); } catch (e) { notices = []; }
     renderNotices();

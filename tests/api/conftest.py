@@ -21,9 +21,11 @@ from api.app import create_app
 from api.users import UserStore
 from ingest.store.sqlite import SqliteStore
 from ingest.store.sqlite_alerts import SqliteAlertStore
+from ingest.store.sqlite_risks import SqliteRiskBook
 from qingyubiao.alerting import Episode, Transition
 from qingyubiao.batch import Batch
 from qingyubiao.config import Config
+from qingyubiao.risks import DayRisk
 from qingyubiao.series import SeriesIndex
 
 HOUR = 3_600_000
@@ -127,6 +129,9 @@ def build_world(village: Config, index: SeriesIndex, folder: Path) -> Iterator[A
     reader = SqliteStore(db, index, readonly=True)
     outbox = Outbox(db, synchronous="NORMAL")
     feed = Outbox(db, readonly=True)  # as `qyb api` opens it
+    risks = SqliteRiskBook(db)
+    risks.write_risks([DayRisk("lijiahe", s, "apple_scab", "2026-04-20", risk, {"wet_h": 18.0, "mean_c": 12.0})
+                       for s, risk in (("gh01", 0), ("gh03", -2), ("or01", 3))])  # fmt: skip
     app = create_app(
         village,
         reader=reader,
@@ -135,6 +140,7 @@ def build_world(village: Config, index: SeriesIndex, folder: Path) -> Iterator[A
         alerts=alerts,
         device_statuses=reader.device_statuses,
         rules=AlertRuleBook(village, str(folder / "rules.toml")),
+        risks=risks,
         index=index,
         stream_poll_s=0.2,
         feed=feed,
@@ -144,6 +150,7 @@ def build_world(village: Config, index: SeriesIndex, folder: Path) -> Iterator[A
     with TestClient(app) as client:
         yield ApiWorld(client, writer, alerts, users, tokens, now, db, outbox)
     feed.close()
+    risks.close()
     outbox.close()
     reader.close()
     writer.close()

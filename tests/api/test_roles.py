@@ -2,7 +2,9 @@
 
 from __future__ import annotations
 
+import datetime as dt
 from typing import Any
+from zoneinfo import ZoneInfo
 
 import pytest
 from starlette.routing import Mount
@@ -11,6 +13,7 @@ from api.params import _CONVERTER
 from tests.api.conftest import ADMIN, FARMER, OTHER_FARMER, SECRETARY, ApiWorld
 
 V = "/api/v1/villages/lijiahe"
+TODAY = dt.datetime.now(ZoneInfo("Asia/Shanghai")).date().isoformat()  # a biofix must not be in the future
 
 # (method, path, json body or None, {who: status}); "none" = no token.
 TABLE: list[tuple[str, str, object, dict[str, int]]] = [
@@ -61,6 +64,14 @@ TABLE: list[tuple[str, str, object, dict[str, int]]] = [
     ("POST", f"{V}/people/li-guohua/tokens", None, {FARMER: 403, SECRETARY: 403, ADMIN: 201, "none": 401}),
     ("DELETE", f"{V}/tokens/ffffffff", None, {FARMER: 403, SECRETARY: 403, ADMIN: 404, "none": 401}),
     ("POST", f"{V}/silences/no-such/expire", None, {FARMER: 403, ADMIN: 403, SECRETARY: 404, "none": 401}),
+    ("GET", f"{V}/risks", None, {FARMER: 200, SECRETARY: 200, ADMIN: 200, "none": 401}),
+    ("GET", f"{V}/biofix", None, {FARMER: 200, SECRETARY: 200, ADMIN: 200, "none": 401}),
+    (
+        "POST",
+        f"{V}/sites/gh03/biofix",
+        {"pest": "codling_moth", "day": TODAY},
+        {FARMER: 404, OTHER_FARMER: 201, SECRETARY: 201, "none": 401},
+    ),
     ("GET", f"{V}/problems", None, {FARMER: 403, SECRETARY: 200, ADMIN: 200, "none": 401}),
     ("GET", "/api/v1/villages/other/sites", None, {FARMER: 404, SECRETARY: 404, ADMIN: 404}),
     ("GET", "/healthz", None, {"none": 200, FARMER: 200}),

@@ -1,0 +1,213 @@
+"""The agronomy models in the running collector: daily risks, and alerts when a risk rises.
+
+Once a village day has ended, every hour after, and whenever a biofix is set, `RiskWatch.tick` runs the
+season again from 1 January of that year: the hourly means of every site come from the store's hourly
+rollups, the models (agronomy.daily) step through the days, every day's risk is written to the risk
+book. Running the whole season each time is what makes late readings count (a backfilled day is
+recomputed with them, quietly: only the newest day can raise an alert), a biofix entered days late
+correct, and a restart need no state of its own; a village's year is a few hundred history queries,
+once an hour, on the collector's writer thread.
+
+A site's newest-day risk at `moderate` or `high` opens an alert episode of kind `disease_risk` or
+`pest_risk` (warning or critical), routed like crop alerts (the owner household; the secretary too
+when critical); a later day below moderate resolves it. `unknown` and `no_data` neither open nor close.
+"""
+
+from __future__ import annotations
+
+import datetime as dt
+import logging
+import time
+from collections.abc import Callable
+from zoneinfo import ZoneInfo
+
+import numpy as np
+
+from agronomy.daily import Agronomy, DayResult, Hours, SiteInfo
+from agronomy.params import Params, load_params
+from agronomy.risk import Risk
+from qingyubiao.alerting import AlertReader, AlertWriter, Audience, Episode, Kind, Severity, State, Transition
+from qingyubiao.config import Config, Village
+from qingyubiao.risks import Biofix, DayRisk, RiskBook
+from qingyubiao.series import SeriesIndex
+from qingyubiao.store import ReadingReader
+
+log = logging.getLogger(__name__)
+
+HOUR_MS, DAY_MS = 3_600_000, 86_400_000
+QUANTITIES = ("air_temp_c", "air_rh_pct", "leaf_wet_pct", "rain_mm")
+KIND = {"apple_scab": Kind.DISEASE_RISK, "codling_moth": Kind.PEST_RISK}
+NAME = {"apple_scab": ("苹果黑星病", "apple scab")}
+GRACE_MS = 15 * 60_000  # a day is computed once its last readings (sent up to minutes late) are in
+RERUN_MS = 3_600_000  # and again every hour: readings backfilled after an outage count within the hour
+
+
+class RiskWatch:
+    def __init__(
+        self,
+        config: Config,
+        index: SeriesIndex,
+        readings: ReadingReader,
+        book: RiskBook,
+        alerts: AlertReader,
+        writer: AlertWriter,
+        params: Params | None = None,
+        clock: Callable[[], float] = time.time,
+    ) -> None:
+        self.config, self.index, self.readings, self.book = config, index, readings, book
+        self.alerts, self.writer = alerts, writer
+        self.p = params or load_params()
+        self.clock = clock
+        self._done: dict[str, tuple[str, int, int]] = {}  # village -> (day, biofix version, hour run)
+
+    def tick(self, now_ms: int | None = None) -> None:
+        now = int(self.clock() * 1000) if now_ms is None else now_ms
+        version = self.book.biofix_version()
+        for v in self.config.village:
+            day = last_complete_day(v, now)
+            key = (day.isoformat(), version, now // RERUN_MS)
+            if self._done.get(v.id) == key:
+                continue
+            try:
+                self.run(v, day, now)
+            except Exception:  # a model must never stop the collector; the next pass tries again
+                log.exception("agronomy models failed for %s on %s", v.id, day)
+                continue
+            self._done[v.id] = key
+
+    # -- one village ------------------------------------------------------------------
+
+    def run(self, v: Village, last: dt.date, now_ms: int) -> list[DayResult]:
+        """Run the season from 1 January to `last` (a village date); write the risks; raise or end alerts."""
+        jan1 = dt.date(last.year, 1, 1)
+        start_ms = local_midnight_ms(v, jan1)
+        days = (last - jan1).days + 1
+        data = self.hourly(v, start_ms, days)
+        sites = [self.site_info(v, s.id, s.crop, s.stage) for s in v.site]
+        model = Agronomy(sites, self.p)
+        fixes = {(b.site, b.pest): b for b in self.book.biofixes(v.id) if b.day[:4] == str(last.year)}
+        position = {s.id: i for i, s in enumerate(v.site)}
+        results, rows = [], []
+        for d in range(days):
+            date = jan1 + dt.timedelta(days=d)
+            for (site, pest), b in fixes.items():
+                if b.day == date.isoformat() and site in position and pest in self.p.pest:
+                    model.set_biofix(pest, position[site])
+            cut = slice(d * 24, (d + 1) * 24)
+            r = model.day(Hours(start_ms + d * DAY_MS, *(a[:, cut] for a in data)))
+            results.append(r)
+            rows += self.day_rows(v, date, r, fixes)
+        self.book.write_risks(rows)
+        self.alert(v, last, results[-1], rows, now_ms)
+        return results
+
+    def hourly(self, v: Village, start_ms: int, days: int) -> tuple[np.ndarray, ...]:
+        """Sites × hours of each quantity's hourly mean (rain: total) from the store; NaN where none."""
+        n, hours = len(v.site), days * 24
+        out = {q: np.full((n, hours), np.nan) for q in QUANTITIES}
+        end_ms = start_ms + hours * HOUR_MS
+        for i, s in enumerate(v.site):
+            for q in QUANTITIES:
+                series = self.first_series(v, s.id, q)
+                if series is None:
+                    continue
+                h = self.readings.history(series, start_ms, end_ms, HOUR_MS)
+                at = (h.bucket_ms - start_ms) // HOUR_MS
+                out[q][i, at] = h.vmean * h.count if q == "rain_mm" else h.vmean
+        return tuple(out[q] for q in QUANTITIES)
+
+    def first_series(self, v: Village, site: str, metric: str) -> int | None:
+        for i in self.index.of_site(v.id, site):
+            if self.index.keys[i].metric == metric:
+                return i
+        return None
+
+    def site_info(self, v: Village, site: str, crop: str, stage: str | None) -> SiteInfo:
+        has = {q: self.first_series(v, site, q) is not None for q in QUANTITIES}
+        humid = (has["air_temp_c"] and has["air_rh_pct"]) or has["leaf_wet_pct"]
+        return SiteInfo(crop, stage, v.lat, v.lon, humid)
+
+    def day_rows(self, v: Village, date: dt.date, r: DayResult, fixes: dict[tuple[str, str], Biofix]) -> list[DayRisk]:
+        day = date.isoformat()
+        rows = []
+        for i, s in enumerate(v.site):
+            wet_h, mean_c = float(r.scab.wet_h[i]), float(r.scab.mean_c[i])
+            detail: dict[str, object] = {"wet_h": wet_h, "mean_c": None if np.isnan(mean_c) else round(mean_c, 1)}
+            rows.append(DayRisk(v.id, s.id, "apple_scab", day, int(r.scab.risk[i]), detail))
+            for pest, p in r.pests.items():
+                b = fixes.get((s.id, pest))
+                cum, eta = float(p.cum_dd[i]), float(p.days_to[i])
+                m = int(p.milestone[i])
+                detail = {
+                    "dd": None if np.isnan(p.dd[i]) else round(float(p.dd[i]), 1),
+                    "cum_dd": None if np.isnan(cum) else round(cum, 1),
+                    "biofix": b.day if b else None,
+                    "milestone": self.p.pest[pest].milestone[m].event if m >= 0 else None,
+                    "days_to": None if np.isnan(eta) or np.isinf(eta) else int(eta),
+                }
+                rows.append(DayRisk(v.id, s.id, pest, day, int(p.risk[i]), detail))
+        return rows
+
+    # -- alerts -----------------------------------------------------------------------
+
+    def alert(self, v: Village, last: dt.date, r: DayResult, rows: list[DayRisk], now_ms: int) -> None:
+        newest = {(x.site, x.model): x for x in rows if x.day == last.isoformat()}
+        open_ = {(e.site, e.rule): e for e in self.alerts.active_episodes(v.id) if e.kind in KIND.values()}
+        ts = local_midnight_ms(v, last) + DAY_MS  # the day's end: what it says is known from then
+        transitions, episodes = [], []
+        for (site, model), x in newest.items():
+            rule = f"agronomy:{model}"
+            ep = open_.get((site, rule))
+            if x.risk >= Risk.MODERATE and ep is None:
+                zh, en = self.text(model, x)
+                severity = Severity.CRITICAL if x.risk == Risk.HIGH else Severity.WARNING
+                eid = f"{v.id}/{site}/{rule}/{x.day}"
+                value = float(x.detail.get("wet_h") or x.detail.get("cum_dd") or 0.0)
+                t = Transition(eid, rule, KIND[model], severity, Audience.FARMER, State.FIRING, ts, v.id, site, "",
+                               "", value, float("nan"), text_zh=zh, text_en=en)  # fmt: skip
+                transitions.append(t)
+                episodes.append(Episode(eid, rule, KIND[model], severity, Audience.FARMER, v.id, site, "", "",
+                                        State.FIRING, ts, ts, None, False, value, zh, en))  # fmt: skip
+            elif ep is not None and Risk.NONE <= x.risk < Risk.MODERATE:
+                zh, en = f"{self.name(model)[0]}风险已解除。", f"{self.name(model)[1]} risk has passed."
+                transitions.append(Transition(ep.id, rule, ep.kind, ep.severity, ep.audience, State.RESOLVED,
+                                              ts, v.id, site, "", "", ep.value, float("nan"), text_zh=zh,
+                                              text_en=en))  # fmt: skip
+                episodes.append(Episode(ep.id, rule, ep.kind, ep.severity, ep.audience, v.id, site, "", "",
+                                        State.RESOLVED, ep.started_ms, ep.fired_ms, ts, False, ep.value, zh, en,
+                                        ep.ack_by, ep.ack_ms))  # fmt: skip
+        if transitions:
+            self.writer.record(transitions, episodes, None, now_ms)
+
+    def name(self, model: str) -> tuple[str, str]:
+        if model in self.p.pest:
+            return self.p.pest[model].name_zh, self.p.pest[model].name_en
+        return NAME[model]
+
+    def text(self, model: str, x: DayRisk) -> tuple[str, str]:
+        """What the risk is, why, and what to do (zh, en)."""
+        level_zh, level_en = Risk(x.risk).zh, Risk(x.risk).en
+        if model == "apple_scab":
+            s = self.p.scab
+            why_zh = f"叶面湿润 {x.detail['wet_h']:.0f} 小时，平均 {x.detail['mean_c']}℃"
+            why_en = f"leaves wet {x.detail['wet_h']:.0f} h at a mean {x.detail['mean_c']} °C"
+            return (f"苹果黑星病侵染风险{level_zh}：{why_zh}。{s.advice_zh}",
+                    f"apple scab infection risk {level_en}: {why_en}. {s.advice_en}")  # fmt: skip
+        p = self.p.pest[model]
+        m = next(ms for ms in p.milestone if ms.event == x.detail["milestone"])
+        days = x.detail["days_to"]
+        when_zh = "已到" if not days else f"预计 {days} 天后"
+        when_en = "now" if not days else f"in about {days} days"
+        cum, biofix = x.detail["cum_dd"], x.detail["biofix"]
+        return (f"{p.name_zh}{m.zh}（{when_zh}），积温 {cum} 度日（起点 {biofix}）。{m.advice_zh}",
+                f"{p.name_en}: {m.en} ({when_en}), {cum} degree-days since biofix {biofix}. {m.advice_en}")  # fmt: skip
+
+
+def local_midnight_ms(v: Village, date: dt.date) -> int:
+    return int(dt.datetime(date.year, date.month, date.day, tzinfo=ZoneInfo(v.tz)).timestamp() * 1000)
+
+
+def last_complete_day(v: Village, now_ms: int) -> dt.date:
+    """The newest village date whose end (plus a grace for late uplinks) has passed."""
+    local = dt.datetime.fromtimestamp((now_ms - GRACE_MS) / 1000, ZoneInfo(v.tz))
+    return local.date() - dt.timedelta(days=1)

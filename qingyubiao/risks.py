@@ -1,0 +1,65 @@
+"""Daily disease and pest risks and the biofixes they count from: the records the collector writes and the
+API reads (ingest/store/sqlite_risks.py keeps them beside the readings)."""
+
+from __future__ import annotations
+
+import datetime as dt
+from dataclasses import dataclass, field
+from typing import Any, Protocol
+
+# the models the collector runs, by name; the agronomy package has their parameters
+MODELS = ("apple_scab", "codling_moth")
+PESTS = ("codling_moth",)
+
+
+@dataclass(frozen=True, slots=True)
+class DayRisk:
+    """One site's risk for one model on one village day (day = the local date, YYYY-MM-DD)."""
+
+    village: str
+    site: str
+    model: str
+    day: str
+    risk: int  # agronomy.risk.Risk: -2 no data, -1 unknown, 0 none, 1 low, 2 moderate, 3 high
+    detail: dict[str, Any] = field(default_factory=dict)  # the numbers behind it (wet hours, degree-days …)
+
+
+@dataclass(frozen=True, slots=True)
+class Biofix:
+    """The first sustained trap catch of a pest at a site: degree-days count from this day."""
+
+    village: str
+    site: str
+    pest: str
+    day: str  # YYYY-MM-DD, village date
+    set_by: str
+    set_ms: int
+
+
+def biofix_problem(day: dt.date, today: dt.date) -> str | None:
+    """Why a biofix date cannot be right (zh / en), or None. Degree-days count from 1 January."""
+    if day > today:
+        return "生物学起点不能在未来 / a biofix cannot be in the future"
+    if day.year != today.year:
+        return "生物学起点须在今年 1 月 1 日之后 / a biofix must be on or after 1 January of this year"
+    return None
+
+
+class RiskBook(Protocol):
+    def set_biofix(self, b: Biofix) -> None: ...
+
+    def biofixes(self, village: str) -> list[Biofix]: ...
+
+    def biofix_version(self) -> int:
+        """Changes whenever a biofix is set (the collector then recomputes the season)."""
+        ...
+
+    def write_risks(self, rows: list[DayRisk]) -> None:
+        """Insert or replace (village, site, model, day)."""
+        ...
+
+    def risks(self, village: str, day: str | None = None) -> list[DayRisk]:
+        """One day's risks (the newest computed day when None)."""
+        ...
+
+    def history(self, village: str, site: str, model: str, since: str) -> list[DayRisk]: ...

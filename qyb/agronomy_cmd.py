@@ -1,0 +1,60 @@
+"""`qyb agronomy`: the disease and pest risks the collector computed, and biofixes (first trap catches)."""
+
+from __future__ import annotations
+
+import argparse
+import datetime as dt
+import time
+from zoneinfo import ZoneInfo
+
+from qingyubiao.config import load_config
+from qingyubiao.risks import PESTS, Biofix, biofix_problem
+from qyb.args import Command
+
+RISK = {-2: "无数据 no data", -1: "数据不足 unknown", 0: "无风险 none", 1: "低 low", 2: "中 moderate", 3: "高 high"}
+
+
+def register(command: Command) -> None:
+    c = command("agronomy", run_agronomy, "disease and pest risks per site and day; biofixes for the pest models")
+    c.add_argument("--village", help="village id (default: the config's first)")
+    sub = c.add_subparsers(dest="action", required=True, metavar="ACTION")
+    risks = sub.add_parser("risks", help="each site's risks on a day (default: the newest computed)")
+    risks.add_argument("--day", help="a village date, YYYY-MM-DD")
+    fix = sub.add_parser("biofix", help="set a pest's biofix at a site: its degree-days count from that day")
+    fix.add_argument("site")
+    fix.add_argument("day", help="the first sustained trap catch, YYYY-MM-DD (this year, not in the future)")
+    fix.add_argument("--pest", choices=PESTS, default=PESTS[0])
+    fix.add_argument("--by", default="cli", help="who set it (kept with it)")
+
+
+def run_agronomy(args: argparse.Namespace) -> int:
+    from ingest.store.sqlite_risks import SqliteRiskBook
+
+    config = load_config(args.config)
+    village = config.village_by_id(args.village or config.village[0].id)
+    book = SqliteRiskBook(config.deployment.store.db)
+    try:
+        if args.action == "risks":
+            names = {s.id: s.name for s in village.site}
+            rows = book.risks(village.id, args.day)
+            if not rows:
+                print(f"no risks computed for {village.id}{' on ' + args.day if args.day else ''} yet")
+            for r in rows:
+                risk = RISK.get(r.risk, str(r.risk))
+                print(f"{r.day}  {r.site:6} {names.get(r.site, r.site):8}  {r.model:13} {risk}  {r.detail}")
+            return 0
+        if args.site not in {s.id for s in village.site}:
+            raise ValueError(f"no site {args.site!r} in {village.id}")
+        try:
+            day = dt.date.fromisoformat(args.day)
+        except ValueError:
+            raise ValueError(f"not a date (YYYY-MM-DD): {args.day!r}") from None
+        today = dt.datetime.now(ZoneInfo(village.tz)).date()
+        problem = biofix_problem(day, today)
+        if problem is not None:
+            raise ValueError(problem)
+        book.set_biofix(Biofix(village.id, args.site, args.pest, day.isoformat(), args.by, int(time.time() * 1000)))
+        print(f"biofix of {args.pest} at {args.site}: {day} (the collector recomputes the season within seconds)")
+        return 0
+    finally:
+        book.close()

@@ -76,6 +76,16 @@ class Expect:
 
 
 @dataclass(frozen=True)
+class ExpectRisk:
+    """What the agronomy models should say of a site on a village day (tests/agronomy/test_twin_scenarios.py)."""
+
+    site: str
+    model: str
+    day: str  # YYYY-MM-DD
+    risk: str  # none | low | moderate | high
+
+
+@dataclass(frozen=True)
 class Scenario:
     name: str
     title: str  # zh-CN
@@ -90,6 +100,7 @@ class Scenario:
     sites: tuple[SiteOverride, ...] = ()
     faults: tuple[Fault, ...] = ()
     expect: tuple[Expect, ...] = ()
+    expect_risk: tuple[ExpectRisk, ...] = ()
     strict: bool = False  # True: no alert other than `expect` (none for quiet-day) should fire
     lora_loss: float | None = None  # fixed LoRaWAN packet-loss probability instead of the radio model
 
@@ -121,7 +132,12 @@ class Scenario:
         sites = {s.id for s in village.site}
         devices = {d.id: d for d in village.device}
         gateways = {d.gateway for d in village.device if d.gateway}
-        for name in [*self.stage, *(o.site for o in self.sites), *(e.site for e in self.expect)]:
+        for name in [
+            *self.stage,
+            *(o.site for o in self.sites),
+            *(e.site for e in self.expect),
+            *(e.site for e in self.expect_risk),
+        ]:
             if name not in sites:
                 raise ScenarioError(f"{self.name}: unknown site {name!r} in village {village.id!r}")
         for f in self.faults:
@@ -171,7 +187,13 @@ def parse(raw: dict[str, Any], name: str) -> Scenario:
             raise ScenarioError(f"{name}: weather.sky must be one of {', '.join(_SKY_CLOUD)}")
         if w.get("wind") not in (None, *_WIND_MEAN):
             raise ScenarioError(f"{name}: weather.wind must be one of {', '.join(_WIND_MEAN)}")
-        weather = WeatherOverride(w.get("sky"), w.get("wind"), w.get("tmin_c"), w.get("tmax_c"), w.get("rain_mm"))
+        weather = WeatherOverride(w.get("sky"), w.get("wind"), w.get("tmin_c"), w.get("tmax_c"), w.get("rain_mm"),
+                                  w.get("rain_start_h"), w.get("rain_hours"))  # fmt: skip
+        start_h, rain_h = w.get("rain_start_h", 13.0), w.get("rain_hours", 6.0)
+        if not (0 <= start_h < 24 and rain_h > 0 and start_h + rain_h <= 24):
+            raise ScenarioError(
+                f"{name}: weather: the rain must begin and end within the day (rain_start_h + rain_hours ≤ 24)"
+            )
         sites = []
         for s in raw.get("site", []):
             o = SiteOverride(s["id"], s.get("vent", "auto"), s.get("quilt", "auto"))
@@ -218,6 +240,9 @@ def parse(raw: dict[str, Any], name: str) -> Scenario:
             sites=tuple(sites),
             faults=tuple(faults),
             expect=tuple(expects),
+            expect_risk=tuple(
+                ExpectRisk(e["site"], e["model"], str(e["day"]), e["risk"]) for e in raw.get("expect_risk", [])
+            ),
             strict=bool(raw.get("strict", False)),
             lora_loss=raw.get("lora_loss"),
         )

@@ -30,6 +30,8 @@ ANNUAL_MEAN_C = 9.5
 SEASONAL_SWING_C = 15.0
 DIURNAL_RANGE_C = 13.0
 SOLAR_MAX_HOUR = 14.5  # local solar time of the daily maximum
+RAIN_START_H, RAIN_HOURS = 13.0, 6.0  # the climate's rain: an afternoon shower
+RAIN_DEW_MARGIN_C = 0.5
 
 
 @dataclass(frozen=True, slots=True)
@@ -40,7 +42,9 @@ class WeatherOverride:
     wind: str | None = None  # calm | breezy | windy
     tmin_c: float | None = None  # air at 1.5 m at sunrise
     tmax_c: float | None = None  # mid-afternoon maximum
-    rain_mm: float | None = None  # the day's rain (falls in the afternoon)
+    rain_mm: float | None = None  # the day's rain, falling evenly over its hours
+    rain_start_h: float | None = None  # local solar hour the rain begins (default 13: an afternoon shower)
+    rain_hours: float | None = None  # how long it rains (default 6), ending by midnight
 
 
 _SKY_CLOUD = {"clear": 0.0, "partly": 0.45, "overcast": 0.95}
@@ -83,6 +87,8 @@ class Days:
     dew_dep: F64  # dew point below the day's minimum temperature, K
     rain_mm: F64
     cloud_wiggle: F64  # (n, 25) hourly cloud perturbations
+    rain_start_h: F64  # solar hour the day's rain begins
+    rain_hours: F64
 
 
 @dataclass
@@ -144,6 +150,7 @@ class Weather:
         wiggle = np.stack([wg for *_, wg in own])
         doys = np.array([_doy(first + i) for i in range(n)], dtype=np.float64)
         mean = ANNUAL_MEAN_C - SEASONAL_SWING_C * np.cos(2 * np.pi * (doys - 15.0) / 365.25) + anomaly
+        rain_start, rain_hours = np.full(n, RAIN_START_H), np.full(n, RAIN_HOURS)
         cold_wave = np.array([waves[hist + i - k] < 0 for i in range(n) for k in (0,)])
         wind = np.where(cold_wave, wind + 5.0, wind)  # cold waves arrive on a north wind
         for i in range(n):
@@ -158,6 +165,10 @@ class Weather:
                 wind[i] = _WIND_MEAN[o.wind]
             if o.rain_mm is not None:
                 rain[i] = o.rain_mm
+            if o.rain_start_h is not None:
+                rain_start[i] = o.rain_start_h
+            if o.rain_hours is not None:
+                rain_hours[i] = o.rain_hours
         rng_range = DIURNAL_RANGE_C + 2.0 * np.cos(2 * np.pi * (doys - 110.0) / 365.25)
         drange = rng_range * (1.0 - 0.55 * cloud)
         tmin = mean - drange / 2
@@ -170,7 +181,7 @@ class Weather:
                 tmin[i] = o.tmin_c
             if o is not None and o.tmax_c is not None:
                 tmax[i] = o.tmax_c
-        return Days(first, tmin, tmax, cloud, wind, dep, rain, wiggle)
+        return Days(first, tmin, tmax, cloud, wind, dep, rain, wiggle, rain_start, rain_hours)
 
     def at(self, t_s: F64) -> dict[str, F64]:
         """Outdoor weather at epoch seconds t_s (1-D float array). See the class docstring."""
@@ -219,10 +230,11 @@ class Weather:
         w = (solar_h - 12.0) / 24.0
         other = np.clip(np.where(w < 0, j - 1, j + 1), 0, n - 1)
         dew = np.minimum(dew_day[j] * (1 - np.abs(w)) + dew_day[other] * np.abs(w), temp)
+        raining = (solar_h >= d.rain_start_h[j]) & (solar_h < d.rain_start_h[j] + d.rain_hours[j])
+        rain = np.where(raining, d.rain_mm[j] / d.rain_hours[j], 0.0)
+        # rain saturates the air: the dew point comes within half a degree of it (RH about 97 %)
+        dew = np.where(rain > 0, np.maximum(dew, temp - RAIN_DEW_MARGIN_C), dew)
         rh = np.clip(100.0 * es_kpa(dew) / es_kpa(temp), 0.0, 100.0)
-        afternoon = (solar_h >= 13.0) & (solar_h < 19.0)
-        rain = np.where(afternoon, d.rain_mm[j] / 6.0, 0.0)
-        rh = np.where(rain > 0, np.maximum(rh, 92.0), rh)
         return {
             "elevation": elev,
             "ghi": ghi,

@@ -138,7 +138,8 @@ def test_a_revoked_token_ends_an_open_stream(world: ApiWorld, quick_recheck: str
 
 
 def test_a_token_expiring_during_a_stream_ends_it(world: ApiWorld, quick_recheck: str) -> None:
-    soon = world.users.issue("lijiahe", FARMER, now=int(time.time() * 1000) - world.users.ttl_ms + 1_500)
+    # 4 s left: enough for the stream to open on a loaded machine, then it expires during the stream
+    soon = world.users.issue("lijiahe", FARMER, now=int(time.time() * 1000) - world.users.ttl_ms + 4_000)
     got = stream_until_end(quick_recheck, soon, lambda: None)
     assert got[-1]["event"] == "logout" and json.loads(got[-1]["data"])["reason"] == "expired"
     assert "过期" in json.loads(got[-1]["data"])["detail"]

@@ -4,6 +4,8 @@ from __future__ import annotations
 
 from enum import IntEnum
 
+from qingyubiao.risks import RISK_NAMES
+
 
 class Risk(IntEnum):
     NO_DATA = -2  # the site has no sensor the model needs (never "no risk")
@@ -15,18 +17,8 @@ class Risk(IntEnum):
 
     @property
     def zh(self) -> str:
-        return _ZH[self]
+        return RISK_NAMES[self.value][0]
 
     @property
     def en(self) -> str:
-        return self.name.lower().replace("_", " ")
-
-
-_ZH = {
-    Risk.NO_DATA: "无数据",
-    Risk.UNKNOWN: "数据不足",
-    Risk.NONE: "无风险",
-    Risk.LOW: "低",
-    Risk.MODERATE: "中",
-    Risk.HIGH: "高",
-}
+        return RISK_NAMES[self.value][1]

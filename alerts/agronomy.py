@@ -28,7 +28,7 @@ from agronomy.params import Params, load_params
 from agronomy.risk import Risk
 from qingyubiao.alerting import AlertReader, AlertWriter, Audience, Episode, Kind, Severity, State, Transition
 from qingyubiao.config import Config, Village
-from qingyubiao.risks import Biofix, DayRisk, RiskBook
+from qingyubiao.risks import MODEL_NAMES, Biofix, DayRisk, RiskBook
 from qingyubiao.series import SeriesIndex
 from qingyubiao.store import ReadingReader
 
@@ -37,7 +37,6 @@ log = logging.getLogger(__name__)
 HOUR_MS, DAY_MS = 3_600_000, 86_400_000
 QUANTITIES = ("air_temp_c", "air_rh_pct", "leaf_wet_pct", "rain_mm")
 KIND = {"apple_scab": Kind.DISEASE_RISK, "codling_moth": Kind.PEST_RISK}
-NAME = {"apple_scab": ("苹果黑星病", "apple scab")}
 GRACE_MS = 15 * 60_000  # a day is computed once its last readings (sent up to minutes late) are in
 RERUN_MS = 3_600_000  # and again every hour: readings backfilled after an outage count within the hour
 
@@ -180,9 +179,7 @@ class RiskWatch:
             self.writer.record(transitions, episodes, None, now_ms)
 
     def name(self, model: str) -> tuple[str, str]:
-        if model in self.p.pest:
-            return self.p.pest[model].name_zh, self.p.pest[model].name_en
-        return NAME[model]
+        return MODEL_NAMES[model]
 
     def text(self, model: str, x: DayRisk) -> tuple[str, str]:
         """What the risk is, why, and what to do (zh, en)."""

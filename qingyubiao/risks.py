@@ -7,9 +7,18 @@ import datetime as dt
 from dataclasses import dataclass, field
 from typing import Any, Protocol
 
-# the models the collector runs, by name; the agronomy package has their parameters
-MODELS = ("apple_scab", "codling_moth")
+# the models the collector runs, by name (zh, en); the agronomy package has their parameters
+MODEL_NAMES = {"apple_scab": ("苹果黑星病", "apple scab"), "codling_moth": ("苹果蠹蛾", "codling moth")}
 PESTS = ("codling_moth",)
+# agronomy.risk.Risk's values: what the pages, the API and the command line call them
+RISK_NAMES = {
+    -2: ("无数据", "no data"),
+    -1: ("数据不足", "unknown"),
+    0: ("无风险", "none"),
+    1: ("低", "low"),
+    2: ("中", "moderate"),
+    3: ("高", "high"),
+}
 
 
 @dataclass(frozen=True, slots=True)

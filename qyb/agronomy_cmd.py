@@ -8,10 +8,8 @@ import time
 from zoneinfo import ZoneInfo
 
 from qingyubiao.config import load_config
-from qingyubiao.risks import PESTS, Biofix, biofix_problem
+from qingyubiao.risks import PESTS, RISK_NAMES, Biofix, biofix_problem
 from qyb.args import Command
-
-RISK = {-2: "无数据 no data", -1: "数据不足 unknown", 0: "无风险 none", 1: "低 low", 2: "中 moderate", 3: "高 high"}
 
 
 def register(command: Command) -> None:
@@ -40,7 +38,7 @@ def run_agronomy(args: argparse.Namespace) -> int:
             if not rows:
                 print(f"no risks computed for {village.id}{' on ' + args.day if args.day else ''} yet")
             for r in rows:
-                risk = RISK.get(r.risk, str(r.risk))
+                risk = " ".join(RISK_NAMES.get(r.risk, (str(r.risk),)))
                 print(f"{r.day}  {r.site:6} {names.get(r.site, r.site):8}  {r.model:13} {risk}  {r.detail}")
             return 0
         if args.site not in {s.id for s in village.site}:

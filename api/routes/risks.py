@@ -17,14 +17,11 @@ from api.deps import CallerDep, StateDep, site_of, village_of
 from api.errors import errors
 from api.params import SiteId, VillageId
 from api.state import ApiState
-from qingyubiao.risks import PESTS, Biofix, RiskBook, biofix_problem
+from qingyubiao.risks import MODEL_NAMES, PESTS, RISK_NAMES, Biofix, RiskBook, biofix_problem
 
 router = APIRouter(tags=["risks"])
 
 DATE = r"^\d{4}-\d{2}-\d{2}$"
-RISK_ZH = {-2: "无数据", -1: "数据不足", 0: "无风险", 1: "低", 2: "中", 3: "高"}
-RISK_EN = {-2: "no data", -1: "unknown", 0: "none", 1: "low", 2: "moderate", 3: "high"}
-MODEL_NAMES = {"apple_scab": ("苹果黑星病", "apple scab"), "codling_moth": ("苹果蠹蛾", "codling moth")}
 
 
 class RiskOut(BaseModel):
@@ -80,7 +77,7 @@ def risks(
             continue
         zh, en = MODEL_NAMES.get(r.model, (r.model, r.model))
         out.append(RiskOut(site=r.site, site_name=site.name, model=r.model, model_zh=zh, model_en=en, day=r.day,
-                           risk=r.risk, risk_zh=RISK_ZH.get(r.risk, "?"), risk_en=RISK_EN.get(r.risk, "?"),
+                           risk=r.risk, risk_zh=RISK_NAMES[r.risk][0], risk_en=RISK_NAMES[r.risk][1],
                            detail=r.detail))  # fmt: skip
     return out
 

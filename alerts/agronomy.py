@@ -58,6 +58,10 @@ class RiskWatch:
         self.p = params or load_params()
         self.clock = clock
         self._done: dict[str, tuple[str, int, int]] = {}  # village -> (day, biofix version, hour run)
+        # each site's first series of each metric, found once (index.of_site scans the whole index)
+        self._series: dict[tuple[str, str, str], int] = {}
+        for i, k in enumerate(index.keys):
+            self._series.setdefault((k.village, k.site, k.metric), i)
 
     def tick(self, now_ms: int | None = None) -> None:
         now = int(self.clock() * 1000) if now_ms is None else now_ms
@@ -116,10 +120,7 @@ class RiskWatch:
         return tuple(out[q] for q in QUANTITIES)
 
     def first_series(self, v: Village, site: str, metric: str) -> int | None:
-        for i in self.index.of_site(v.id, site):
-            if self.index.keys[i].metric == metric:
-                return i
-        return None
+        return self._series.get((v.id, site, metric))
 
     def site_info(self, v: Village, site: str, crop: str, stage: str | None) -> SiteInfo:
         has = {q: self.first_series(v, site, q) is not None for q in QUANTITIES}

@@ -15,6 +15,7 @@ import numpy as np
 from numpy.typing import NDArray
 
 from agronomy.degree_days import days_to, single_sine
+from agronomy.fire_blight import BlightState, blight_day
 from agronomy.params import Params
 from agronomy.risk import Risk
 from agronomy.scab import ScabState, scab_day
@@ -56,6 +57,14 @@ class ScabResult:
 
 
 @dataclass
+class BlightResult:
+    risk: I8
+    cls: I8  # Cougarblight's class of the four-day sum: 0 low, 1 caution, 2 high, 3 extreme
+    dh4: F64
+    wet_h: NDArray[np.int32]
+
+
+@dataclass
 class PestResult:
     risk: I8
     dd: F64  # the day's degree-days (NaN when unknown)
@@ -68,6 +77,7 @@ class PestResult:
 class DayResult:
     start_ms: int
     scab: ScabResult
+    fire_blight: BlightResult
     pests: dict[str, PestResult] = field(default_factory=dict)
 
 
@@ -88,6 +98,9 @@ class Agronomy:
         self.scab_crop = np.isin(crops, params.scab.crops)
         self.scab_season = self.scab_crop & np.isin(stages, params.scab.stages)
         self.scab = ScabState.empty(n)
+        fb = params.fire_blight
+        self.blight_season = np.isin(crops, fb.crops) & np.isin(stages, fb.stages)
+        self.blight = BlightState.empty(n, fb.window_days)
         self.pest_crop = {k: np.isin(crops, v.crops) for k, v in params.pest.items()}
         self.pest = {
             k: PestState(np.full(n, np.nan), np.full((n, RATE_DAYS), np.nan), np.full((n, len(v.milestone)), -1))
@@ -116,7 +129,7 @@ class Agronomy:
     def day(self, h: Hours) -> DayResult:
         night = self.night(h.start_ms, h.temp_c.shape[1])
         wet = wetness(h.temp_c, h.rh_pct, h.leaf_wet_pct, h.rain_mm, night, self.p.wetness)
-        result = DayResult(h.start_ms, self._scab(wet, h.temp_c, night))
+        result = DayResult(h.start_ms, self._scab(wet, h.temp_c, night), self._blight(wet, h.temp_c))
         for name in self.p.pest:
             result.pests[name] = self._pest(name, h)
         return result
@@ -127,6 +140,15 @@ class Agronomy:
         risk = np.where(self.has_humidity, risk, Risk.NO_DATA)
         risk = np.where(self.scab_season, risk, Risk.NONE)  # outside the primary season, and other crops
         return ScabResult(risk.astype(np.int8), d.wet_h, d.mean_c)
+
+    def _blight(self, wet: I8, temp_c: F64) -> BlightResult:
+        d = blight_day(self.blight, wet, temp_c, self.p.fire_blight)
+        infection = np.array([Risk.LOW, Risk.MODERATE, Risk.HIGH, Risk.HIGH], dtype=np.int8)[d.cls]
+        risk = np.where(d.wetted, infection, Risk.LOW)  # no wetting: the bacteria do not enter the flowers
+        risk = np.where(d.unknown & (risk < Risk.HIGH), Risk.UNKNOWN, risk)
+        risk = np.where(self.has_humidity, risk, Risk.NO_DATA)
+        risk = np.where(self.blight_season, risk, Risk.NONE)
+        return BlightResult(risk.astype(np.int8), d.cls, d.dh4, d.wet_h)
 
     def _pest(self, name: str, h: Hours) -> PestResult:
         p, st = self.p.pest[name], self.pest[name]
@@ -161,6 +183,7 @@ class Agronomy:
 
     def snapshot(self) -> bytes:
         arrays: dict[str, NDArray[np.generic]] = {f"scab.{k}": v for k, v in vars(self.scab).items()}
+        arrays |= {f"blight.{k}": v for k, v in vars(self.blight).items()}
         for name, st in self.pest.items():
             arrays |= {f"pest.{name}.{k}": v for k, v in vars(st).items()}
         buf = io.BytesIO()
@@ -171,6 +194,8 @@ class Agronomy:
         with np.load(io.BytesIO(blob)) as z:
             for k in vars(self.scab):
                 setattr(self.scab, k, z[f"scab.{k}"].copy())
+            for k in vars(self.blight):
+                setattr(self.blight, k, z[f"blight.{k}"].copy())
             for name, st in self.pest.items():
                 for k in vars(st):
                     setattr(st, k, z[f"pest.{name}.{k}"].copy())

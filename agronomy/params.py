@@ -44,6 +44,28 @@ class ScabParams(_Strict):
         return self
 
 
+class FireBlightParams(_Strict):
+    crops: list[str]
+    stages: list[str]
+    base_c: float
+    window_days: int = Field(ge=1, le=10)
+    min_wet_h: int = Field(ge=1, le=24)
+    history: str
+    limits: dict[str, tuple[float, float, float]]  # caution, high, extreme (°C degree-hours)
+    max_unknown_h: int = Field(ge=0, le=24)
+    advice_zh: str
+    advice_en: str
+
+    @model_validator(mode="after")
+    def _limits(self) -> FireBlightParams:
+        if self.history not in self.limits:
+            raise ValueError(f"fire_blight.history: {self.history!r} is not one of {sorted(self.limits)}")
+        for name, row in self.limits.items():
+            if list(row) != sorted(row) or row[0] <= 0:
+                raise ValueError(f"fire_blight.limits.{name}: caution < high < extreme, all above 0")
+        return self
+
+
 class Milestone(_Strict):
     event: str
     dd_c: float = Field(gt=0)
@@ -67,12 +89,16 @@ class PestParams(_Strict):
     def _thresholds(self) -> PestParams:
         if self.upper_c <= self.lower_c:
             raise ValueError("pest: upper_c must be above lower_c")
+        sums = [m.dd_c for m in self.milestone]
+        if sums != sorted(sums) or len(set(sums)) != len(sums):
+            raise ValueError("pest: milestones must come in rising degree-days")
         return self
 
 
 class Params(_Strict):
     wetness: WetnessParams
     scab: ScabParams
+    fire_blight: FireBlightParams
     pest: dict[str, PestParams]
 
 

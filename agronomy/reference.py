@@ -7,7 +7,7 @@ import itertools
 import math
 from dataclasses import dataclass, field
 
-from agronomy.params import Params, PestParams, ScabParams, WetnessParams
+from agronomy.params import FireBlightParams, Params, PestParams, ScabParams, WetnessParams
 from agronomy.risk import Risk
 
 nan = float("nan")
@@ -89,6 +89,37 @@ def scab_day(
             s.wet_h = s.temp_sum = 0.0
             s.dry_run = s.level = 0
     return best, best_wet, best_mean, unknown
+
+
+@dataclass
+class BlightSite:
+    days: list[tuple[float, int]] = field(default_factory=list)  # the previous days' (degree-hours, unknown hours)
+
+
+def blight_day(
+    s: BlightSite, wet: list[int], temps: list[float], has_humidity: bool, in_season: bool, p: FireBlightParams
+) -> tuple[int, int, float]:
+    """(risk, Cougarblight class, four-day degree-hours) of one site's day; advances `s`."""
+    dh = sum(t - p.base_c for t in temps if not math.isnan(t) and t > p.base_c)
+    unknown = sum(math.isnan(t) for t in temps)
+    window = [*s.days[-(p.window_days - 1) :], (dh, unknown)] if p.window_days > 1 else [(dh, unknown)]
+    s.days = window
+    # the vectorized state starts as zeros: days before the first count as 0 degree-hours, 0 unknown
+    dh4 = sum(d for d, _ in window)
+    unknown4 = sum(u for _, u in window)
+    cls = sum(dh4 >= limit - 1e-9 for limit in p.limits[p.history])
+    longest = run = 0
+    for w in wet:
+        run = run + 1 if w == 1 else 0
+        longest = max(longest, run)
+    wetted = longest >= p.min_wet_h
+    risk = [Risk.LOW, Risk.MODERATE, Risk.HIGH, Risk.HIGH][cls] if wetted else Risk.LOW
+    too_few = unknown4 > p.max_unknown_h * p.window_days or (not wetted and wet.count(-1) > p.max_unknown_h)
+    if too_few and risk < Risk.HIGH:
+        risk = Risk.UNKNOWN
+    if not has_humidity:
+        risk = Risk.NO_DATA
+    return int(risk if in_season else Risk.NONE), cls, dh4
 
 
 def single_sine(tmin: float, tmax: float, lower: float, upper: float) -> float:

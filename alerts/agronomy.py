@@ -24,11 +24,12 @@ from zoneinfo import ZoneInfo
 import numpy as np
 
 from agronomy.daily import Agronomy, DayResult, Hours, SiteInfo
+from agronomy.fire_blight import CLASS_NAMES
 from agronomy.params import Params, load_params
 from agronomy.risk import Risk
 from qingyubiao.alerting import AlertReader, AlertWriter, Audience, Episode, Kind, Severity, State, Transition
 from qingyubiao.config import Config, Village
-from qingyubiao.risks import MODEL_NAMES, Biofix, DayRisk, RiskBook
+from qingyubiao.risks import MODEL_NAMES, PESTS, Biofix, DayRisk, RiskBook
 from qingyubiao.series import SeriesIndex
 from qingyubiao.store import ReadingReader
 
@@ -36,7 +37,7 @@ log = logging.getLogger(__name__)
 
 HOUR_MS, DAY_MS = 3_600_000, 86_400_000
 QUANTITIES = ("air_temp_c", "air_rh_pct", "leaf_wet_pct", "rain_mm")
-KIND = {"apple_scab": Kind.DISEASE_RISK, "codling_moth": Kind.PEST_RISK}
+KIND = {m: Kind.PEST_RISK if m in PESTS else Kind.DISEASE_RISK for m in MODEL_NAMES}
 GRACE_MS = 15 * 60_000  # a day is computed once its last readings (sent up to minutes late) are in
 RERUN_MS = 3_600_000  # and again every hour: readings backfilled after an outage count within the hour
 
@@ -134,6 +135,9 @@ class RiskWatch:
             wet_h, mean_c = float(r.scab.wet_h[i]), float(r.scab.mean_c[i])
             detail: dict[str, object] = {"wet_h": wet_h, "mean_c": None if np.isnan(mean_c) else round(mean_c, 1)}
             rows.append(DayRisk(v.id, s.id, "apple_scab", day, int(r.scab.risk[i]), detail))
+            fb = r.fire_blight
+            detail = {"dh4": round(float(fb.dh4[i]), 1), "class": CLASS_NAMES[fb.cls[i]], "wet_h": int(fb.wet_h[i])}
+            rows.append(DayRisk(v.id, s.id, "fire_blight", day, int(fb.risk[i]), detail))
             for pest, p in r.pests.items():
                 b = fixes.get((s.id, pest))
                 cum, eta = float(p.cum_dd[i]), float(p.days_to[i])
@@ -162,7 +166,7 @@ class RiskWatch:
                 zh, en = self.text(model, x)
                 severity = Severity.CRITICAL if x.risk == Risk.HIGH else Severity.WARNING
                 eid = f"{v.id}/{site}/{rule}/{x.day}"
-                value = float(x.detail.get("wet_h") or x.detail.get("cum_dd") or 0.0)
+                value = float(x.detail.get("dh4") or x.detail.get("wet_h") or x.detail.get("cum_dd") or 0.0)
                 t = Transition(eid, rule, KIND[model], severity, Audience.FARMER, State.FIRING, ts, v.id, site, "",
                                "", value, float("nan"), text_zh=zh, text_en=en)  # fmt: skip
                 transitions.append(t)
@@ -191,6 +195,14 @@ class RiskWatch:
             why_en = f"leaves wet {x.detail['wet_h']:.0f} h at a mean {x.detail['mean_c']} °C"
             return (f"苹果黑星病侵染风险{level_zh}：{why_zh}。{s.advice_zh}",
                     f"apple scab infection risk {level_en}: {why_en}. {s.advice_en}")  # fmt: skip
+        if model == "fire_blight":
+            fb = self.p.fire_blight
+            dh4, cls, wet_h = x.detail["dh4"], x.detail["class"], x.detail["wet_h"]
+            cls_zh = {"low": "低", "caution": "注意", "high": "高", "extreme": "极高"}[cls]
+            why_zh = f"近 4 天 15.5℃以上积温 {dh4:.0f} 度·时（{cls_zh}），花期湿润 {wet_h} 小时"
+            why_en = f"{dh4:.0f} degree-hours above 15.5 °C in 4 days ({cls}), flowers wet {wet_h} h"
+            return (f"火疫病侵染风险{level_zh}：{why_zh}。{fb.advice_zh}",
+                    f"fire blight infection risk {level_en}: {why_en}. {fb.advice_en}")  # fmt: skip
         p = self.p.pest[model]
         m = next(ms for ms in p.milestone if ms.event == x.detail["milestone"])
         days = x.detail["days_to"]

@@ -8,8 +8,13 @@ from dataclasses import dataclass, field
 from typing import Any, Protocol
 
 # the models the collector runs, by name (zh, en); the agronomy package has their parameters
-MODEL_NAMES = {"apple_scab": ("苹果黑星病", "apple scab"), "codling_moth": ("苹果蠹蛾", "codling moth")}
-PESTS = ("codling_moth",)
+MODEL_NAMES = {
+    "apple_scab": ("苹果黑星病", "apple scab"),
+    "fire_blight": ("火疫病", "fire blight"),
+    "codling_moth": ("苹果蠹蛾", "codling moth"),
+    "peach_fruit_moth": ("桃小食心虫", "peach fruit moth"),
+}
+PESTS = ("codling_moth", "peach_fruit_moth")
 # agronomy.risk.Risk's values: what the pages, the API and the command line call them
 RISK_NAMES = {
     -2: ("无数据", "no data"),

@@ -10,7 +10,7 @@ import pytest
 
 from agronomy.daily import Agronomy
 from agronomy.degree_days import single_sine
-from agronomy.params import Params
+from agronomy.params import Params, PestParams
 from agronomy.reference import single_sine as single_sine_ref
 from agronomy.risk import Risk
 from tests.agronomy.conftest import APRIL_20, hours, orchard
@@ -61,7 +61,48 @@ def test_codling_moth_egg_hatch_is_forecast_then_reached(params: Params) -> None
     assert seen[reached][0] == Risk.HIGH and seen[reached - 1][0] == Risk.MODERATE
     assert seen[reached - 1][1] == 1.0  # forecast: tomorrow
     assert all(risk == Risk.LOW for risk, _ in seen[: reached - cm.lead_days])
-    assert seen[reached + cm.lead_days][0] == Risk.HIGH and seen[reached + cm.lead_days + 1][0] == Risk.NONE
+    assert seen[reached + cm.lead_days][0] == Risk.HIGH
+    # then the next milestone, 20 % hatch 55.5 °C-DD (5 days) later, is the one forecast: 1 day to go
+    assert seen[reached + cm.lead_days + 1] == (Risk.MODERATE, 1.0)
+
+
+# Michigan State University Enviroweather, "About Enviroweather's Codling Moth Assist Chart"
+# (https://enviroweather.msu.edu/aboutThisModel.php?mod=f_cm): °F degree-days (base 50 °F) after biofix
+MSU_CODLING_MOTH_F = {
+    "egg_hatch_start": 250,
+    "egg_hatch_20pct": 350,
+    "peak_egg_laying": 550,
+    "second_flight_start": 1060,
+    "second_egg_hatch_start": 1250,
+}
+# Li Dingxu et al., 桃小食心虫的发育起点温度和有效积温 (Chinese Journal of Applied Entomology): effective
+# accumulated temperature (°C-day) of the stages, pre-oviposition, egg, larva, pre-pupa, pupa
+LI_PEACH_FRUIT_MOTH = {"pre_oviposition": 31.6, "egg": 87.3, "larva": 238.6, "pre_pupa": 10.7, "pupa": 156.9}
+
+
+def test_codling_moth_milestones_are_the_published_degree_days(params: Params) -> None:
+    got = {m.event: m.dd_c for m in params.pest["codling_moth"].milestone}
+    assert got == pytest.approx({k: v * 5 / 9 for k, v in MSU_CODLING_MOTH_F.items()}, abs=0.05)
+
+
+def test_peach_fruit_moth_milestones_add_up_the_published_stages(params: Params) -> None:
+    pfm = params.pest["peach_fruit_moth"]
+    s = LI_PEACH_FRUIT_MOTH
+    assert (pfm.lower_c, pfm.upper_c) == (10.0, 31.1)
+    want = {
+        "egg_laying_start": s["pre_oviposition"],
+        "egg_hatch_start": s["pre_oviposition"] + s["egg"],
+        "larvae_leave_fruit": s["pre_oviposition"] + s["egg"] + s["larva"],
+        "next_flight_start": s["pre_oviposition"] + s["egg"] + s["larva"] + s["pre_pupa"] + s["pupa"],
+    }
+    assert {m.event: m.dd_c for m in pfm.milestone} == pytest.approx(want, abs=0.05)
+
+
+def test_milestones_out_of_order_are_refused(params: Params) -> None:
+    raw = params.pest["codling_moth"].model_dump()
+    raw["milestone"] = raw["milestone"][::-1]
+    with pytest.raises(ValueError, match="rising degree-days"):
+        PestParams.model_validate(raw)
 
 
 def test_a_day_with_too_few_hours_is_unknown_not_low(params: Params) -> None:

@@ -22,7 +22,7 @@ def villages(draw: st.DrawFn) -> tuple[list[SiteInfo], list[list[np.ndarray]], l
     n = draw(st.integers(1, 6))
     days = draw(st.integers(1, 4))
     sites = [
-        SiteInfo(draw(st.sampled_from(["apple", "pear"])), draw(st.sampled_from(["full_bloom", "dormant", None])),
+        SiteInfo(draw(st.sampled_from(["apple", "pear"])), draw(st.sampled_from(["full_bloom", "green_tip", None])),
                  LAT, LON, draw(st.booleans()))
         for _ in range(n)
     ]  # fmt: skip
@@ -49,19 +49,19 @@ def test_vectorized_models_match_the_reference(
 ) -> None:
     sites, days, biofix = case
     model = Agronomy(sites, PARAMS)
-    cm = PARAMS.pest["codling_moth"]
     scab_sites = [ref.ScabSite() for _ in sites]
-    pest_sites = [ref.PestSite(cum_dd=math.nan if b is None else b) for b in biofix]
+    blight_sites = [ref.BlightSite() for _ in sites]
+    pest_sites = {k: [ref.PestSite(cum_dd=math.nan if b is None else b) for b in biofix] for k in PARAMS.pest}
     for i, b in enumerate(biofix):
         if b is not None:
-            model.set_biofix("codling_moth", i, b)
+            for k in PARAMS.pest:
+                model.set_biofix(k, i, b)
     for d, (t, rh, leaf, rain) in enumerate(days):
         start = APRIL_20 + d * 86_400_000
         h = hours(t, rh=rh, leaf=leaf, start_ms=start)
         h.rain_mm = rain
         night = model.night(start)
         got = model.day(h)
-        pest = got.pests["codling_moth"]
         for i, s in enumerate(sites):
             wet = [ref.wet_hour(t[i, k], rh[i, k], leaf[i, k], rain[i, k], bool(night[i, k]), PARAMS.wetness)
                    for k in range(24)]  # fmt: skip
@@ -70,8 +70,15 @@ def test_vectorized_models_match_the_reference(
             assert got.scab.risk[i] == ref.scab_risk(level, unknown, s.has_humidity, in_season, PARAMS), (d, i)
             assert got.scab.wet_h[i] == wet_h
             assert (math.isnan(mean_c) and math.isnan(got.scab.mean_c[i])) or abs(got.scab.mean_c[i] - mean_c) < 1e-9
-            risk, dd, milestone, eta = ref.pest_day(pest_sites[i], list(t[i]), start, s.crop in cm.crops, cm)
-            assert pest.risk[i] == risk, (d, i)
-            assert (math.isnan(dd) and math.isnan(pest.dd[i])) or abs(pest.dd[i] - dd) < 1e-9
-            assert (math.isnan(eta) and math.isnan(pest.days_to[i])) or pest.days_to[i] == eta
-            assert pest.milestone[i] == milestone
+            fb = PARAMS.fire_blight
+            blooming = s.crop in fb.crops and s.stage in fb.stages
+            risk, cls, dh4 = ref.blight_day(blight_sites[i], wet, list(t[i]), s.has_humidity, blooming, fb)
+            assert (got.fire_blight.risk[i], got.fire_blight.cls[i]) == (risk, cls), (d, i)
+            assert abs(got.fire_blight.dh4[i] - dh4) < 1e-9
+            for name, cm in PARAMS.pest.items():
+                pest = got.pests[name]
+                risk, dd, milestone, eta = ref.pest_day(pest_sites[name][i], list(t[i]), start, s.crop in cm.crops, cm)
+                assert pest.risk[i] == risk, (name, d, i)
+                assert (math.isnan(dd) and math.isnan(pest.dd[i])) or abs(pest.dd[i] - dd) < 1e-9
+                assert (math.isnan(eta) and math.isnan(pest.days_to[i])) or pest.days_to[i] == eta
+                assert pest.milestone[i] == milestone

@@ -43,7 +43,9 @@ def world(tmp_path: Path) -> Any:
         x.close()
 
 
-def write_day(config: Config, index: SeriesIndex, store: SqliteStore, date: dt.date, wet_hours: range) -> None:
+def write_day(
+    config: Config, index: SeriesIndex, store: SqliteStore, date: dt.date, wet_hours: range, temp_c: float = 12.0
+) -> None:
     """or01's air sensor, every 20 minutes of the village day: 12 °C, RH 97 % in `wet_hours`, 60 % else."""
     v = config.village[0]
     t_series, rh_series = index.find(v.id, "or01-air", "air_temp_c"), index.find(v.id, "or01-air", "air_rh_pct")
@@ -52,7 +54,7 @@ def write_day(config: Config, index: SeriesIndex, store: SqliteStore, date: dt.d
     start = local_midnight_ms(v, date)
     for k in range(72):
         ts = start + k * 1_200_000
-        b.add(t_series, ts, 12.0, 0)
+        b.add(t_series, ts, temp_c, 0)
         b.add(rh_series, ts, 97.0 if k // 3 in wet_hours else 60.0, 0)
     store.write(b.build(index.lo, index.hi))
     store.refresh_rollups()
@@ -102,3 +104,24 @@ def test_a_late_biofix_counts_from_its_date_and_a_backfilled_day_is_recomputed(w
     may1 = {(r.site, r.model): r for r in book.risks(v.id, "2026-05-01")}
     assert may1[("or01", "apple_scab")].risk == Risk.MODERATE  # 12 wet hours at 12 °C: 8.2 × 4/3 ≤ 12 < 8.2 × 2
     assert not [e for e in alerts.active_episodes(v.id) if e.kind == "disease_risk"]  # an old day: no alert
+
+
+def test_warm_bloom_days_and_a_wetting_raise_a_fire_blight_alert(world: Any) -> None:
+    config, index, store, book, alerts, watch = world
+    v = config.village[0]
+    days = [dt.date(2026, 4, 20) + dt.timedelta(days=i) for i in range(4)]
+    for d in days[:3]:
+        write_day(config, index, store, d, range(0), temp_c=24.0)  # 8.5 °C above 15.5 for 24 h: 204 a day
+    write_day(config, index, store, days[3], range(5, 8), temp_c=24.0)  # and a 3-hour dew on the fourth
+    watch.tick(local_midnight_ms(v, days[3]) + 25 * HOUR)
+    history = book.history(v.id, "or01", "fire_blight", "2026-04-20")
+    # the first three days' windows reach back to days without readings: unknown, not low
+    assert [(r.risk, r.detail["dh4"], r.detail["class"]) for r in history] == [
+        (Risk.UNKNOWN, 204.0, "low"), (Risk.UNKNOWN, 408.0, "caution"), (Risk.UNKNOWN, 612.0, "high"),
+        (Risk.HIGH, 816.0, "extreme")]  # fmt: skip
+    [ep] = [e for e in alerts.active_episodes(v.id) if e.kind == "disease_risk"]
+    assert (ep.site, ep.rule, ep.severity) == ("or01", "agronomy:fire_blight", "critical")
+    assert ep.text_zh.startswith("火疫病侵染风险高：近 4 天 15.5℃以上积温 816 度·时（极高），花期湿润 3 小时。")
+    assert book.risks(v.id, "2026-04-23")[0].day == "2026-04-23"
+    other = {(r.site, r.model): r.risk for r in book.risks(v.id, "2026-04-23")}
+    assert other[("or02", "fire_blight")] == Risk.NONE  # dormant: no open flowers

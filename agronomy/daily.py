@@ -16,6 +16,7 @@ from numpy.typing import NDArray
 
 from agronomy.degree_days import days_to, single_sine
 from agronomy.fire_blight import BlightState, blight_day
+from agronomy.greenhouse import MouldState, WetRun, downy_day, mould_day
 from agronomy.params import Params
 from agronomy.risk import Risk
 from agronomy.scab import ScabState, scab_day
@@ -65,6 +66,20 @@ class BlightResult:
 
 
 @dataclass
+class MouldResult:
+    risk: I8
+    wet_mean: F64  # the week's mean wet hours a day
+    night_mean: F64  # the week's mean night hours at 9-21 °C
+
+
+@dataclass
+class DownyResult:
+    risk: I8
+    wet_h: F64
+    mean_c: F64
+
+
+@dataclass
 class PestResult:
     risk: I8
     dd: F64  # the day's degree-days (NaN when unknown)
@@ -78,6 +93,8 @@ class DayResult:
     start_ms: int
     scab: ScabResult
     fire_blight: BlightResult
+    grey_mould: MouldResult
+    downy_mildew: DownyResult
     pests: dict[str, PestResult] = field(default_factory=dict)
 
 
@@ -101,6 +118,10 @@ class Agronomy:
         fb = params.fire_blight
         self.blight_season = np.isin(crops, fb.crops) & np.isin(stages, fb.stages)
         self.blight = BlightState.empty(n, fb.window_days)
+        self.mould_crop = np.isin(crops, params.grey_mould.crops)
+        self.mould = MouldState.empty(n, params.grey_mould.days)
+        self.downy_crop = np.isin(crops, params.downy_mildew.crops)
+        self.downy = WetRun.empty(n)
         self.pest_crop = {k: np.isin(crops, v.crops) for k, v in params.pest.items()}
         self.pest = {
             k: PestState(np.full(n, np.nan), np.full((n, RATE_DAYS), np.nan), np.full((n, len(v.milestone)), -1))
@@ -129,7 +150,13 @@ class Agronomy:
     def day(self, h: Hours) -> DayResult:
         night = self.night(h.start_ms, h.temp_c.shape[1])
         wet = wetness(h.temp_c, h.rh_pct, h.leaf_wet_pct, h.rain_mm, night, self.p.wetness)
-        result = DayResult(h.start_ms, self._scab(wet, h.temp_c, night), self._blight(wet, h.temp_c))
+        result = DayResult(
+            h.start_ms,
+            self._scab(wet, h.temp_c, night),
+            self._blight(wet, h.temp_c),
+            self._mould(wet, h.temp_c),
+            self._downy(wet, h.temp_c),
+        )
         for name in self.p.pest:
             result.pests[name] = self._pest(name, h)
         return result
@@ -149,6 +176,22 @@ class Agronomy:
         risk = np.where(self.has_humidity, risk, Risk.NO_DATA)
         risk = np.where(self.blight_season, risk, Risk.NONE)
         return BlightResult(risk.astype(np.int8), d.cls, d.dh4, d.wet_h)
+
+    def _mould(self, wet: I8, temp_c: F64) -> MouldResult:
+        d = mould_day(self.mould, wet, temp_c, self.p.grey_mould)
+        risk = np.array([Risk.NONE, Risk.MODERATE, Risk.HIGH], dtype=np.int8)[d.level]
+        risk = np.where(d.unknown, Risk.UNKNOWN, risk)
+        risk = np.where(self.has_humidity, risk, Risk.NO_DATA)
+        risk = np.where(self.mould_crop, risk, Risk.NONE)
+        return MouldResult(risk.astype(np.int8), d.wet_mean, d.night_mean)
+
+    def _downy(self, wet: I8, temp_c: F64) -> DownyResult:
+        d = downy_day(self.downy, wet, temp_c, self.p.downy_mildew)
+        risk = np.array([Risk.NONE, Risk.MODERATE, Risk.HIGH], dtype=np.int8)[d.level]
+        risk = np.where((d.level == 0) & (d.unknown_h > self.p.downy_mildew.max_unknown_h), Risk.UNKNOWN, risk)
+        risk = np.where(self.has_humidity, risk, Risk.NO_DATA)
+        risk = np.where(self.downy_crop, risk, Risk.NONE)
+        return DownyResult(risk.astype(np.int8), d.wet_h, d.mean_c)
 
     def _pest(self, name: str, h: Hours) -> PestResult:
         p, st = self.p.pest[name], self.pest[name]
@@ -181,9 +224,13 @@ class Agronomy:
 
     # -- restart ---------------------------------------------------------------------------
 
+    def _states(self) -> dict[str, object]:
+        return {"blight": self.blight, "mould": self.mould, "downy": self.downy}
+
     def snapshot(self) -> bytes:
         arrays: dict[str, NDArray[np.generic]] = {f"scab.{k}": v for k, v in vars(self.scab).items()}
-        arrays |= {f"blight.{k}": v for k, v in vars(self.blight).items()}
+        for prefix, state in self._states().items():
+            arrays |= {f"{prefix}.{k}": v for k, v in vars(state).items()}
         for name, st in self.pest.items():
             arrays |= {f"pest.{name}.{k}": v for k, v in vars(st).items()}
         buf = io.BytesIO()
@@ -194,8 +241,9 @@ class Agronomy:
         with np.load(io.BytesIO(blob)) as z:
             for k in vars(self.scab):
                 setattr(self.scab, k, z[f"scab.{k}"].copy())
-            for k in vars(self.blight):
-                setattr(self.blight, k, z[f"blight.{k}"].copy())
+            for prefix, state in self._states().items():
+                for k in vars(state):
+                    setattr(state, k, z[f"{prefix}.{k}"].copy())
             for name, st in self.pest.items():
                 for k in vars(st):
                     setattr(st, k, z[f"pest.{name}.{k}"].copy())

@@ -66,6 +66,46 @@ class FireBlightParams(_Strict):
         return self
 
 
+class GreyMouldParams(_Strict):
+    crops: list[str]
+    days: int = Field(ge=1, le=14)
+    min_known_days: int = Field(ge=1, le=14)
+    wet_h_per_day: float = Field(ge=0, le=24)
+    night_from_h: int = Field(ge=12, le=23)
+    night_to_h: int = Field(ge=0, le=12)
+    night_min_c: float
+    night_max_c: float
+    night_h_per_day: float = Field(ge=0, le=24)
+    max_unknown_h: int = Field(ge=0, le=24)
+    advice_zh: str
+    advice_en: str
+
+    @model_validator(mode="after")
+    def _ranges(self) -> GreyMouldParams:
+        if self.min_known_days > self.days:
+            raise ValueError("grey_mould: min_known_days cannot exceed days")
+        if self.night_max_c <= self.night_min_c:
+            raise ValueError("grey_mould: night_max_c must be above night_min_c")
+        return self
+
+
+class DownyParams(_Strict):
+    crops: list[str]
+    # rows of [wet hours, lowest °C at which they infect, optimum from °C, optimum to °C]
+    table: list[tuple[float, float, float, float]] = Field(min_length=1)
+    max_c: float
+    max_unknown_h: int = Field(ge=0, le=24)
+    advice_zh: str
+    advice_en: str
+
+    @model_validator(mode="after")
+    def _rows(self) -> DownyParams:
+        for hours, low, opt_lo, opt_hi in self.table:
+            if not (hours > 0 and low <= opt_lo <= opt_hi <= self.max_c):
+                raise ValueError("downy_mildew.table: each row needs hours > 0 and low <= optimum <= max_c")
+        return self
+
+
 class Milestone(_Strict):
     event: str
     dd_c: float = Field(gt=0)
@@ -99,6 +139,8 @@ class Params(_Strict):
     wetness: WetnessParams
     scab: ScabParams
     fire_blight: FireBlightParams
+    grey_mould: GreyMouldParams
+    downy_mildew: DownyParams
     pest: dict[str, PestParams]
 
 

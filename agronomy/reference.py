@@ -7,7 +7,15 @@ import itertools
 import math
 from dataclasses import dataclass, field
 
-from agronomy.params import FireBlightParams, Params, PestParams, ScabParams, WetnessParams
+from agronomy.params import (
+    DownyParams,
+    FireBlightParams,
+    GreyMouldParams,
+    Params,
+    PestParams,
+    ScabParams,
+    WetnessParams,
+)
 from agronomy.risk import Risk
 
 nan = float("nan")
@@ -120,6 +128,67 @@ def blight_day(
     if not has_humidity:
         risk = Risk.NO_DATA
     return int(risk if in_season else Risk.NONE), cls, dh4
+
+
+@dataclass
+class MouldSite:
+    days: list[tuple[float, float, bool]] = field(default_factory=list)  # (wet h, mild night h, counts)
+
+
+def mould_day(s: MouldSite, wet: list[int], temps: list[float], p: GreyMouldParams) -> tuple[int, float, float]:
+    """(level 0/1/2 or -1 unknown, the week's mean wet hours a day, its mean mild night hours); advances `s`."""
+    if not s.days:
+        s.days = [(0.0, 0.0, False)] * (p.days - 1)
+    wet_h = float(sum(w == 1 for w in wet))
+    mild = 0.0
+    for h, t in enumerate(temps):
+        night = h >= p.night_from_h or h < p.night_to_h
+        if night and not math.isnan(t) and p.night_min_c <= t <= p.night_max_c:
+            mild += 1
+    unknown = sum(w == -1 or math.isnan(t) for w, t in zip(wet, temps, strict=True))
+    week = [*s.days, (wet_h, mild, unknown <= p.max_unknown_h)]
+    s.days = week[1:]
+    counted = [(w, m) for w, m, ok in week if ok]
+    if len(counted) < p.min_known_days:
+        return -1, nan, nan
+    wet_mean = sum(w for w, _ in counted) / len(counted)
+    night_mean = sum(m for _, m in counted) / len(counted)
+    wet_ok, night_ok = wet_mean > p.wet_h_per_day, night_mean > p.night_h_per_day
+    return (2 if wet_ok and night_ok else 1 if wet_ok else 0), wet_mean, night_mean
+
+
+def downy_level(hours: float, mean_c: float, p: DownyParams) -> int:
+    level, eps = 0, 1e-9
+    for need, min_c, opt_lo, opt_hi in p.table:
+        if hours >= need and mean_c <= p.max_c + eps:
+            if opt_lo - eps <= mean_c <= opt_hi + eps:
+                level = max(level, 2)
+            elif mean_c >= min_c - eps:
+                level = max(level, 1)
+    return level
+
+
+@dataclass
+class DownySite:
+    hours: float = 0.0
+    temp_sum: float = 0.0
+
+
+def downy_day(s: DownySite, wet: list[int], temps: list[float], p: DownyParams) -> tuple[int, float, float, int]:
+    """(level, the period's wet hours, its mean °C, unknown hours) of one site's day; advances `s`."""
+    best, best_h, best_mean, unknown = 0, 0.0, nan, 0
+    for w, t in zip(wet, temps, strict=True):
+        unknown += w == -1 or math.isnan(t)
+        if w == 1 and not math.isnan(t):
+            s.hours += 1
+            s.temp_sum += t
+            mean = s.temp_sum / s.hours
+            level = downy_level(s.hours, mean, p)
+            if level > best or (level == best and level > 0 and s.hours > best_h):
+                best, best_h, best_mean = level, s.hours, mean
+        else:
+            s.hours = s.temp_sum = 0.0
+    return best, best_h, best_mean, unknown
 
 
 def single_sine(tmin: float, tmax: float, lower: float, upper: float) -> float:

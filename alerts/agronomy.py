@@ -38,6 +38,8 @@ log = logging.getLogger(__name__)
 HOUR_MS, DAY_MS = 3_600_000, 86_400_000
 QUANTITIES = ("air_temp_c", "air_rh_pct", "leaf_wet_pct", "rain_mm")
 KIND = {m: Kind.PEST_RISK if m in PESTS else Kind.DISEASE_RISK for m in MODEL_NAMES}
+# the number an episode carries as its value, by the first key a model's detail has
+VALUE_KEYS = ("dh4", "wet_h_day", "wet_h", "cum_dd")
 GRACE_MS = 15 * 60_000  # a day is computed once its last readings (sent up to minutes late) are in
 RERUN_MS = 3_600_000  # and again every hour: readings backfilled after an outage count within the hour
 
@@ -138,6 +140,12 @@ class RiskWatch:
             fb = r.fire_blight
             detail = {"dh4": round(float(fb.dh4[i]), 1), "class": CLASS_NAMES[fb.cls[i]], "wet_h": int(fb.wet_h[i])}
             rows.append(DayRisk(v.id, s.id, "fire_blight", day, int(fb.risk[i]), detail))
+            gm = r.grey_mould
+            detail = {"wet_h_day": rounded(gm.wet_mean[i]), "mild_night_h": rounded(gm.night_mean[i])}
+            rows.append(DayRisk(v.id, s.id, "grey_mould", day, int(gm.risk[i]), detail))
+            dm = r.downy_mildew
+            detail = {"wet_h": float(dm.wet_h[i]), "mean_c": rounded(dm.mean_c[i])}
+            rows.append(DayRisk(v.id, s.id, "downy_mildew", day, int(dm.risk[i]), detail))
             for pest, p in r.pests.items():
                 b = fixes.get((s.id, pest))
                 cum, eta = float(p.cum_dd[i]), float(p.days_to[i])
@@ -166,7 +174,7 @@ class RiskWatch:
                 zh, en = self.text(model, x)
                 severity = Severity.CRITICAL if x.risk == Risk.HIGH else Severity.WARNING
                 eid = f"{v.id}/{site}/{rule}/{x.day}"
-                value = float(x.detail.get("dh4") or x.detail.get("wet_h") or x.detail.get("cum_dd") or 0.0)
+                value = float(next((x.detail[k] for k in VALUE_KEYS if x.detail.get(k) is not None), 0.0))
                 t = Transition(eid, rule, KIND[model], severity, Audience.FARMER, State.FIRING, ts, v.id, site, "",
                                "", value, float("nan"), text_zh=zh, text_en=en)  # fmt: skip
                 transitions.append(t)
@@ -203,6 +211,19 @@ class RiskWatch:
             why_en = f"{dh4:.0f} degree-hours above 15.5 °C in 4 days ({cls}), flowers wet {wet_h} h"
             return (f"火疫病侵染风险{level_zh}：{why_zh}。{fb.advice_zh}",
                     f"fire blight infection risk {level_en}: {why_en}. {fb.advice_en}")  # fmt: skip
+        if model == "grey_mould":
+            wet, mild = x.detail["wet_h_day"], x.detail["mild_night_h"]
+            why_zh = f"近 7 天叶面平均每天湿润 {wet} 小时，夜间 9–21℃ 平均 {mild} 小时"
+            why_en = f"leaves wet {wet} h a day over the last 7 days, nights at 9-21 °C for {mild} h"
+            g = self.p.grey_mould
+            return (f"灰霉病风险{level_zh}：{why_zh}。{g.advice_zh}",
+                    f"grey mould risk {level_en}: {why_en}. {g.advice_en}")  # fmt: skip
+        if model == "downy_mildew":
+            why_zh = f"叶面连续湿润 {x.detail['wet_h']:.0f} 小时，平均 {x.detail['mean_c']}℃"
+            why_en = f"leaves wet {x.detail['wet_h']:.0f} h in a row at a mean {x.detail['mean_c']} °C"
+            dm = self.p.downy_mildew
+            return (f"霜霉病侵染风险{level_zh}：{why_zh}。{dm.advice_zh}",
+                    f"downy mildew infection risk {level_en}: {why_en}. {dm.advice_en}")  # fmt: skip
         p = self.p.pest[model]
         m = next(ms for ms in p.milestone if ms.event == x.detail["milestone"])
         days = x.detail["days_to"]
@@ -211,6 +232,10 @@ class RiskWatch:
         cum, biofix = x.detail["cum_dd"], x.detail["biofix"]
         return (f"{p.name_zh}{m.zh}（{when_zh}），积温 {cum} 度日（起点 {biofix}）。{m.advice_zh}",
                 f"{p.name_en}: {m.en} ({when_en}), {cum} degree-days since biofix {biofix}. {m.advice_en}")  # fmt: skip
+
+
+def rounded(x: float) -> float | None:
+    return None if np.isnan(x) else round(float(x), 1)
 
 
 def local_midnight_ms(v: Village, date: dt.date) -> int:

@@ -11,6 +11,8 @@ from typing import Any, Protocol
 MODEL_NAMES = {
     "apple_scab": ("苹果黑星病", "apple scab"),
     "fire_blight": ("火疫病", "fire blight"),
+    "grey_mould": ("灰霉病", "grey mould"),
+    "downy_mildew": ("霜霉病", "downy mildew"),
     "codling_moth": ("苹果蠹蛾", "codling moth"),
     "peach_fruit_moth": ("桃小食心虫", "peach fruit moth"),
 }

@@ -82,7 +82,7 @@ class ExpectRisk:
     site: str
     model: str
     day: str  # YYYY-MM-DD
-    risk: str  # none | low | moderate | high
+    risk: str  # no_data | unknown | none | low | moderate | high
 
 
 @dataclass(frozen=True)

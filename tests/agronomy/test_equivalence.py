@@ -12,6 +12,7 @@ from hypothesis import strategies as st
 from agronomy import reference as ref
 from agronomy.daily import Agronomy, SiteInfo
 from agronomy.params import Params, load_params
+from agronomy.risk import Risk
 from tests.agronomy.conftest import APRIL_20, LAT, LON, hours
 
 PARAMS: Params = load_params()
@@ -20,26 +21,31 @@ PARAMS: Params = load_params()
 @st.composite
 def villages(draw: st.DrawFn) -> tuple[list[SiteInfo], list[list[np.ndarray]], list[float | None]]:
     n = draw(st.integers(1, 6))
-    days = draw(st.integers(1, 4))
+    days = draw(st.integers(1, 9))  # grey mould needs 5 days of a week
     sites = [
-        SiteInfo(draw(st.sampled_from(["apple", "pear"])), draw(st.sampled_from(["full_bloom", "green_tip", None])),
-                 LAT, LON, draw(st.booleans()))
+        SiteInfo(draw(st.sampled_from(["apple", "pear", "cucumber", "tomato"])),
+                 draw(st.sampled_from(["full_bloom", "green_tip", None])), LAT, LON, draw(st.booleans()))
         for _ in range(n)
     ]  # fmt: skip
     # degree-days already counted since biofix (None: no biofix), so milestones fall inside the few days drawn
     biofix = [draw(st.one_of(st.none(), st.floats(0, 145))) for _ in range(n)]
     seed = draw(st.integers(0, 2**31))
     rng = np.random.default_rng(seed)
+    gaps = rng.choice([0.0, 0.02, 0.1], (n, 1))  # per site: sensors that never miss an hour, and ones that do
     arrays = []
     for _ in range(days):
         t = rng.uniform(-2, 30, (n, 24)).round(1)
         rh = rng.choice([55.0, 85.0, 89.9, 90.0, 97.0], (n, 24))
         leaf = np.where(rng.random((n, 24)) < 0.3, rng.choice([0.0, 100.0], (n, 24)), np.nan)
         rain = np.where(rng.random((n, 24)) < 0.1, 0.5, np.nan)
-        t[rng.random((n, 24)) < 0.08] = np.nan
-        rh[rng.random((n, 24)) < 0.1] = np.nan
+        t[rng.random((n, 24)) < gaps] = np.nan
+        rh[rng.random((n, 24)) < gaps] = np.nan
         arrays.append([t, rh, leaf, rain])
     return sites, arrays, biofix
+
+
+def close(a: float, b: float) -> bool:
+    return (math.isnan(a) and math.isnan(b)) or abs(a - b) < 1e-9
 
 
 @settings(max_examples=150, deadline=None)
@@ -51,6 +57,8 @@ def test_vectorized_models_match_the_reference(
     model = Agronomy(sites, PARAMS)
     scab_sites = [ref.ScabSite() for _ in sites]
     blight_sites = [ref.BlightSite() for _ in sites]
+    mould_sites = [ref.MouldSite() for _ in sites]
+    downy_sites = [ref.DownySite() for _ in sites]
     pest_sites = {k: [ref.PestSite(cum_dd=math.nan if b is None else b) for b in biofix] for k in PARAMS.pest}
     for i, b in enumerate(biofix):
         if b is not None:
@@ -75,6 +83,17 @@ def test_vectorized_models_match_the_reference(
             risk, cls, dh4 = ref.blight_day(blight_sites[i], wet, list(t[i]), s.has_humidity, blooming, fb)
             assert (got.fire_blight.risk[i], got.fire_blight.cls[i]) == (risk, cls), (d, i)
             assert abs(got.fire_blight.dh4[i] - dh4) < 1e-9
+            gm, dm = PARAMS.grey_mould, PARAMS.downy_mildew
+            level, wet_mean, night_mean = ref.mould_day(mould_sites[i], wet, list(t[i]), gm)
+            want = {-1: Risk.UNKNOWN, 0: Risk.NONE, 1: Risk.MODERATE, 2: Risk.HIGH}[level]
+            want = want if s.has_humidity else Risk.NO_DATA
+            assert got.grey_mould.risk[i] == (want if s.crop in gm.crops else Risk.NONE), (d, i)
+            assert close(got.grey_mould.wet_mean[i], wet_mean) and close(got.grey_mould.night_mean[i], night_mean)
+            level, wet_h, mean_c, unknown = ref.downy_day(downy_sites[i], wet, list(t[i]), dm)
+            want = {0: Risk.UNKNOWN if unknown > dm.max_unknown_h else Risk.NONE, 1: Risk.MODERATE, 2: Risk.HIGH}[level]
+            want = want if s.has_humidity else Risk.NO_DATA
+            assert got.downy_mildew.risk[i] == (want if s.crop in dm.crops else Risk.NONE), (d, i)
+            assert got.downy_mildew.wet_h[i] == wet_h and close(got.downy_mildew.mean_c[i], mean_c)
             for name, cm in PARAMS.pest.items():
                 pest = got.pests[name]
                 risk, dd, milestone, eta = ref.pest_day(pest_sites[name][i], list(t[i]), start, s.crop in cm.crops, cm)

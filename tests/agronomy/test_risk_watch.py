@@ -44,17 +44,25 @@ def world(tmp_path: Path) -> Any:
 
 
 def write_day(
-    config: Config, index: SeriesIndex, store: SqliteStore, date: dt.date, wet_hours: range, temp_c: float = 12.0
+    config: Config,
+    index: SeriesIndex,
+    store: SqliteStore,
+    date: dt.date,
+    wet_hours: range | list[int],
+    temp_c: float | list[float] = 12.0,
+    device: str = "or01-air",
 ) -> None:
-    """or01's air sensor, every 20 minutes of the village day: 12 °C, RH 97 % in `wet_hours`, 60 % else."""
+    """An air sensor (or01's), every 20 minutes of the village day: 12 °C (or by hour), RH 97 % in
+    `wet_hours`, 60 % else."""
     v = config.village[0]
-    t_series, rh_series = index.find(v.id, "or01-air", "air_temp_c"), index.find(v.id, "or01-air", "air_rh_pct")
+    t_series, rh_series = index.find(v.id, device, "air_temp_c"), index.find(v.id, device, "air_rh_pct")
+    temps = temp_c if isinstance(temp_c, list) else [temp_c] * 24
     assert t_series is not None and rh_series is not None
     b = BatchBuilder()
     start = local_midnight_ms(v, date)
     for k in range(72):
         ts = start + k * 1_200_000
-        b.add(t_series, ts, temp_c, 0)
+        b.add(t_series, ts, temps[k // 3], 0)
         b.add(rh_series, ts, 97.0 if k // 3 in wet_hours else 60.0, 0)
     store.write(b.build(index.lo, index.hi))
     store.refresh_rollups()
@@ -125,3 +133,27 @@ def test_warm_bloom_days_and_a_wetting_raise_a_fire_blight_alert(world: Any) -> 
     assert book.risks(v.id, "2026-04-23")[0].day == "2026-04-23"
     other = {(r.site, r.model): r.risk for r in book.risks(v.id, "2026-04-23")}
     assert other[("or02", "fire_blight")] == Risk.NONE  # dormant: no open flowers
+
+
+def test_humid_greenhouse_nights_raise_grey_mould_and_downy_mildew(world: Any) -> None:
+    config, index, store, book, alerts, watch = world
+    v = config.village[0]
+    days = [dt.date(2026, 3, 2) + dt.timedelta(days=i) for i in range(7)]
+    night = [h >= 18 or h < 8 for h in range(24)]
+    temps = [12.0 if dark else 22.0 for dark in night]  # a closed house: 12 °C nights, 22 °C days
+    wet = [*range(6), *range(20, 24)]  # wet from 20:00 to 06:00, ten hours over midnight
+    for d in days:
+        write_day(config, index, store, d, wet, temps, device="gh02-air")  # gh02 grows cucumber
+    watch.tick(local_midnight_ms(v, days[-1]) + 25 * HOUR)
+    last = {(r.site, r.model): r for r in book.risks(v.id, days[-1].isoformat())}
+    mould, downy = last[("gh02", "grey_mould")], last[("gh02", "downy_mildew")]
+    assert (mould.risk, mould.detail) == (Risk.HIGH, {"wet_h_day": 10.0, "mild_night_h": 14.0})
+    assert (downy.risk, downy.detail) == (Risk.MODERATE, {"wet_h": 10.0, "mean_c": 12.0})  # 6 h from 10 °C
+    assert last[("gh01", "grey_mould")].risk == Risk.UNKNOWN  # gh01 sent nothing this week
+    assert last[("or01", "grey_mould")].risk == Risk.NONE  # not a greenhouse crop
+    eps = {e.rule: e for e in alerts.active_episodes(v.id) if e.site == "gh02"}
+    assert eps["agronomy:grey_mould"].severity == "critical"
+    assert eps["agronomy:grey_mould"].text_zh.startswith(
+        "灰霉病风险高：近 7 天叶面平均每天湿润 10.0 小时，夜间 9–21℃ 平均 14.0 小时。"
+    )
+    assert eps["agronomy:downy_mildew"].text_zh.startswith("霜霉病侵染风险中：叶面连续湿润 10 小时，平均 12.0℃。")

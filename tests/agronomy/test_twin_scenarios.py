@@ -21,8 +21,8 @@ SCENARIOS = [n for n in names() if load(n).expect_risk]
 QUANTITIES = ("air_temp_c", "air_rh_pct", "leaf_wet_pct", "rain_mm")
 
 
-def test_there_is_an_agronomy_scenario() -> None:
-    assert "scab-infection" in SCENARIOS
+def test_there_are_agronomy_scenarios() -> None:
+    assert {"scab-infection", "grey-mould-week"} <= set(SCENARIOS)
 
 
 @pytest.mark.parametrize("name", SCENARIOS)
@@ -47,12 +47,14 @@ def test_the_models_find_what_the_scenario_states(name: str) -> None:
     model = Agronomy(info, load_params())
     position = {s.id: i for i, s in enumerate(village.site)}
     start = dt.datetime.fromtimestamp(scenario.start_s, dt.UTC)
-    got: dict[str, np.ndarray] = {}
+    got: dict[tuple[str, str], np.ndarray] = {}
     for d in range(hours // 24):
         day = model.day(
             Hours(int(scenario.start_s * 1000) + d * 86_400_000, *(a[:, d * 24 : (d + 1) * 24] for a in arrays))
         )
-        got[(start + dt.timedelta(days=d)).astimezone(ZoneInfo(village.tz)).date().isoformat()] = day.scab.risk
+        date = (start + dt.timedelta(days=d)).astimezone(ZoneInfo(village.tz)).date().isoformat()
+        for model_name, result in (("apple_scab", day.scab), ("fire_blight", day.fire_blight),
+                                   ("grey_mould", day.grey_mould), ("downy_mildew", day.downy_mildew)):  # fmt: skip
+            got[(date, model_name)] = result.risk
     for e in scenario.expect_risk:
-        assert e.model == "apple_scab", "only the scab model has scenarios so far"
-        assert Risk(int(got[e.day][position[e.site]])).name.lower() == e.risk, (e, got)
+        assert Risk(int(got[(e.day, e.model)][position[e.site]])).name.lower() == e.risk, e

@@ -1,0 +1,147 @@
+"""Greenhouse diseases: grey mould (Botrytis cinerea) and cucumber downy mildew (Pseudoperonospora cubensis).
+
+Grey mould follows Yunis et al. (1994), built in unheated greenhouses like the village's: an outbreak
+is likely when, as a mean over the last week, the foliage is wet more than 7 h a day and the night
+(18:00-08:00) spends more than 9.5 h between 9 and 21 °C.
+
+Downy mildew follows Cohen (1977): a wet period infects when it has lasted long enough for its mean
+temperature: 2 h at 20 °C, 6 h from 10 °C, 12 h from 5 °C, never above 25 °C (possible, `moderate`);
+at the optimum of each duration (20 °C at 2 h, 15-20 °C at 6 h, 10-20 °C at 12 h, 5-20 °C at 24 h)
+infection is heavy (`high`). Wet periods run over midnight; a dry or unknown hour ends one.
+"""
+
+from __future__ import annotations
+
+from dataclasses import dataclass, fields
+
+import numpy as np
+from numpy.typing import NDArray
+
+from agronomy.fire_blight import count
+from agronomy.params import DownyParams, GreyMouldParams
+from agronomy.wetness import UNKNOWN, WET
+
+F64 = NDArray[np.float64]
+I8 = NDArray[np.int8]
+
+
+# -- grey mould ---------------------------------------------------------------------------
+
+
+@dataclass
+class MouldState:
+    """The six days before today, per site: wet hours, night hours at 9-21 °C, and whether the day counts."""
+
+    wet_h: F64
+    night_h: F64
+    known: NDArray[np.bool_]
+
+    @staticmethod
+    def empty(n: int, days: int) -> MouldState:
+        return MouldState(np.zeros((n, days - 1)), np.zeros((n, days - 1)), np.zeros((n, days - 1), bool))
+
+    def copy(self) -> MouldState:
+        return MouldState(*(getattr(self, f.name).copy() for f in fields(self)))
+
+
+@dataclass
+class MouldDay:
+    level: I8  # 0 none of the two, 1 wet only, 2 both (Yunis's outbreak conditions)
+    wet_mean: F64  # the week's mean wet hours a day (NaN: too few days known)
+    night_mean: F64  # the week's mean night hours at 9-21 °C
+    unknown: NDArray[np.bool_]
+
+
+def night_hours(hours: int, p: GreyMouldParams) -> NDArray[np.bool_]:
+    """The hours of a village day (from midnight) that are Yunis's night: 18:00 to 08:00."""
+    h = np.arange(hours)
+    return (h >= p.night_from_h) | (h < p.night_to_h)
+
+
+def mould_day(state: MouldState, wet: I8, temp_c: F64, p: GreyMouldParams) -> MouldDay:
+    night = night_hours(temp_c.shape[1], p)
+    is_wet = wet == WET
+    with np.errstate(invalid="ignore"):
+        mild = (temp_c >= p.night_min_c) & (temp_c <= p.night_max_c) & night[None, :]
+    unknown_h = count((wet == UNKNOWN) | np.isnan(temp_c))
+    known_today = unknown_h <= p.max_unknown_h
+    wet_h = np.concatenate([state.wet_h, count(is_wet)[:, None].astype(np.float64)], axis=1)
+    night_h = np.concatenate([state.night_h, count(mild)[:, None].astype(np.float64)], axis=1)
+    known = np.concatenate([state.known, known_today[:, None]], axis=1)
+    state.wet_h, state.night_h, state.known = wet_h[:, 1:], night_h[:, 1:], known[:, 1:]
+    days = count(known)
+    enough = days >= p.min_known_days
+    safe = np.maximum(days, 1)
+    wet_mean = np.where(enough, np.where(known, wet_h, 0.0) @ np.ones(p.days) / safe, np.nan)
+    night_mean = np.where(enough, np.where(known, night_h, 0.0) @ np.ones(p.days) / safe, np.nan)
+    wet_ok = enough & (wet_mean > p.wet_h_per_day)
+    night_ok = enough & (night_mean > p.night_h_per_day)
+    level = np.where(wet_ok & night_ok, 2, np.where(wet_ok, 1, 0)).astype(np.int8)
+    return MouldDay(level, wet_mean, night_mean, ~enough)
+
+
+# -- downy mildew -------------------------------------------------------------------------
+
+
+@dataclass
+class WetRun:
+    """The wet period running at the end of the last hour, per site."""
+
+    hours: F64
+    temp_sum: F64
+
+    @staticmethod
+    def empty(n: int) -> WetRun:
+        return WetRun(np.zeros(n), np.zeros(n))
+
+    def copy(self) -> WetRun:
+        return WetRun(self.hours.copy(), self.temp_sum.copy())
+
+
+@dataclass
+class DownyDay:
+    level: I8  # 0 none, 1 infection possible, 2 heavy
+    wet_h: F64  # the period behind the level (its length so far)
+    mean_c: F64  # and its mean temperature (NaN when none)
+    unknown_h: NDArray[np.int32]
+
+
+def downy_level(hours: F64, mean_c: F64, p: DownyParams) -> I8:
+    """Cohen's classes for periods of `hours` wet at `mean_c` (any shape)."""
+    level = np.zeros(np.shape(hours), np.int8)
+    eps = 1e-9  # a mean of readings on a row's edge, summed in another order, is still on it
+    with np.errstate(invalid="ignore"):
+        for need, min_c, opt_lo, opt_hi in p.table:
+            long_enough = (hours >= need) & (mean_c <= p.max_c + eps)
+            level = np.maximum(level, np.where(long_enough & (mean_c >= min_c - eps), 1, 0).astype(np.int8))
+            optimum = (mean_c >= opt_lo - eps) & (mean_c <= opt_hi + eps)
+            level = np.maximum(level, np.where(long_enough & optimum, 2, 0))
+    return level.astype(np.int8)
+
+
+def downy_day(run: WetRun, wet: I8, temp_c: F64, p: DownyParams) -> DownyDay:
+    """Every hour's wet-period length and mean temperature at once (cumulative sums reset at each break)."""
+    n, hours = wet.shape
+    is_wet = (wet == WET) & ~np.isnan(temp_c)
+    idx = np.arange(1, hours + 1)
+    # the last hour (1-based) up to each hour that broke the period; 0: none today, the carried run goes on
+    last_break = np.maximum.accumulate(np.where(is_wet, 0, idx), axis=1)
+    carried = last_break == 0
+    cum = np.concatenate([np.zeros((n, 1)), np.cumsum(np.where(is_wet, temp_c, 0.0), axis=1)], axis=1)
+    at_break = np.take_along_axis(cum, last_break, axis=1)
+    length = np.where(is_wet, idx - last_break + np.where(carried, run.hours[:, None], 0.0), 0.0)
+    tsum = np.where(is_wet, cum[:, 1:] - at_break + np.where(carried, run.temp_sum[:, None], 0.0), 0.0)
+    mean = np.where(length > 0, tsum / np.maximum(length, 1.0), np.nan)
+    levels = downy_level(length, mean, p)
+    # the hour of the highest level and, among those, of the longest period
+    best = np.argmax(levels.astype(np.int64) * 1_000_000 + length, axis=1)
+    pick = best[:, None]
+    level = np.take_along_axis(levels, pick, axis=1)[:, 0]
+    day = DownyDay(
+        level,
+        np.where(level > 0, np.take_along_axis(length, pick, axis=1)[:, 0], 0.0),
+        np.where(level > 0, np.take_along_axis(mean, pick, axis=1)[:, 0], np.nan),
+        count((wet == UNKNOWN) | np.isnan(temp_c)),
+    )
+    run.hours, run.temp_sum = length[:, -1].copy(), tsum[:, -1].copy()
+    return day

@@ -102,7 +102,7 @@ class RiskWatch:
             cut = slice(d * 24, (d + 1) * 24)
             r = model.day(Hours(start_ms + d * DAY_MS, *(a[:, cut] for a in data)))
             results.append(r)
-            rows += self.day_rows(v, date, r, fixes)
+            rows += day_rows(self.p, v.id, [x.id for x in v.site], date, r, fixes)
         self.book.write_risks(rows)
         self.alert(v, last, results[-1], rows, now_ms)
         return results
@@ -129,36 +129,6 @@ class RiskWatch:
         has = {q: self.first_series(v, site, q) is not None for q in QUANTITIES}
         humid = (has["air_temp_c"] and has["air_rh_pct"]) or has["leaf_wet_pct"]
         return SiteInfo(crop, stage, v.lat, v.lon, humid)
-
-    def day_rows(self, v: Village, date: dt.date, r: DayResult, fixes: dict[tuple[str, str], Biofix]) -> list[DayRisk]:
-        day = date.isoformat()
-        rows = []
-        for i, s in enumerate(v.site):
-            wet_h, mean_c = float(r.scab.wet_h[i]), float(r.scab.mean_c[i])
-            detail: dict[str, object] = {"wet_h": wet_h, "mean_c": None if np.isnan(mean_c) else round(mean_c, 1)}
-            rows.append(DayRisk(v.id, s.id, "apple_scab", day, int(r.scab.risk[i]), detail))
-            fb = r.fire_blight
-            detail = {"dh4": round(float(fb.dh4[i]), 1), "class": CLASS_NAMES[fb.cls[i]], "wet_h": int(fb.wet_h[i])}
-            rows.append(DayRisk(v.id, s.id, "fire_blight", day, int(fb.risk[i]), detail))
-            gm = r.grey_mould
-            detail = {"wet_h_day": rounded(gm.wet_mean[i]), "mild_night_h": rounded(gm.night_mean[i])}
-            rows.append(DayRisk(v.id, s.id, "grey_mould", day, int(gm.risk[i]), detail))
-            dm = r.downy_mildew
-            detail = {"wet_h": float(dm.wet_h[i]), "mean_c": rounded(dm.mean_c[i])}
-            rows.append(DayRisk(v.id, s.id, "downy_mildew", day, int(dm.risk[i]), detail))
-            for pest, p in r.pests.items():
-                b = fixes.get((s.id, pest))
-                cum, eta = float(p.cum_dd[i]), float(p.days_to[i])
-                m = int(p.milestone[i])
-                detail = {
-                    "dd": None if np.isnan(p.dd[i]) else round(float(p.dd[i]), 1),
-                    "cum_dd": None if np.isnan(cum) else round(cum, 1),
-                    "biofix": b.day if b else None,
-                    "milestone": self.p.pest[pest].milestone[m].event if m >= 0 else None,
-                    "days_to": None if np.isnan(eta) or np.isinf(eta) else int(eta),
-                }
-                rows.append(DayRisk(v.id, s.id, pest, day, int(p.risk[i]), detail))
-        return rows
 
     # -- alerts -----------------------------------------------------------------------
 
@@ -232,6 +202,40 @@ class RiskWatch:
         cum, biofix = x.detail["cum_dd"], x.detail["biofix"]
         return (f"{p.name_zh}{m.zh}（{when_zh}），积温 {cum} 度日（起点 {biofix}）。{m.advice_zh}",
                 f"{p.name_en}: {m.en} ({when_en}), {cum} degree-days since biofix {biofix}. {m.advice_en}")  # fmt: skip
+
+
+def day_rows(
+    params: Params, village: str, sites: list[str], date: dt.date, r: DayResult, fixes: dict[tuple[str, str], Biofix]
+) -> list[DayRisk]:
+    """One day's result as the risk book's rows, the numbers behind each risk in its detail."""
+    day = date.isoformat()
+    rows = []
+    for i, site in enumerate(sites):
+        wet_h, mean_c = float(r.scab.wet_h[i]), float(r.scab.mean_c[i])
+        detail: dict[str, object] = {"wet_h": wet_h, "mean_c": None if np.isnan(mean_c) else round(mean_c, 1)}
+        rows.append(DayRisk(village, site, "apple_scab", day, int(r.scab.risk[i]), detail))
+        fb = r.fire_blight
+        detail = {"dh4": round(float(fb.dh4[i]), 1), "class": CLASS_NAMES[fb.cls[i]], "wet_h": int(fb.wet_h[i])}
+        rows.append(DayRisk(village, site, "fire_blight", day, int(fb.risk[i]), detail))
+        gm = r.grey_mould
+        detail = {"wet_h_day": rounded(gm.wet_mean[i]), "mild_night_h": rounded(gm.night_mean[i])}
+        rows.append(DayRisk(village, site, "grey_mould", day, int(gm.risk[i]), detail))
+        dm = r.downy_mildew
+        detail = {"wet_h": float(dm.wet_h[i]), "mean_c": rounded(dm.mean_c[i])}
+        rows.append(DayRisk(village, site, "downy_mildew", day, int(dm.risk[i]), detail))
+        for pest, p in r.pests.items():
+            b = fixes.get((site, pest))
+            cum, eta = float(p.cum_dd[i]), float(p.days_to[i])
+            m = int(p.milestone[i])
+            detail = {
+                "dd": None if np.isnan(p.dd[i]) else round(float(p.dd[i]), 1),
+                "cum_dd": None if np.isnan(cum) else round(cum, 1),
+                "biofix": b.day if b else None,
+                "milestone": params.pest[pest].milestone[m].event if m >= 0 else None,
+                "days_to": None if np.isnan(eta) or np.isinf(eta) else int(eta),
+            }
+            rows.append(DayRisk(village, site, pest, day, int(p.risk[i]), detail))
+    return rows
 
 
 def rounded(x: float) -> float | None:

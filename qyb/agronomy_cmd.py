@@ -4,10 +4,12 @@ from __future__ import annotations
 
 import argparse
 import datetime as dt
+import sys
 import time
+from pathlib import Path
 from zoneinfo import ZoneInfo
 
-from qingyubiao.config import load_config
+from qingyubiao.config import Config, load_config
 from qingyubiao.risks import PESTS, RISK_NAMES, Biofix, biofix_problem
 from qyb.args import Command
 
@@ -23,12 +25,17 @@ def register(command: Command) -> None:
     fix.add_argument("day", help="the first sustained trap catch, YYYY-MM-DD (this year, not in the future)")
     fix.add_argument("--pest", choices=PESTS, default=PESTS[0])
     fix.add_argument("--by", default="cli", help="who set it (kept with it)")
+    test = sub.add_parser("test", help="run the models on hourly input and check the expected risks")
+    test.add_argument("cases_file", metavar="CASES_FILE", help="cases (alerts/examples/agronomy-cases.toml)")
+    test.add_argument("--params", metavar="FILE", help="model parameters to test (default: the deployment's)")
 
 
 def run_agronomy(args: argparse.Namespace) -> int:
     from ingest.store.sqlite_risks import SqliteRiskBook
 
     config = load_config(args.config)
+    if args.action == "test":
+        return _test(config, args.cases_file, args.params)
     village = config.village_by_id(args.village or config.village[0].id)
     book = SqliteRiskBook(config.deployment.store.db)
     try:
@@ -56,3 +63,25 @@ def run_agronomy(args: argparse.Namespace) -> int:
         return 0
     finally:
         book.close()
+
+
+def _test(config: Config, cases_file: str, params_file: str | None) -> int:
+    from agronomy.params import DEFAULT, load_params
+    from alerts.risktest import run_risk_cases
+    from alerts.rules import RulesError
+
+    path = Path(params_file or config.deployment.agronomy.params or DEFAULT)
+    try:
+        params = load_params(path)
+        results = run_risk_cases(config, params, Path(cases_file).read_text(encoding="utf-8"), cases_file)
+    except (RulesError, OSError, ValueError) as e:
+        print(f"error: {e}", file=sys.stderr)
+        return 2
+    failed = 0
+    for r in results:
+        print(f"{'通过 ok  ' if r.ok else '失败 FAIL'} {r.name} ({r.checks} checks)")
+        for f in r.failures:
+            print(f"    {f}")
+        failed += not r.ok
+    print(f"{len(results) - failed} passed, {failed} failed")
+    return 1 if failed else 0

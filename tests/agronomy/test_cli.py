@@ -35,3 +35,22 @@ def test_biofix_and_risks_on_the_command_line(tmp_path: Path) -> None:
     book.close()
     out = qyb("agronomy", "risks", env=env).stdout
     assert "or01" in out and "东沟苹果园" in out and "高 high" in out and "'wet_h': 18.0" in out
+
+
+def test_agronomy_test_on_the_command_line(tmp_path: Path) -> None:
+    env = {k: v for k, v in os.environ.items() if not k.startswith("QYB_")} | {"QYB_DB": str(tmp_path / "q.sqlite")}
+    examples = Path(__file__).parents[2] / "alerts" / "examples" / "agronomy-cases.toml"
+    ok = qyb("agronomy", "test", str(examples), env=env)
+    assert "6 passed, 0 failed" in ok.stdout and "通过 ok   火疫病" in ok.stdout
+    wrong = tmp_path / "wrong.toml"
+    wrong.write_text(examples.read_text(encoding="utf-8").replace('risk = "moderate"', 'risk = "high"', 1))
+    failed = qyb("agronomy", "test", str(wrong), env=env, check=False)
+    assert (
+        failed.returncode == 1
+        and "失败 FAIL 黑星病" in failed.stdout
+        and "expected high, got moderate" in failed.stdout
+    )
+    broken = tmp_path / "broken.toml"
+    broken.write_text("[[case]]\nname = 'x'\nsite = 'gh99'\n")
+    error = qyb("agronomy", "test", str(broken), env=env, check=False)
+    assert error.returncode == 2 and "needs site = one of" in error.stderr

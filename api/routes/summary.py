@@ -13,7 +13,7 @@ from typing import Annotated
 from zoneinfo import ZoneInfo
 
 from fastapi import APIRouter, HTTPException, Query
-from pydantic import BaseModel
+from pydantic import BaseModel, Field
 
 from api.deps import CallerDep, StateDep, require, village_of
 from api.errors import errors
@@ -34,6 +34,10 @@ class SiteMonth(BaseModel):
     critical: int
     acknowledged: int
     median_ack_min: float | None
+    high_risk_days: int | None = Field(
+        description="days at high disease or pest risk (any model); null when the models are not connected"
+    )
+    high_risk_by_model: dict[str, int] = Field(default_factory=dict, description="the same days per model")
 
 
 class MonthSummary(BaseModel):
@@ -101,6 +105,8 @@ def month_summary(
     start_ms, end_ms = month_bounds(month, tz)
     # every episode open during the month, however early it started (a frost alert left open since autumn)
     found = [e for e in alerts_of(state).episodes_overlapping(start_ms, end_ms) if e.village == village]
+    last_day = datetime.fromtimestamp((end_ms - 1) / 1000, tz).date().isoformat()
+    high = state.risks.high_days(village, f"{month}-01", last_day) if state.risks is not None else None
     out = []
     for s in v.site:
         mine = [e for e in found if e.site == s.id]
@@ -120,6 +126,8 @@ def month_summary(
                 critical=sum(e.severity != "warning" for e in fired),
                 acknowledged=len(acks),
                 median_ack_min=round(statistics.median(acks), 1) if acks else None,
+                high_risk_days=None if high is None else high.get(s.id, (0, {}))[0],
+                high_risk_by_model={} if high is None else high.get(s.id, (0, {}))[1],
             )
         )
     return MonthSummary(village=v.id, village_name=v.name, month=month, start_ms=start_ms, end_ms=end_ms, sites=out)

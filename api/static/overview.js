@@ -9,14 +9,17 @@
       last_seen: "最后上报", battery: "电池", summary: "月度汇总（村务公开）", print: "打印", crop: "作物",
       hours_out: "超出适宜范围（小时）", alerts: "告警次数", critical_n: "其中危险", median_ack: "确认用时中位数（分钟）",
       not_acked: "未确认：", acked_by: "已确认：", offline_dev: "离线", low_battery: "电量低", all_ok: "全部正常",
-      collector_silent: "采集程序没有应答：可能已停止运行，传感器数据没有入库。" },
+      collector_silent: "采集程序没有应答：可能已停止运行，传感器数据没有入库。", risks: "病虫害风险", risk: "风险",
+      high_risk_days: "病虫害高风险天数", no_risk: "没有中、高风险的地块", risk_of: "数据日期：" },
     en: { overview: "Village overview", greenhouses: "Greenhouses", orchards: "Orchards", active_alerts: "Active alerts",
       site: "Site", alert: "Alert", since: "Since", ack_state: "Acknowledged", health: "Sensor health",
       device: "Device", state: "State", last_seen: "Last seen", battery: "Battery", summary: "Monthly summary",
       print: "Print", crop: "Crop", hours_out: "Hours out of range", alerts: "Alerts", critical_n: "Critical",
       median_ack: "Median time to ack (min)", not_acked: "Not acknowledged: ", acked_by: "Acknowledged: ",
       offline_dev: "offline", low_battery: "low battery", all_ok: "all healthy",
-      collector_silent: "the collector does not answer: it may have stopped, and no readings are stored." },
+      collector_silent: "the collector does not answer: it may have stopped, and no readings are stored.",
+      risks: "Disease and pest risk", risk: "Risk", high_risk_days: "Days at high disease/pest risk",
+      no_risk: "no site at moderate or high risk", risk_of: "for " },
   };
   const tx = (k) => (EXTRA[QYB.lang()] || EXTRA.zh)[k] ?? t(k);
   const sites = new Map();
@@ -97,9 +100,38 @@
     for (const r of s.sites) {
       const tr = document.createElement("tr");
       tr.append(cell(r.name), cell(t(r.crop)), cell(r.hours_out_of_range.toFixed(1)), cell(r.alerts),
-        cell(r.critical), cell(r.median_ack_min == null ? "-" : r.median_ack_min.toFixed(0)));
+        cell(r.critical), cell(r.median_ack_min == null ? "-" : r.median_ack_min.toFixed(0)),
+        cell(r.high_risk_days == null ? "-" : r.high_risk_days, r.high_risk_days ? "high-risk" : ""));
       body.append(tr);
     }
+  }
+
+  // The newest computed day's disease and pest risks: the sites at moderate or high, the highest first.
+  async function renderRisks() {
+    const rows = (await get(`/api/v1/villages/${me.village}/risks`)).filter((r) => r.risk >= 2);
+    const zh = QYB.lang() === "zh";
+    const bySite = new Map();
+    for (const r of rows) bySite.set(r.site, [...(bySite.get(r.site) || []), r]);
+    const order = [...bySite.entries()].sort((a, b) => Math.max(...b[1].map((r) => r.risk))
+      - Math.max(...a[1].map((r) => r.risk)) || a[0].localeCompare(b[0]));
+    const body = document.querySelector("#risk-table tbody");
+    body.replaceChildren();
+    document.getElementById("risk-count").textContent = [...bySite.values()].filter((x) => x.some((r) => r.risk === 3)).length;
+    document.getElementById("risk-day").textContent = rows.length ? `${tx("risk_of")}${rows[0].day}` : "";
+    for (const [site, list] of order) {
+      const tr = document.createElement("tr");
+      tr.dataset.site = site;
+      const ul = document.createElement("ul"); ul.className = "risks";
+      for (const r of list.sort((a, b) => b.risk - a.risk)) {
+        const li = document.createElement("li"); li.dataset.risk = r.risk; li.dataset.model = r.model;
+        li.textContent = zh ? `${r.model_zh}：${r.risk_zh}` : `${r.model_en}: ${r.risk_en}`;
+        ul.append(li);
+      }
+      const td = document.createElement("td"); td.append(ul);
+      tr.append(cell(list[0].site_name), td);
+      body.append(tr);
+    }
+    if (!order.length) { const tr = document.createElement("tr"); tr.append(cell(tx("no_risk"))); body.append(tr); }
   }
 
   // The box's own problems (store, broker, collector), red and on top: they hide every other failure.
@@ -125,7 +157,8 @@
     month.value = `${now.getFullYear()}-${String(now.getMonth() + 1).padStart(2, "0")}`;
     month.onchange = renderSummary;
     document.getElementById("print").onclick = () => window.print();
-    await Promise.all([renderHealth(), renderSummary().catch(() => {}), renderProblems().catch(() => {})]);
+    await Promise.all([renderHealth(), renderSummary().catch(() => {}), renderProblems().catch(() => {}),
+      renderRisks().catch(() => {})]);
   }
 
   function live() {
@@ -136,10 +169,14 @@
     es.addEventListener("alert_ended", (ev) => { alerts.delete(JSON.parse(ev.data).id); renderAlerts(); });
     setInterval(() => renderHealth().catch(() => {}), 60000);
     setInterval(() => renderProblems().catch(() => {}), 15000);
+    setInterval(() => renderRisks().catch(() => {}), 300000); // the models run hourly
   }
 
   const applyLang = () => document.querySelectorAll("[data-i18n]").forEach((el) => { el.textContent = tx(el.dataset.i18n); });
-  const rerender = () => { applyLang(); for (const s of sites.values()) tile(s); renderAlerts(); };
+  const rerender = () => {
+    applyLang(); for (const s of sites.values()) tile(s); renderAlerts();
+    if (me) { renderRisks().catch(() => {}); renderSummary().catch(() => {}); }
+  };
   QYB.setupLang(rerender);
   applyLang();
   if (!QYB.token) { document.getElementById("login").hidden = false; return; }

@@ -20,6 +20,9 @@ CREATE TABLE IF NOT EXISTS agronomy_biofix(
 """
 
 
+HIGH = 3  # agronomy.risk.Risk.HIGH (the store does not import the models)
+
+
 def _json(detail: dict[str, object]) -> str:
     return json.dumps(detail, ensure_ascii=False, separators=(",", ":"))
 
@@ -97,3 +100,14 @@ class SqliteRiskBook:
                 (village, site, model, since),
             ).fetchall()
         return [_row(r) for r in rows]
+
+    def high_days(self, village: str, first: str, last: str) -> dict[str, tuple[int, dict[str, int]]]:
+        where = "FROM agronomy_risk WHERE village=? AND day BETWEEN ? AND ? AND risk=?"
+        args = (village, first, last, HIGH)
+        with self._lock:
+            days = self._db.execute(f"SELECT site, count(DISTINCT day) {where} GROUP BY site", args).fetchall()
+            per_model = self._db.execute(f"SELECT site, model, count(*) {where} GROUP BY site, model", args).fetchall()
+        models: dict[str, dict[str, int]] = {}
+        for site, model, n in per_model:
+            models.setdefault(site, {})[model] = int(n)
+        return {site: (int(n), models.get(site, {})) for site, n in days}

@@ -172,3 +172,24 @@ def test_an_acknowledgement_while_still_pending_counts_as_zero_minutes_not_negat
     world.alerts.record([], eps, None, t)
     rows = march_rows(world)
     assert rows["gh11"]["acknowledged"] == 2 and rows["gh11"]["median_ack_min"] == 15.0  # median of 0 and 30
+
+
+def test_high_risk_days_count_each_day_once_and_only_the_months(world: ApiWorld) -> None:
+    from ingest.store.sqlite_risks import SqliteRiskBook
+    from qingyubiao.risks import DayRisk
+
+    book = SqliteRiskBook(world.db)
+    book.write_risks([
+        DayRisk("lijiahe", "or01", "apple_scab", "2025-03-05", 3),
+        DayRisk("lijiahe", "or01", "apple_scab", "2025-03-06", 3),
+        DayRisk("lijiahe", "or01", "fire_blight", "2025-03-06", 3),  # the same day: counted once
+        DayRisk("lijiahe", "or01", "codling_moth", "2025-03-07", 2),  # moderate: not high
+        DayRisk("lijiahe", "or01", "apple_scab", "2025-03-31", 3),  # the month's last day
+        DayRisk("lijiahe", "or01", "apple_scab", "2025-04-01", 3),  # April's
+        DayRisk("lijiahe", "gh02", "grey_mould", "2025-02-28", 3),  # February's
+    ])  # fmt: skip
+    book.close()
+    rows = march_rows(world)
+    assert rows["or01"]["high_risk_days"] == 3
+    assert rows["or01"]["high_risk_by_model"] == {"apple_scab": 3, "fire_blight": 1}
+    assert (rows["gh02"]["high_risk_days"], rows["gh02"]["high_risk_by_model"]) == (0, {})

@@ -102,6 +102,17 @@ def test_a_wet_day_in_bloom_pages_scab_risk_and_shows_it_on_the_phone(
             chip = page.locator("#site-or01 .risks li[data-model=apple_scab]")
             expect(chip).to_have_text(f"苹果黑星病风险：高（{yesterday.isoformat()}）", timeout=15_000)
             expect(chip).to_have_attribute("data-risk", "3")
+            # the secretary's overview: the village's risks, and the day counted in the month's summary
+            wide = browser.new_page(viewport={"width": 1366, "height": 900}, locale="zh-CN", timezone_id=village.tz)
+            wide.goto(f"{api.base}/overview#token={secretary}")
+            row = wide.locator("#risk-table tbody tr[data-site=or01]")
+            expect(row).to_contain_text("东沟苹果园")
+            expect(row.locator("li[data-model=apple_scab]")).to_have_text("苹果黑星病：高")
+            expect(wide.locator("#risk-count")).to_have_text("1")
+            wide.locator("#month").fill(yesterday.strftime("%Y-%m"))
+            wide.locator("#month").dispatch_event("change")
+            or01_row = wide.locator("#summary tbody tr", has_text="东沟苹果园")
+            expect(or01_row.locator("td").last).to_have_text("1")
             browser.close()
     finally:
         api.stop()

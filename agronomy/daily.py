@@ -16,11 +16,12 @@ from numpy.typing import NDArray
 
 from agronomy.degree_days import days_to, single_sine
 from agronomy.fire_blight import BlightState, blight_day
-from agronomy.greenhouse import MouldState, WetRun, downy_day, mould_day
+from agronomy.greenhouse import MouldState, downy_day, mould_day
+from agronomy.marssonina import in_season, marssonina_day
 from agronomy.params import Params
 from agronomy.risk import Risk
 from agronomy.scab import ScabState, scab_day
-from agronomy.wetness import wetness
+from agronomy.wetness import WetRun, wetness
 from qingyubiao.sun import is_day
 
 F64 = NDArray[np.float64]
@@ -95,6 +96,7 @@ class DayResult:
     fire_blight: BlightResult
     grey_mould: MouldResult
     downy_mildew: DownyResult
+    marssonina: DownyResult  # the same shape: the period behind the risk
     pests: dict[str, PestResult] = field(default_factory=dict)
 
 
@@ -122,6 +124,8 @@ class Agronomy:
         self.mould = MouldState.empty(n, params.grey_mould.days)
         self.downy_crop = np.isin(crops, params.downy_mildew.crops)
         self.downy = WetRun.empty(n)
+        self.marssonina_crop = np.isin(crops, params.marssonina.crops)
+        self.marssonina = WetRun.empty(n)
         self.pest_crop = {k: np.isin(crops, v.crops) for k, v in params.pest.items()}
         self.pest = {
             k: PestState(np.full(n, np.nan), np.full((n, RATE_DAYS), np.nan), np.full((n, len(v.milestone)), -1))
@@ -156,6 +160,7 @@ class Agronomy:
             self._blight(wet, h.temp_c),
             self._mould(wet, h.temp_c),
             self._downy(wet, h.temp_c),
+            self._marssonina(wet, h.temp_c, h.start_ms),
         )
         for name in self.p.pest:
             result.pests[name] = self._pest(name, h)
@@ -193,6 +198,15 @@ class Agronomy:
         risk = np.where(self.downy_crop, risk, Risk.NONE)
         return DownyResult(risk.astype(np.int8), d.wet_h, d.mean_c)
 
+    def _marssonina(self, wet: I8, temp_c: F64, start_ms: int) -> DownyResult:
+        p = self.p.marssonina
+        level, wet_h, mean_c, unknown_h = marssonina_day(self.marssonina, wet, temp_c, p)
+        risk = np.array([Risk.NONE, Risk.MODERATE, Risk.HIGH], dtype=np.int8)[level]
+        risk = np.where((level == 0) & (unknown_h > p.max_unknown_h), Risk.UNKNOWN, risk)
+        risk = np.where(self.has_humidity, risk, Risk.NO_DATA)
+        risk = np.where(self.marssonina_crop & in_season(start_ms, p), risk, Risk.NONE)
+        return DownyResult(risk.astype(np.int8), wet_h, mean_c)
+
     def _pest(self, name: str, h: Hours) -> PestResult:
         p, st = self.p.pest[name], self.pest[name]
         known = np.sum(~np.isnan(h.temp_c), axis=1)
@@ -225,7 +239,7 @@ class Agronomy:
     # -- restart ---------------------------------------------------------------------------
 
     def _states(self) -> dict[str, object]:
-        return {"blight": self.blight, "mould": self.mould, "downy": self.downy}
+        return {"blight": self.blight, "mould": self.mould, "downy": self.downy, "marssonina": self.marssonina}
 
     def snapshot(self) -> bytes:
         arrays: dict[str, NDArray[np.generic]] = {f"scab.{k}": v for k, v in vars(self.scab).items()}

@@ -19,7 +19,7 @@ from numpy.typing import NDArray
 
 from agronomy.fire_blight import count
 from agronomy.params import DownyParams, GreyMouldParams
-from agronomy.wetness import UNKNOWN, WET
+from agronomy.wetness import UNKNOWN, WET, WetRun, best_hour, wet_periods
 
 F64 = NDArray[np.float64]
 I8 = NDArray[np.int8]
@@ -84,21 +84,6 @@ def mould_day(state: MouldState, wet: I8, temp_c: F64, p: GreyMouldParams) -> Mo
 
 
 @dataclass
-class WetRun:
-    """The wet period running at the end of the last hour, per site."""
-
-    hours: F64
-    temp_sum: F64
-
-    @staticmethod
-    def empty(n: int) -> WetRun:
-        return WetRun(np.zeros(n), np.zeros(n))
-
-    def copy(self) -> WetRun:
-        return WetRun(self.hours.copy(), self.temp_sum.copy())
-
-
-@dataclass
 class DownyDay:
     level: I8  # 0 none, 1 infection possible, 2 heavy
     wet_h: F64  # the period behind the level (its length so far)
@@ -120,28 +105,7 @@ def downy_level(hours: F64, mean_c: F64, p: DownyParams) -> I8:
 
 
 def downy_day(run: WetRun, wet: I8, temp_c: F64, p: DownyParams) -> DownyDay:
-    """Every hour's wet-period length and mean temperature at once (cumulative sums reset at each break)."""
-    n, hours = wet.shape
-    is_wet = (wet == WET) & ~np.isnan(temp_c)
-    idx = np.arange(1, hours + 1)
-    # the last hour (1-based) up to each hour that broke the period; 0: none today, the carried run goes on
-    last_break = np.maximum.accumulate(np.where(is_wet, 0, idx), axis=1)
-    carried = last_break == 0
-    cum = np.concatenate([np.zeros((n, 1)), np.cumsum(np.where(is_wet, temp_c, 0.0), axis=1)], axis=1)
-    at_break = np.take_along_axis(cum, last_break, axis=1)
-    length = np.where(is_wet, idx - last_break + np.where(carried, run.hours[:, None], 0.0), 0.0)
-    tsum = np.where(is_wet, cum[:, 1:] - at_break + np.where(carried, run.temp_sum[:, None], 0.0), 0.0)
-    mean = np.where(length > 0, tsum / np.maximum(length, 1.0), np.nan)
-    levels = downy_level(length, mean, p)
-    # the hour of the highest level and, among those, of the longest period
-    best = np.argmax(levels.astype(np.int64) * 1_000_000 + length, axis=1)
-    pick = best[:, None]
-    level = np.take_along_axis(levels, pick, axis=1)[:, 0]
-    day = DownyDay(
-        level,
-        np.where(level > 0, np.take_along_axis(length, pick, axis=1)[:, 0], 0.0),
-        np.where(level > 0, np.take_along_axis(mean, pick, axis=1)[:, 0], np.nan),
-        count((wet == UNKNOWN) | np.isnan(temp_c)),
-    )
-    run.hours, run.temp_sum = length[:, -1].copy(), tsum[:, -1].copy()
-    return day
+    """The day's highest class over its wet periods' hours (the period carried over midnight included)."""
+    length, mean = wet_periods(run, wet, temp_c)
+    level, wet_h, mean_c = best_hour(downy_level(length, mean, p), length, mean)
+    return DownyDay(level, wet_h, mean_c, count((wet == UNKNOWN) | np.isnan(temp_c)))

@@ -106,6 +106,29 @@ class DownyParams(_Strict):
         return self
 
 
+class MarssoninaParams(_Strict):
+    crops: list[str]
+    months: list[int]
+    table: list[tuple[float, float]] = Field(min_length=2)  # [°C, least wet hours]
+    min_c: float
+    max_c: float
+    severe_factor: float = Field(ge=1)
+    max_unknown_h: int = Field(ge=0, le=24)
+    advice_zh: str
+    advice_en: str
+
+    @model_validator(mode="after")
+    def _table(self) -> MarssoninaParams:
+        temps = [t for t, _ in self.table]
+        if temps != sorted(temps) or len(set(temps)) != len(temps) or any(h <= 0 for _, h in self.table):
+            raise ValueError("marssonina.table: temperatures must rise and hours be positive")
+        if not (self.min_c <= temps[0] and temps[-1] <= self.max_c):
+            raise ValueError("marssonina: min_c and max_c must enclose the table")
+        if any(not 1 <= m <= 12 for m in self.months):
+            raise ValueError("marssonina.months: 1 to 12")
+        return self
+
+
 class Milestone(_Strict):
     event: str
     dd_c: float = Field(gt=0)
@@ -141,6 +164,7 @@ class Params(_Strict):
     fire_blight: FireBlightParams
     grey_mould: GreyMouldParams
     downy_mildew: DownyParams
+    marssonina: MarssoninaParams
     pest: dict[str, PestParams]
 
 

@@ -11,6 +11,7 @@ from agronomy.params import (
     DownyParams,
     FireBlightParams,
     GreyMouldParams,
+    MarssoninaParams,
     Params,
     PestParams,
     ScabParams,
@@ -184,6 +185,38 @@ def downy_day(s: DownySite, wet: list[int], temps: list[float], p: DownyParams) 
             s.temp_sum += t
             mean = s.temp_sum / s.hours
             level = downy_level(s.hours, mean, p)
+            if level > best or (level == best and level > 0 and s.hours > best_h):
+                best, best_h, best_mean = level, s.hours, mean
+        else:
+            s.hours = s.temp_sum = 0.0
+    return best, best_h, best_mean, unknown
+
+
+def marssonina_hours(mean_c: float, p: MarssoninaParams) -> float:
+    if not p.min_c - 1e-9 <= mean_c <= p.max_c + 1e-9:
+        return math.inf
+    rows = list(p.table)
+    if mean_c <= rows[0][0]:
+        return rows[0][1] - 1e-6
+    for (t0, h0), (t1, h1) in itertools.pairwise(rows):
+        if mean_c <= t1:
+            return h0 + (h1 - h0) * (mean_c - t0) / (t1 - t0) - 1e-6
+    return rows[-1][1] - 1e-6
+
+
+def marssonina_day(
+    s: DownySite, wet: list[int], temps: list[float], p: MarssoninaParams
+) -> tuple[int, float, float, int]:
+    """(level 0/1/2, the period's wet hours, its mean °C, unknown hours) of one site's day; advances `s`."""
+    best, best_h, best_mean, unknown = 0, 0.0, nan, 0
+    for w, t in zip(wet, temps, strict=True):
+        unknown += w == -1 or math.isnan(t)
+        if w == 1 and not math.isnan(t):
+            s.hours += 1
+            s.temp_sum += t
+            mean = s.temp_sum / s.hours
+            need = marssonina_hours(mean, p)
+            level = 2 if s.hours >= need * p.severe_factor else 1 if s.hours >= need else 0
             if level > best or (level == best and level > 0 and s.hours > best_h):
                 best, best_h, best_mean = level, s.hours, mean
         else:

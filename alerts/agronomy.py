@@ -194,6 +194,12 @@ class RiskWatch:
             dm = self.p.downy_mildew
             return (f"霜霉病侵染风险{level_zh}：{why_zh}。{dm.advice_zh}",
                     f"downy mildew infection risk {level_en}: {why_en}. {dm.advice_en}")  # fmt: skip
+        if model == "marssonina":
+            why_zh = f"叶片连续湿润 {x.detail['wet_h']:.0f} 小时，平均 {x.detail['mean_c']}℃"
+            why_en = f"leaves wet {x.detail['wet_h']:.0f} h in a row at a mean {x.detail['mean_c']} °C"
+            mp = self.p.marssonina
+            return (f"苹果褐斑病侵染风险{level_zh}：{why_zh}。{mp.advice_zh}",
+                    f"Marssonina blotch infection risk {level_en}: {why_en}. {mp.advice_en}")  # fmt: skip
         p = self.p.pest[model]
         m = next(ms for ms in p.milestone if ms.event == x.detail["milestone"])
         days = x.detail["days_to"]
@@ -220,9 +226,9 @@ def day_rows(
         gm = r.grey_mould
         detail = {"wet_h_day": rounded(gm.wet_mean[i]), "mild_night_h": rounded(gm.night_mean[i])}
         rows.append(DayRisk(village, site, "grey_mould", day, int(gm.risk[i]), detail))
-        dm = r.downy_mildew
-        detail = {"wet_h": float(dm.wet_h[i]), "mean_c": rounded(dm.mean_c[i])}
-        rows.append(DayRisk(village, site, "downy_mildew", day, int(dm.risk[i]), detail))
+        for model, wp in (("downy_mildew", r.downy_mildew), ("marssonina", r.marssonina)):
+            detail = {"wet_h": float(wp.wet_h[i]), "mean_c": rounded(wp.mean_c[i])}
+            rows.append(DayRisk(village, site, model, day, int(wp.risk[i]), detail))
         for pest, p in r.pests.items():
             b = fixes.get((site, pest))
             cum, eta = float(p.cum_dd[i]), float(p.days_to[i])

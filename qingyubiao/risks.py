@@ -11,6 +11,7 @@ from typing import Any, Protocol
 MODEL_NAMES = {
     "apple_scab": ("苹果黑星病", "apple scab"),
     "fire_blight": ("火疫病", "fire blight"),
+    "marssonina": ("苹果褐斑病", "Marssonina blotch"),
     "grey_mould": ("灰霉病", "grey mould"),
     "downy_mildew": ("霜霉病", "downy mildew"),
     "codling_moth": ("苹果蠹蛾", "codling moth"),

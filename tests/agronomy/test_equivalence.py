@@ -19,7 +19,7 @@ PARAMS: Params = load_params()
 
 
 @st.composite
-def villages(draw: st.DrawFn) -> tuple[list[SiteInfo], list[list[np.ndarray]], list[float | None]]:
+def villages(draw: st.DrawFn) -> tuple[list[SiteInfo], list[list[np.ndarray]], list[float | None], int]:
     n = draw(st.integers(1, 6))
     days = draw(st.integers(1, 9))  # grey mould needs 5 days of a week
     sites = [
@@ -41,7 +41,9 @@ def villages(draw: st.DrawFn) -> tuple[list[SiteInfo], list[list[np.ndarray]], l
         t[rng.random((n, 24)) < gaps] = np.nan
         rh[rng.random((n, 24)) < gaps] = np.nan
         arrays.append([t, rh, leaf, rain])
-    return sites, arrays, biofix
+    # a spring day (scab, fire blight) or a summer one (Marssonina's season)
+    first = draw(st.sampled_from([APRIL_20, APRIL_20 + 61 * 86_400_000]))
+    return sites, arrays, biofix, first
 
 
 def close(a: float, b: float) -> bool:
@@ -51,21 +53,22 @@ def close(a: float, b: float) -> bool:
 @settings(max_examples=150, deadline=None)
 @given(villages())
 def test_vectorized_models_match_the_reference(
-    case: tuple[list[SiteInfo], list[list[np.ndarray]], list[float | None]],
+    case: tuple[list[SiteInfo], list[list[np.ndarray]], list[float | None], int],
 ) -> None:
-    sites, days, biofix = case
+    sites, days, biofix, first = case
     model = Agronomy(sites, PARAMS)
     scab_sites = [ref.ScabSite() for _ in sites]
     blight_sites = [ref.BlightSite() for _ in sites]
     mould_sites = [ref.MouldSite() for _ in sites]
     downy_sites = [ref.DownySite() for _ in sites]
+    marssonina_sites = [ref.DownySite() for _ in sites]
     pest_sites = {k: [ref.PestSite(cum_dd=math.nan if b is None else b) for b in biofix] for k in PARAMS.pest}
     for i, b in enumerate(biofix):
         if b is not None:
             for k in PARAMS.pest:
                 model.set_biofix(k, i, b)
     for d, (t, rh, leaf, rain) in enumerate(days):
-        start = APRIL_20 + d * 86_400_000
+        start = first + d * 86_400_000
         h = hours(t, rh=rh, leaf=leaf, start_ms=start)
         h.rain_mm = rain
         night = model.night(start)
@@ -94,6 +97,13 @@ def test_vectorized_models_match_the_reference(
             want = want if s.has_humidity else Risk.NO_DATA
             assert got.downy_mildew.risk[i] == (want if s.crop in dm.crops else Risk.NONE), (d, i)
             assert got.downy_mildew.wet_h[i] == wet_h and close(got.downy_mildew.mean_c[i], mean_c)
+            mp = PARAMS.marssonina
+            level, wet_h, mean_c, unknown = ref.marssonina_day(marssonina_sites[i], wet, list(t[i]), mp)
+            want = {0: Risk.UNKNOWN if unknown > mp.max_unknown_h else Risk.NONE, 1: Risk.MODERATE, 2: Risk.HIGH}[level]
+            want = want if s.has_humidity else Risk.NO_DATA
+            summer = first != APRIL_20
+            assert got.marssonina.risk[i] == (want if s.crop in mp.crops and summer else Risk.NONE), (d, i)
+            assert got.marssonina.wet_h[i] == wet_h and close(got.marssonina.mean_c[i], mean_c)
             for name, cm in PARAMS.pest.items():
                 pest = got.pests[name]
                 risk, dd, milestone, eta = ref.pest_day(pest_sites[name][i], list(t[i]), start, s.crop in cm.crops, cm)

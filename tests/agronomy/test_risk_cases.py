@@ -37,7 +37,7 @@ def test_the_example_cases_pass(params: Params) -> None:
     models = {
         line.split('"')[1] for line in EXAMPLES.read_text(encoding="utf-8").splitlines() if line.startswith("model")
     }
-    assert {"apple_scab", "fire_blight", "grey_mould", "downy_mildew", "codling_moth"} <= models
+    assert {"apple_scab", "fire_blight", "marssonina", "grey_mould", "downy_mildew", "codling_moth"} <= models
 
 
 def test_a_wrong_expectation_fails_and_says_what_was_found(params: Params) -> None:

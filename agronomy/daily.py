@@ -19,6 +19,7 @@ from agronomy.fire_blight import BlightState, blight_day
 from agronomy.greenhouse import MouldState, downy_day, mould_day
 from agronomy.marssonina import in_season, marssonina_day
 from agronomy.params import Params
+from agronomy.phenology import StageState, stage_day, stage_range, stages_off
 from agronomy.risk import Risk
 from agronomy.scab import ScabState, scab_day
 from agronomy.wetness import WetRun, wetness
@@ -81,6 +82,17 @@ class DownyResult:
 
 
 @dataclass
+class StageResult:
+    risk: I8  # NONE, or UNKNOWN after too many missing days; sites of crops without sums: NONE
+    gdd: F64  # degree-days since 1 January (NaN: the crop has no sums)
+    estimated: NDArray[np.int16]  # index into the crop's order of the estimated stage (-1: none)
+    next_stage: NDArray[np.int16]  # the next stage in the table (len(order): none)
+    off_by: NDArray[np.int16]  # stages between the configured one and the estimate's range (-1: not known)
+    estimated_name: NDArray[np.object_]  # the same as stage names (None where there is no estimate)
+    next_name: NDArray[np.object_]
+
+
+@dataclass
 class PestResult:
     risk: I8
     dd: F64  # the day's degree-days (NaN when unknown)
@@ -97,6 +109,7 @@ class DayResult:
     grey_mould: MouldResult
     downy_mildew: DownyResult
     marssonina: DownyResult  # the same shape: the period behind the risk
+    stage: StageResult
     pests: dict[str, PestResult] = field(default_factory=dict)
 
 
@@ -126,6 +139,13 @@ class Agronomy:
         self.downy = WetRun.empty(n)
         self.marssonina_crop = np.isin(crops, params.marssonina.crops)
         self.marssonina = WetRun.empty(n)
+        # phenology: per crop with published sums, its sites and each one's configured stage in its order
+        self.stage_sites = {c: np.flatnonzero(crops == c) for c in params.phenology}
+        self.configured = np.full(n, -1, np.int16)
+        for c, at in self.stage_sites.items():
+            order = params.phenology[c].order
+            self.configured[at] = [order.index(str(sites[i].stage)) if sites[i].stage in order else -1 for i in at]
+        self.stage = StageState.empty(n)
         self.pest_crop = {k: np.isin(crops, v.crops) for k, v in params.pest.items()}
         self.pest = {
             k: PestState(np.full(n, np.nan), np.full((n, RATE_DAYS), np.nan), np.full((n, len(v.milestone)), -1))
@@ -153,6 +173,9 @@ class Agronomy:
 
     def day(self, h: Hours) -> DayResult:
         night = self.night(h.start_ms, h.temp_c.shape[1])
+        known = np.sum(~np.isnan(h.temp_c), axis=1)
+        # fmin/fmax skip NaN and give NaN for a day without readings (nanmin would warn)
+        tmin, tmax = np.fmin.reduce(h.temp_c, axis=1), np.fmax.reduce(h.temp_c, axis=1)
         wet = wetness(h.temp_c, h.rh_pct, h.leaf_wet_pct, h.rain_mm, night, self.p.wetness)
         result = DayResult(
             h.start_ms,
@@ -161,9 +184,10 @@ class Agronomy:
             self._mould(wet, h.temp_c),
             self._downy(wet, h.temp_c),
             self._marssonina(wet, h.temp_c, h.start_ms),
+            self._stage(known, tmin, tmax),
         )
         for name in self.p.pest:
-            result.pests[name] = self._pest(name, h)
+            result.pests[name] = self._pest(name, h.start_ms, known, tmin, tmax)
         return result
 
     def _scab(self, wet: I8, temp_c: F64, night: NDArray[np.bool_]) -> ScabResult:
@@ -207,11 +231,27 @@ class Agronomy:
         risk = np.where(self.marssonina_crop & in_season(start_ms, p), risk, Risk.NONE)
         return DownyResult(risk.astype(np.int8), wet_h, mean_c)
 
-    def _pest(self, name: str, h: Hours) -> PestResult:
+    def _stage(self, known: NDArray[np.int64], tmin: F64, tmax: F64) -> StageResult:
+        n = len(self.sites)
+        gdd, lo, hi = np.full(n, np.nan), np.full(n, -1, np.int16), np.full(n, -1, np.int16)
+        off = np.full(n, -1, np.int16)
+        risk = np.full(n, Risk.NONE, np.int8)
+        names, next_names = np.full(n, None, object), np.full(n, None, object)
+        for crop, at in self.stage_sites.items():
+            p, st = self.p.phenology[crop], self.stage
+            part = StageState(st.gdd[at], st.missing_days[at])
+            stage_day(part, tmin[at], tmax[at], known[at], p)
+            st.gdd[at], st.missing_days[at] = part.gdd, part.missing_days
+            gdd[at] = part.gdd
+            lo[at], hi[at] = stage_range(part.gdd, p)
+            off[at] = stages_off(self.configured[at], lo[at], hi[at])
+            risk[at] = np.where(part.missing_days > p.max_missing_days, Risk.UNKNOWN, Risk.NONE)
+            order = np.array([*p.order, None], dtype=object)
+            names[at], next_names[at] = order[lo[at]], order[hi[at]]
+        return StageResult(risk, gdd, lo, hi, off, names, next_names)
+
+    def _pest(self, name: str, start_ms: int, known: NDArray[np.int64], tmin: F64, tmax: F64) -> PestResult:
         p, st = self.p.pest[name], self.pest[name]
-        known = np.sum(~np.isnan(h.temp_c), axis=1)
-        # fmin/fmax skip NaN and give NaN for a day without readings (nanmin would warn)
-        tmin, tmax = np.fmin.reduce(h.temp_c, axis=1), np.fmax.reduce(h.temp_c, axis=1)
         dd = np.where(known >= p.min_hours, single_sine(tmin, tmax, p.lower_c, p.upper_c), np.nan)
         counting = ~np.isnan(st.cum_dd)
         st.cum_dd = np.where(counting, st.cum_dd + np.nan_to_num(dd), st.cum_dd)
@@ -220,10 +260,10 @@ class Agronomy:
         rate = np.where(seen > 0, np.nansum(st.recent, axis=1) / np.maximum(seen, 1), np.nan)
         targets = np.array([m.dd_c for m in p.milestone])
         newly = counting[:, None] & (st.cum_dd[:, None] >= targets[None, :]) & (st.reached < 0)
-        st.reached = np.where(newly, h.start_ms, st.reached)
+        st.reached = np.where(newly, start_ms, st.reached)
         window_ms = p.lead_days * 86_400_000
         # the milestone that matters: the first not yet reached, or one reached within the last lead_days
-        recent_hit = (st.reached >= 0) & (h.start_ms - st.reached < window_ms + 1)
+        recent_hit = (st.reached >= 0) & (start_ms - st.reached < window_ms + 1)
         pending = st.reached < 0
         relevant = recent_hit | pending
         m = np.where(relevant.any(axis=1), np.argmax(relevant, axis=1), -1).astype(np.int16)
@@ -239,7 +279,13 @@ class Agronomy:
     # -- restart ---------------------------------------------------------------------------
 
     def _states(self) -> dict[str, object]:
-        return {"blight": self.blight, "mould": self.mould, "downy": self.downy, "marssonina": self.marssonina}
+        return {
+            "blight": self.blight,
+            "mould": self.mould,
+            "downy": self.downy,
+            "marssonina": self.marssonina,
+            "stage": self.stage,
+        }
 
     def snapshot(self) -> bytes:
         arrays: dict[str, NDArray[np.generic]] = {f"scab.{k}": v for k, v in vars(self.scab).items()}

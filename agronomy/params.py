@@ -129,6 +129,26 @@ class MarssoninaParams(_Strict):
         return self
 
 
+class PhenologyParams(_Strict):
+    base_c: float
+    min_hours: int = Field(ge=1, le=24)
+    max_missing_days: int = Field(ge=0)
+    order: list[str] = Field(min_length=2)  # the crop's stages in order, as the config names them
+    sums: list[tuple[str, float]] = Field(min_length=1)  # [stage, degree-days since 1 January]
+
+    @model_validator(mode="after")
+    def _sums(self) -> PhenologyParams:
+        names = [n for n, _ in self.sums]
+        if any(n not in self.order for n in names):
+            raise ValueError("phenology.sums: every stage must be in order")
+        if [self.order.index(n) for n in names] != sorted(self.order.index(n) for n in names):
+            raise ValueError("phenology.sums: stages must follow order")
+        values = [v for _, v in self.sums]
+        if values != sorted(values) or len(set(values)) != len(values):
+            raise ValueError("phenology.sums: degree-days must rise")
+        return self
+
+
 class Milestone(_Strict):
     event: str
     dd_c: float = Field(gt=0)
@@ -165,6 +185,7 @@ class Params(_Strict):
     grey_mould: GreyMouldParams
     downy_mildew: DownyParams
     marssonina: MarssoninaParams
+    phenology: dict[str, PhenologyParams]  # by crop
     pest: dict[str, PestParams]
 
 

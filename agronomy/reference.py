@@ -14,6 +14,7 @@ from agronomy.params import (
     MarssoninaParams,
     Params,
     PestParams,
+    PhenologyParams,
     ScabParams,
     WetnessParams,
 )
@@ -222,6 +223,31 @@ def marssonina_day(
         else:
             s.hours = s.temp_sum = 0.0
     return best, best_h, best_mean, unknown
+
+
+@dataclass
+class StageSite:
+    gdd: float = 0.0
+    missing: int = 0
+
+
+def stage_day(
+    s: StageSite, temps: list[float], configured: str | None, p: PhenologyParams
+) -> tuple[int, int, int, int]:
+    """(risk, estimated stage index, next table stage index, stages off) of one site's day; advances `s`."""
+    known = [t for t in temps if not math.isnan(t)]
+    if len(known) >= p.min_hours:
+        s.gdd += single_sine(min(known), max(known), p.base_c, 100.0)
+    else:
+        s.missing += 1
+    lo, hi = 0, p.order.index(p.sums[0][0])
+    for k, (name, total) in enumerate(p.sums):
+        if s.gdd + 1e-9 >= total:
+            lo = p.order.index(name)
+            hi = p.order.index(p.sums[k + 1][0]) if k + 1 < len(p.sums) else len(p.order)
+    c = p.order.index(configured) if configured in p.order else -1
+    off = -1 if c < 0 else lo - c if c < lo else c - hi + 1 if c >= hi else 0
+    return (Risk.UNKNOWN if s.missing > p.max_missing_days else Risk.NONE), lo, hi, off
 
 
 def single_sine(tmin: float, tmax: float, lower: float, upper: float) -> float:

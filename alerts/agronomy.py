@@ -29,7 +29,7 @@ from agronomy.params import Params, load_params
 from agronomy.risk import Risk
 from qingyubiao.alerting import AlertReader, AlertWriter, Audience, Episode, Kind, Severity, State, Transition
 from qingyubiao.config import Config, Village
-from qingyubiao.risks import MODEL_NAMES, PESTS, Biofix, DayRisk, RiskBook
+from qingyubiao.risks import MODEL_NAMES, PESTS, STAGE_MODEL, Biofix, DayRisk, RiskBook
 from qingyubiao.series import SeriesIndex
 from qingyubiao.store import ReadingReader
 
@@ -37,7 +37,7 @@ log = logging.getLogger(__name__)
 
 HOUR_MS, DAY_MS = 3_600_000, 86_400_000
 QUANTITIES = ("air_temp_c", "air_rh_pct", "leaf_wet_pct", "rain_mm")
-KIND = {m: Kind.PEST_RISK if m in PESTS else Kind.DISEASE_RISK for m in MODEL_NAMES}
+KIND = {m: Kind.PEST_RISK if m in PESTS else Kind.DISEASE_RISK for m in MODEL_NAMES if m != STAGE_MODEL}
 # the number an episode carries as its value, by the first key a model's detail has
 VALUE_KEYS = ("dh4", "wet_h_day", "wet_h", "cum_dd")
 GRACE_MS = 15 * 60_000  # a day is computed once its last readings (sent up to minutes late) are in
@@ -138,6 +138,8 @@ class RiskWatch:
         ts = local_midnight_ms(v, last) + DAY_MS  # the day's end: what it says is known from then
         transitions, episodes = [], []
         for (site, model), x in newest.items():
+            if model not in KIND:  # the stage estimate informs, it does not alert
+                continue
             rule = f"agronomy:{model}"
             ep = open_.get((site, rule))
             if x.risk >= Risk.MODERATE and ep is None:
@@ -229,6 +231,11 @@ def day_rows(
         for model, wp in (("downy_mildew", r.downy_mildew), ("marssonina", r.marssonina)):
             detail = {"wet_h": float(wp.wet_h[i]), "mean_c": rounded(wp.mean_c[i])}
             rows.append(DayRisk(village, site, model, day, int(wp.risk[i]), detail))
+        st = r.stage
+        if st.estimated_name[i] is not None:  # a crop with published stage sums
+            detail = {"gdd": round(float(st.gdd[i]), 1), "estimated": st.estimated_name[i], "next": st.next_name[i],
+                      "off_by": None if st.off_by[i] < 0 else int(st.off_by[i])}  # fmt: skip
+            rows.append(DayRisk(village, site, STAGE_MODEL, day, int(st.risk[i]), detail))
         for pest, p in r.pests.items():
             b = fixes.get((site, pest))
             cum, eta = float(p.cum_dd[i]), float(p.days_to[i])

@@ -16,8 +16,23 @@ MODEL_NAMES = {
     "downy_mildew": ("霜霉病", "downy mildew"),
     "codling_moth": ("苹果蠹蛾", "codling moth"),
     "peach_fruit_moth": ("桃小食心虫", "peach fruit moth"),
+    "phenology": ("物候期（积温估计）", "stage from degree-days"),
 }
 PESTS = ("codling_moth", "peach_fruit_moth")
+# the stage estimated from degree-days rides in the same table (risk: none, or unknown), never an alert
+STAGE_MODEL = "phenology"
+STAGE_NAMES = {
+    "dormant": ("休眠期", "dormant"),
+    "silver_tip": ("萌动（露白）", "silver tip"),
+    "green_tip": ("绿尖期", "green tip"),
+    "half_inch_green": ("展叶初期", "half-inch green"),
+    "tight_cluster": ("花序伸出", "tight cluster"),
+    "first_pink": ("初现红蕾", "first pink"),
+    "full_pink": ("露红期", "full pink"),
+    "first_bloom": ("初花期", "first bloom"),
+    "full_bloom": ("盛花期", "full bloom"),
+    "post_bloom": ("落花期", "post bloom"),
+}
 # agronomy.risk.Risk's values: what the pages, the API and the command line call them
 RISK_NAMES = {
     -2: ("无数据", "no data"),
@@ -85,3 +100,19 @@ class RiskBook(Protocol):
         """Per site: the days from `first` to `last` (village dates, inclusive) with some model at high risk,
         and each model's count of them."""
         ...
+
+
+def stage_note(detail: dict[str, Any], configured: str | None) -> tuple[str, str]:
+    """The stage estimate in words (zh, en), with how far the configured stage lies from it."""
+
+    def name(code: str | None, lang: int) -> str:
+        return STAGE_NAMES.get(code or "", (code or "", code or ""))[lang]
+
+    est, nxt, off = detail.get("estimated"), detail.get("next"), detail.get("off_by")
+    gdd = detail.get("gdd")
+    zh = f"积温 {gdd} 度日，估计已到{name(est, 0)}" + (f"、未到{name(nxt, 0)}" if nxt else "")
+    en = f"{gdd} degree-days: estimated at {name(est, 1)}" + (f", before {name(nxt, 1)}" if nxt else "")
+    if configured and off:
+        zh += f"；配置为{name(configured, 0)}，相差 {off} 个阶段"
+        en += f"; configured {name(configured, 1)}, {off} stage{'s' if off > 1 else ''} apart"
+    return zh, en

@@ -17,7 +17,16 @@ from api.deps import CallerDep, StateDep, site_of, village_of
 from api.errors import errors
 from api.params import SiteId, VillageId
 from api.state import ApiState
-from qingyubiao.risks import MODEL_NAMES, PESTS, RISK_NAMES, Biofix, RiskBook, biofix_problem
+from qingyubiao.risks import (
+    MODEL_NAMES,
+    PESTS,
+    RISK_NAMES,
+    STAGE_MODEL,
+    Biofix,
+    RiskBook,
+    biofix_problem,
+    stage_note,
+)
 
 router = APIRouter(tags=["risks"])
 
@@ -35,6 +44,8 @@ class RiskOut(BaseModel):
     risk_zh: str
     risk_en: str
     detail: dict[str, Any]
+    note_zh: str | None = Field(None, description="phenology: the estimate in words, with the configured stage")
+    note_en: str | None = None
 
 
 class BiofixIn(BaseModel):
@@ -76,9 +87,10 @@ def risks(
         if site is None:  # another household's
             continue
         zh, en = MODEL_NAMES.get(r.model, (r.model, r.model))
+        note = stage_note(r.detail, site.stage) if r.model == STAGE_MODEL else (None, None)
         out.append(RiskOut(site=r.site, site_name=site.name, model=r.model, model_zh=zh, model_en=en, day=r.day,
                            risk=r.risk, risk_zh=RISK_NAMES[r.risk][0], risk_en=RISK_NAMES[r.risk][1],
-                           detail=r.detail))  # fmt: skip
+                           detail=r.detail, note_zh=note[0], note_en=note[1]))  # fmt: skip
     return out
 
 

@@ -10,7 +10,8 @@
       hours_out: "超出适宜范围（小时）", alerts: "告警次数", critical_n: "其中危险", median_ack: "确认用时中位数（分钟）",
       not_acked: "未确认：", acked_by: "已确认：", offline_dev: "离线", low_battery: "电量低", all_ok: "全部正常",
       collector_silent: "采集程序没有应答：可能已停止运行，传感器数据没有入库。", risks: "病虫害风险", risk: "风险",
-      high_risk_days: "病虫害高风险天数", no_risk: "没有中、高风险的地块", risk_of: "数据日期：" },
+      high_risk_days: "病虫害高风险天数", no_risk: "没有中、高风险的地块", risk_of: "数据日期：",
+      stages: "物候期（积温估计）" },
     en: { overview: "Village overview", greenhouses: "Greenhouses", orchards: "Orchards", active_alerts: "Active alerts",
       site: "Site", alert: "Alert", since: "Since", ack_state: "Acknowledged", health: "Sensor health",
       device: "Device", state: "State", last_seen: "Last seen", battery: "Battery", summary: "Monthly summary",
@@ -19,7 +20,7 @@
       offline_dev: "offline", low_battery: "low battery", all_ok: "all healthy",
       collector_silent: "the collector does not answer: it may have stopped, and no readings are stored.",
       risks: "Disease and pest risk", risk: "Risk", high_risk_days: "Days at high disease/pest risk",
-      no_risk: "no site at moderate or high risk", risk_of: "for " },
+      no_risk: "no site at moderate or high risk", risk_of: "for ", stages: "Stage from degree-days" },
   };
   const tx = (k) => (EXTRA[QYB.lang()] || EXTRA.zh)[k] ?? t(k);
   const sites = new Map();
@@ -108,8 +109,10 @@
 
   // The newest computed day's disease and pest risks: the sites at moderate or high, the highest first.
   async function renderRisks() {
-    const rows = (await get(`/api/v1/villages/${me.village}/risks`)).filter((r) => r.risk >= 2);
+    const all = await get(`/api/v1/villages/${me.village}/risks`);
+    const rows = all.filter((r) => r.risk >= 2 && r.model !== "phenology");
     const zh = QYB.lang() === "zh";
+    renderStages(all.filter((r) => r.model === "phenology"), zh);
     const bySite = new Map();
     for (const r of rows) bySite.set(r.site, [...(bySite.get(r.site) || []), r]);
     const order = [...bySite.entries()].sort((a, b) => Math.max(...b[1].map((r) => r.risk))
@@ -132,6 +135,23 @@
       body.append(tr);
     }
     if (!order.length) { const tr = document.createElement("tr"); tr.append(cell(tx("no_risk"))); body.append(tr); }
+  }
+
+  // Each orchard's stage estimated from degree-days beside the configured one; more than one stage apart
+  // is marked (the configured stage still sets the thresholds: someone should look at the block).
+  function renderStages(list, zh) {
+    const body = document.querySelector("#stage-table tbody");
+    body.replaceChildren();
+    let apart = 0;
+    for (const r of list) {
+      const tr = document.createElement("tr");
+      tr.dataset.site = r.site;
+      const off = r.detail.off_by ?? 0;
+      if (off > 1 && r.risk === 0) { tr.className = "stage-off"; apart += 1; } // unknown: no estimate to disagree with
+      tr.append(cell(r.site_name), cell(r.risk === -1 ? r.risk_zh : (zh ? r.note_zh : r.note_en) || ""));
+      body.append(tr);
+    }
+    document.getElementById("stage-count").textContent = apart || "";
   }
 
   // The box's own problems (store, broker, collector), red and on top: they hide every other failure.

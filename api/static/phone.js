@@ -48,14 +48,21 @@
     renderRisks(site.id);
   }
 
-  // disease and pest risks of the newest computed day; "none" is left out (it is also what other crops get)
+  // disease and pest risks of the newest computed day; "none" is left out (it is also what other crops get);
+  // the stage estimated from degree-days is a plain line beside them
   function renderRisks(siteId) {
     const el = cards.get(siteId);
     if (!el) return;
     const ul = el.querySelector(".risks");
     ul.replaceChildren();
     const zh = QYB.lang() === "zh";
-    for (const r of (risks.get(siteId) || []).filter((r) => r.risk !== 0)) {
+    for (const r of (risks.get(siteId) || []).filter((r) => r.model === "phenology" && r.risk === 0)) {
+      const li = document.createElement("li");
+      li.dataset.model = r.model;
+      li.textContent = zh ? `物候：${r.note_zh}` : `Stage: ${r.note_en}`;
+      ul.append(li);
+    }
+    for (const r of (risks.get(siteId) || []).filter((r) => r.risk !== 0 && r.model !== "phenology")) {
       const li = document.createElement("li");
       li.dataset.risk = r.risk;
       li.dataset.model = r.model;

@@ -62,6 +62,9 @@ def test_vectorized_models_match_the_reference(
     mould_sites = [ref.MouldSite() for _ in sites]
     downy_sites = [ref.DownySite() for _ in sites]
     marssonina_sites = [ref.DownySite() for _ in sites]
+    # degree-days already counted since 1 January (from the biofix draw), so stages change within the days drawn
+    stage_sites = [ref.StageSite(gdd=4 * (b or 0.0)) for b in biofix]
+    model.stage.gdd[:] = [x.gdd for x in stage_sites]
     pest_sites = {k: [ref.PestSite(cum_dd=math.nan if b is None else b) for b in biofix] for k in PARAMS.pest}
     for i, b in enumerate(biofix):
         if b is not None:
@@ -104,6 +107,13 @@ def test_vectorized_models_match_the_reference(
             summer = first != APRIL_20
             assert got.marssonina.risk[i] == (want if s.crop in mp.crops and summer else Risk.NONE), (d, i)
             assert got.marssonina.wet_h[i] == wet_h and close(got.marssonina.mean_c[i], mean_c)
+            if s.crop in PARAMS.phenology:
+                risk, lo, hi, off = ref.stage_day(stage_sites[i], list(t[i]), s.stage, PARAMS.phenology[s.crop])
+                st_ = got.stage
+                assert (st_.risk[i], st_.estimated[i], st_.next_stage[i], st_.off_by[i]) == (risk, lo, hi, off), (d, i)
+                assert abs(st_.gdd[i] - stage_sites[i].gdd) < 1e-9
+            else:
+                assert np.isnan(got.stage.gdd[i]) and got.stage.estimated[i] == -1
             for name, cm in PARAMS.pest.items():
                 pest = got.pests[name]
                 risk, dd, milestone, eta = ref.pest_day(pest_sites[name][i], list(t[i]), start, s.crop in cm.crops, cm)

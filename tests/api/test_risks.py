@@ -41,3 +41,19 @@ def test_a_biofix_must_be_this_year_and_not_in_the_future(world: ApiWorld) -> No
     listed = world.client.get(f"{V}/biofix", headers=world.auth(SECRETARY)).json()
     assert [(b["site"], b["pest"], b["day"]) for b in listed] == [("gh03", "codling_moth", today().isoformat())]
     assert world.client.get(f"{V}/biofix", headers=world.auth(FARMER)).json() == []  # not the farmer's site
+
+
+def test_the_stage_estimate_is_said_in_words_beside_the_configured_stage(world: ApiWorld) -> None:
+    from ingest.store.sqlite_risks import SqliteRiskBook
+    from qingyubiao.risks import DayRisk
+
+    book = SqliteRiskBook(world.db)  # or01 is configured "dormant"; degree-days say full bloom
+    detail = {"gdd": 520.0, "estimated": "full_bloom", "next": None, "off_by": 8}
+    book.write_risks([DayRisk("lijiahe", "or01", "phenology", "2026-04-20", 0, detail)])
+    book.close()
+    rows = world.client.get(f"{V}/risks", headers=world.auth(SECRETARY)).json()
+    [stage] = [r for r in rows if r["model"] == "phenology"]
+    assert stage["model_zh"] == "物候期（积温估计）" and stage["risk"] == 0
+    assert stage["note_zh"] == "积温 520.0 度日，估计已到盛花期；配置为休眠期，相差 8 个阶段"
+    assert stage["note_en"] == "520.0 degree-days: estimated at full bloom; configured dormant, 8 stages apart"
+    assert all(r["note_zh"] is None for r in rows if r["model"] != "phenology")

@@ -19,6 +19,8 @@ import pytest
 
 from alerts.agronomy import local_midnight_ms
 from api.users import UserStore
+from ingest.store.sqlite_risks import SqliteRiskBook
+from qingyubiao.risks import DayRisk
 from qyb.system import ApiThread, build_collector
 from tests.api.test_browser import LAUNCH_ARGS, phone_context
 from tests.conftest import Mosquitto, free_port, need, wait_for
@@ -95,6 +97,12 @@ def test_a_wet_day_in_bloom_pages_scab_risk_and_shows_it_on_the_phone(
         assert or01["apple_scab"]["risk_zh"] == "高" and or01["apple_scab"]["day"] == yesterday.isoformat()
         assert or01["codling_moth"]["detail"]["biofix"] == yesterday.isoformat()
 
+        # a stage estimate more than one stage from the configured one, as the models would write it (on a
+        # pear block, for which the models write none, so the collector's next run cannot replace it)
+        book = SqliteRiskBook(db)
+        book.write_risks([DayRisk("lijiahe", "or04", "phenology", yesterday.isoformat(), 0,
+                                  {"gdd": 520.0, "estimated": "full_bloom", "next": None, "off_by": 8})])  # fmt: skip
+        book.close()
         with sync_playwright() as p:
             browser = p.chromium.launch(executable_path=str(chromium), headless=True, args=LAUNCH_ARGS)
             page = phone_context(browser).new_page()
@@ -109,6 +117,11 @@ def test_a_wet_day_in_bloom_pages_scab_risk_and_shows_it_on_the_phone(
             expect(row).to_contain_text("东沟苹果园")
             expect(row.locator("li[data-model=apple_scab]")).to_have_text("苹果黑星病：高")
             expect(wide.locator("#risk-count")).to_have_text("1")
+            # or01's stage: too few days of readings since 1 January to estimate; or04 marked, 8 stages apart
+            expect(wide.locator("#stage-table tr[data-site=or01]")).to_contain_text("数据不足")
+            off = wide.locator("#stage-table tr.stage-off[data-site=or04]")
+            expect(off).to_contain_text("估计已到盛花期；配置为休眠期，相差 8 个阶段")
+            expect(wide.locator("#stage-count")).to_have_text("1")
             wide.locator("#month").fill(yesterday.strftime("%Y-%m"))
             wide.locator("#month").dispatch_event("change")
             or01_row = wide.locator("#summary tbody tr", has_text="东沟苹果园")

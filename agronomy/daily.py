@@ -10,19 +10,20 @@ from __future__ import annotations
 
 import io
 from dataclasses import dataclass, field
+from typing import Any
 
 import numpy as np
 from numpy.typing import NDArray
 
 from agronomy.degree_days import days_to, single_sine
-from agronomy.fire_blight import BlightState, blight_day
-from agronomy.greenhouse import MouldState, downy_day, mould_day
-from agronomy.marssonina import in_season, marssonina_day
+from agronomy.fire_blight import BlightState, blight_day, count
+from agronomy.greenhouse import MouldState, downy_level, mould_day
+from agronomy.marssonina import in_season, marssonina_levels
 from agronomy.params import Params
 from agronomy.phenology import StageState, stage_day, stage_range, stages_off
 from agronomy.risk import Risk
 from agronomy.scab import ScabState, scab_day
-from agronomy.wetness import WetRun, wetness
+from agronomy.wetness import UNKNOWN, WetRun, best_hour, wet_periods, wetness
 from qingyubiao.sun import is_day
 
 F64 = NDArray[np.float64]
@@ -127,18 +128,23 @@ class Agronomy:
         crops = np.array([s.crop for s in sites])
         stages = np.array([s.stage or "" for s in sites])
         self.has_humidity = np.array([s.has_humidity for s in sites], dtype=bool)
-        self.scab_crop = np.isin(crops, params.scab.crops)
-        self.scab_season = self.scab_crop & np.isin(stages, params.scab.stages)
-        self.scab = ScabState.empty(n)
+        # each model runs on the rows of the sites whose crop it concerns (`*_at`), its state sized to them
+        scab_crop = np.isin(crops, params.scab.crops)
+        self.scab_at = np.flatnonzero(scab_crop)
+        self.scab_season = (scab_crop & np.isin(stages, params.scab.stages))[self.scab_at]
+        self.scab = ScabState.empty(len(self.scab_at))
         fb = params.fire_blight
-        self.blight_season = np.isin(crops, fb.crops) & np.isin(stages, fb.stages)
-        self.blight = BlightState.empty(n, fb.window_days)
+        blight_crop = np.isin(crops, fb.crops)
+        self.blight_at = np.flatnonzero(blight_crop)
+        self.blight_season = np.isin(stages, fb.stages)[self.blight_at]
+        self.blight = BlightState.empty(len(self.blight_at), fb.window_days)
         self.mould_crop = np.isin(crops, params.grey_mould.crops)
         self.mould = MouldState.empty(n, params.grey_mould.days)
-        self.downy_crop = np.isin(crops, params.downy_mildew.crops)
-        self.downy = WetRun.empty(n)
-        self.marssonina_crop = np.isin(crops, params.marssonina.crops)
-        self.marssonina = WetRun.empty(n)
+        # downy mildew and Marssonina follow the same wet periods: one run for the sites of either
+        downy_crop, marssonina_crop = np.isin(crops, params.downy_mildew.crops), np.isin(crops, params.marssonina.crops)
+        self.wet_at = np.flatnonzero(downy_crop | marssonina_crop)
+        self.downy_of_wet, self.marssonina_of_wet = downy_crop[self.wet_at], marssonina_crop[self.wet_at]
+        self.wet_run = WetRun.empty(len(self.wet_at))
         # phenology: per crop with published sums, its sites and each one's configured stage in its order
         self.stage_sites = {c: np.flatnonzero(crops == c) for c in params.phenology}
         self.configured = np.full(n, -1, np.int16)
@@ -146,10 +152,13 @@ class Agronomy:
             order = params.phenology[c].order
             self.configured[at] = [order.index(str(sites[i].stage)) if sites[i].stage in order else -1 for i in at]
         self.stage = StageState.empty(n)
-        self.pest_crop = {k: np.isin(crops, v.crops) for k, v in params.pest.items()}
+        # the pests' rows: the sites of their host crops; row_of maps a site to its row (-1: not a host)
+        self.pest_at = {k: np.flatnonzero(np.isin(crops, v.crops)) for k, v in params.pest.items()}
+        self.pest_row = {k: {int(site): row for row, site in enumerate(at)} for k, at in self.pest_at.items()}
         self.pest = {
-            k: PestState(np.full(n, np.nan), np.full((n, RATE_DAYS), np.nan), np.full((n, len(v.milestone)), -1))
+            k: PestState(np.full(m, np.nan), np.full((m, RATE_DAYS), np.nan), np.full((m, len(v.milestone)), -1))
             for k, v in params.pest.items()
+            for m in [len(self.pest_at[k])]
         }
         coords = sorted({(s.lat, s.lon) for s in sites})
         self._place = np.array([coords.index((s.lat, s.lon)) for s in sites])
@@ -158,10 +167,13 @@ class Agronomy:
     # -- inputs the farmer gives ----------------------------------------------------------
 
     def set_biofix(self, pest: str, site: int, dd_since: float = 0.0) -> None:
-        """Start counting a pest's degree-days at a site (first sustained trap catch)."""
+        """Start counting a pest's degree-days at a site (first sustained trap catch); not its host: ignored."""
+        row = self.pest_row[pest].get(site)
+        if row is None:
+            return
         st = self.pest[pest]
-        st.cum_dd[site] = dd_since
-        st.reached[site] = -1
+        st.cum_dd[row] = dd_since
+        st.reached[row] = -1
 
     # -- one day ----------------------------------------------------------------------------
 
@@ -177,34 +189,45 @@ class Agronomy:
         # fmin/fmax skip NaN and give NaN for a day without readings (nanmin would warn)
         tmin, tmax = np.fmin.reduce(h.temp_c, axis=1), np.fmax.reduce(h.temp_c, axis=1)
         wet = wetness(h.temp_c, h.rh_pct, h.leaf_wet_pct, h.rain_mm, night, self.p.wetness)
+        downy, marssonina = self._wet_periods(wet, h.temp_c, h.start_ms)
         result = DayResult(
             h.start_ms,
             self._scab(wet, h.temp_c, night),
             self._blight(wet, h.temp_c),
             self._mould(wet, h.temp_c),
-            self._downy(wet, h.temp_c),
-            self._marssonina(wet, h.temp_c, h.start_ms),
+            downy,
+            marssonina,
             self._stage(known, tmin, tmax),
         )
         for name in self.p.pest:
             result.pests[name] = self._pest(name, h.start_ms, known, tmin, tmax)
         return result
 
+    def _spread(self, at: NDArray[np.intp], values: NDArray[Any], fill: float) -> NDArray[Any]:
+        """A model's values for its rows, as an array over all sites (`fill` elsewhere)."""
+        out = np.full(len(self.sites), fill, dtype=values.dtype)
+        out[at] = values
+        return out
+
     def _scab(self, wet: I8, temp_c: F64, night: NDArray[np.bool_]) -> ScabResult:
-        d = scab_day(self.scab, wet, temp_c, night, self.p.scab)
+        at = self.scab_at
+        d = scab_day(self.scab, wet[at], temp_c[at], night[at], self.p.scab)
         risk = np.where(d.level > 0, d.level, np.where(d.unknown_h > self.p.scab.max_unknown_h, Risk.UNKNOWN, 0))
-        risk = np.where(self.has_humidity, risk, Risk.NO_DATA)
-        risk = np.where(self.scab_season, risk, Risk.NONE)  # outside the primary season, and other crops
-        return ScabResult(risk.astype(np.int8), d.wet_h, d.mean_c)
+        risk = np.where(self.has_humidity[at], risk, Risk.NO_DATA)
+        risk = np.where(self.scab_season, risk, Risk.NONE)  # outside the primary season
+        return ScabResult(self._spread(at, risk.astype(np.int8), Risk.NONE), self._spread(at, d.wet_h, 0.0),
+                          self._spread(at, d.mean_c, np.nan))  # fmt: skip
 
     def _blight(self, wet: I8, temp_c: F64) -> BlightResult:
-        d = blight_day(self.blight, wet, temp_c, self.p.fire_blight)
+        at = self.blight_at
+        d = blight_day(self.blight, wet[at], temp_c[at], self.p.fire_blight)
         infection = np.array([Risk.LOW, Risk.MODERATE, Risk.HIGH, Risk.HIGH], dtype=np.int8)[d.cls]
         risk = np.where(d.wetted, infection, Risk.LOW)  # no wetting: the bacteria do not enter the flowers
         risk = np.where(d.unknown & (risk < Risk.HIGH), Risk.UNKNOWN, risk)
-        risk = np.where(self.has_humidity, risk, Risk.NO_DATA)
+        risk = np.where(self.has_humidity[at], risk, Risk.NO_DATA)
         risk = np.where(self.blight_season, risk, Risk.NONE)
-        return BlightResult(risk.astype(np.int8), d.cls, d.dh4, d.wet_h)
+        return BlightResult(self._spread(at, risk.astype(np.int8), Risk.NONE), self._spread(at, d.cls, 0),
+                            self._spread(at, d.dh4, 0.0), self._spread(at, d.wet_h, 0))  # fmt: skip
 
     def _mould(self, wet: I8, temp_c: F64) -> MouldResult:
         d = mould_day(self.mould, wet, temp_c, self.p.grey_mould)
@@ -214,22 +237,30 @@ class Agronomy:
         risk = np.where(self.mould_crop, risk, Risk.NONE)
         return MouldResult(risk.astype(np.int8), d.wet_mean, d.night_mean)
 
-    def _downy(self, wet: I8, temp_c: F64) -> DownyResult:
-        d = downy_day(self.downy, wet, temp_c, self.p.downy_mildew)
-        risk = np.array([Risk.NONE, Risk.MODERATE, Risk.HIGH], dtype=np.int8)[d.level]
-        risk = np.where((d.level == 0) & (d.unknown_h > self.p.downy_mildew.max_unknown_h), Risk.UNKNOWN, risk)
-        risk = np.where(self.has_humidity, risk, Risk.NO_DATA)
-        risk = np.where(self.downy_crop, risk, Risk.NONE)
-        return DownyResult(risk.astype(np.int8), d.wet_h, d.mean_c)
-
-    def _marssonina(self, wet: I8, temp_c: F64, start_ms: int) -> DownyResult:
-        p = self.p.marssonina
-        level, wet_h, mean_c, unknown_h = marssonina_day(self.marssonina, wet, temp_c, p)
-        risk = np.array([Risk.NONE, Risk.MODERATE, Risk.HIGH], dtype=np.int8)[level]
-        risk = np.where((level == 0) & (unknown_h > p.max_unknown_h), Risk.UNKNOWN, risk)
-        risk = np.where(self.has_humidity, risk, Risk.NO_DATA)
-        risk = np.where(self.marssonina_crop & in_season(start_ms, p), risk, Risk.NONE)
-        return DownyResult(risk.astype(np.int8), wet_h, mean_c)
+    def _wet_periods(self, wet: I8, temp_c: F64, start_ms: int) -> tuple[DownyResult, DownyResult]:
+        """Downy mildew and Marssonina from the day's wet periods, computed once for the sites of either."""
+        at = self.wet_at
+        length, mean = wet_periods(self.wet_run, wet[at], temp_c[at])
+        unknown_h = count((wet[at] == UNKNOWN) | np.isnan(temp_c[at]))
+        dp, mp = self.p.downy_mildew, self.p.marssonina
+        out = []
+        for levels_of, max_unknown, applies in (
+            (lambda x, m: downy_level(x, m, dp), dp.max_unknown_h, self.downy_of_wet),
+            (
+                lambda x, m: marssonina_levels(x, m, mp),
+                mp.max_unknown_h,
+                self.marssonina_of_wet & in_season(start_ms, mp),
+            ),
+        ):
+            rows = np.flatnonzero(applies)  # each model classifies only its own sites' hours
+            level, wet_h, mean_c = best_hour(levels_of(length[rows], mean[rows]), length[rows], mean[rows])
+            risk = np.array([Risk.NONE, Risk.MODERATE, Risk.HIGH], dtype=np.int8)[level]
+            risk = np.where((level == 0) & (unknown_h[rows] > max_unknown), Risk.UNKNOWN, risk)
+            risk = np.where(self.has_humidity[at][rows], risk, Risk.NO_DATA)
+            sites = at[rows]
+            out.append(DownyResult(self._spread(sites, risk.astype(np.int8), Risk.NONE),
+                                   self._spread(sites, wet_h, 0.0), self._spread(sites, mean_c, np.nan)))  # fmt: skip
+        return out[0], out[1]
 
     def _stage(self, known: NDArray[np.int64], tmin: F64, tmax: F64) -> StageResult:
         n = len(self.sites)
@@ -251,7 +282,8 @@ class Agronomy:
         return StageResult(risk, gdd, lo, hi, off, names, next_names)
 
     def _pest(self, name: str, start_ms: int, known: NDArray[np.int64], tmin: F64, tmax: F64) -> PestResult:
-        p, st = self.p.pest[name], self.pest[name]
+        p, st, at = self.p.pest[name], self.pest[name], self.pest_at[name]
+        known, tmin, tmax = known[at], tmin[at], tmax[at]
         dd = np.where(known >= p.min_hours, single_sine(tmin, tmax, p.lower_c, p.upper_c), np.nan)
         counting = ~np.isnan(st.cum_dd)
         st.cum_dd = np.where(counting, st.cum_dd + np.nan_to_num(dd), st.cum_dd)
@@ -273,8 +305,10 @@ class Agronomy:
         risk = np.where(hit, Risk.HIGH, np.where(eta <= p.lead_days, Risk.MODERATE, Risk.LOW))
         risk = np.where(m < 0, Risk.NONE, risk)
         risk = np.where(np.isnan(dd) & ~hit, Risk.UNKNOWN, risk)
-        risk = np.where(counting & self.pest_crop[name], risk, Risk.NONE)  # no biofix: nothing to forecast
-        return PestResult(risk.astype(np.int8), dd, st.cum_dd.copy(), m, np.where(counting, eta, np.nan))
+        risk = np.where(counting, risk, Risk.NONE)  # no biofix: nothing to forecast
+        return PestResult(self._spread(at, risk.astype(np.int8), Risk.NONE), self._spread(at, dd, np.nan),
+                          self._spread(at, st.cum_dd, np.nan), self._spread(at, m, -1),
+                          self._spread(at, np.where(counting, eta, np.nan), np.nan))  # fmt: skip
 
     # -- restart ---------------------------------------------------------------------------
 
@@ -282,8 +316,7 @@ class Agronomy:
         return {
             "blight": self.blight,
             "mould": self.mould,
-            "downy": self.downy,
-            "marssonina": self.marssonina,
+            "wet_run": self.wet_run,
             "stage": self.stage,
         }
 

@@ -19,7 +19,7 @@ from numpy.typing import NDArray
 
 from agronomy.fire_blight import count
 from agronomy.params import DownyParams, GreyMouldParams
-from agronomy.wetness import UNKNOWN, WET, WetRun, best_hour, wet_periods
+from agronomy.wetness import UNKNOWN, WET
 
 F64 = NDArray[np.float64]
 I8 = NDArray[np.int8]
@@ -83,14 +83,6 @@ def mould_day(state: MouldState, wet: I8, temp_c: F64, p: GreyMouldParams) -> Mo
 # -- downy mildew -------------------------------------------------------------------------
 
 
-@dataclass
-class DownyDay:
-    level: I8  # 0 none, 1 infection possible, 2 heavy
-    wet_h: F64  # the period behind the level (its length so far)
-    mean_c: F64  # and its mean temperature (NaN when none)
-    unknown_h: NDArray[np.int32]
-
-
 def downy_level(hours: F64, mean_c: F64, p: DownyParams) -> I8:
     """Cohen's classes for periods of `hours` wet at `mean_c` (any shape)."""
     level = np.zeros(np.shape(hours), np.int8)
@@ -102,10 +94,3 @@ def downy_level(hours: F64, mean_c: F64, p: DownyParams) -> I8:
             optimum = (mean_c >= opt_lo - eps) & (mean_c <= opt_hi + eps)
             level = np.maximum(level, np.where(long_enough & optimum, 2, 0))
     return level.astype(np.int8)
-
-
-def downy_day(run: WetRun, wet: I8, temp_c: F64, p: DownyParams) -> DownyDay:
-    """The day's highest class over its wet periods' hours (the period carried over midnight included)."""
-    length, mean = wet_periods(run, wet, temp_c)
-    level, wet_h, mean_c = best_hour(downy_level(length, mean, p), length, mean)
-    return DownyDay(level, wet_h, mean_c, count((wet == UNKNOWN) | np.isnan(temp_c)))

@@ -14,9 +14,7 @@ import datetime as dt
 import numpy as np
 from numpy.typing import NDArray
 
-from agronomy.fire_blight import count
 from agronomy.params import MarssoninaParams
-from agronomy.wetness import UNKNOWN, WetRun, best_hour, wet_periods
 
 F64 = NDArray[np.float64]
 I8 = NDArray[np.int8]
@@ -37,10 +35,7 @@ def in_season(start_ms: int, p: MarssoninaParams) -> bool:
     return dt.datetime.fromtimestamp(start_ms / 1000 + 43_200, dt.UTC).month in p.months
 
 
-def marssonina_day(run: WetRun, wet: I8, temp_c: F64, p: MarssoninaParams) -> tuple[I8, F64, F64, NDArray[np.int32]]:
-    """(level 0/1/2, the period's wet hours, its mean °C, unknown hours) per site; advances `run`."""
-    length, mean = wet_periods(run, wet, temp_c)
+def marssonina_levels(length: F64, mean: F64, p: MarssoninaParams) -> I8:
+    """0 / 1 / 2 for each hour of wet periods `length` hours long at `mean` °C (agronomy.wetness.wet_periods)."""
     ratio = np.where(length > 0, length / hours_needed(np.where(length > 0, mean, -99.0), p), 0.0)
-    levels = ((ratio >= 1.0).view(np.int8) + (ratio >= p.severe_factor)).astype(np.int8)
-    level, wet_h, mean_c = best_hour(levels, length, mean)
-    return level, wet_h, mean_c, count((wet == UNKNOWN) | np.isnan(temp_c))
+    return ((ratio >= 1.0).view(np.int8) + (ratio >= p.severe_factor)).astype(np.int8)

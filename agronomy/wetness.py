@@ -26,10 +26,15 @@ def wetness(
     """WET / DRY / UNKNOWN per (site, hour); NaN marks an hour without a reading."""
     measured = ~np.isnan(leaf_wet_pct)
     can_estimate = ~np.isnan(rh_pct) & ~np.isnan(temp_c)
-    rained = np.nan_to_num(rain_mm, nan=0.0) > 0.0
+    rained = rain_mm > 0.0  # NaN compares false
     with np.errstate(invalid="ignore"):
-        margin = temp_c - dew_point_c(temp_c, rh_pct)
-        estimated = (rh_pct >= p.rh_wet_pct) | (night & (margin <= p.night_dew_margin_c))
+        humid = rh_pct >= p.rh_wet_pct
+        # the dew margin matters only in night hours not humid already: worked out for those alone
+        ask = np.flatnonzero(night & ~humid & can_estimate)
+        t, rh = temp_c.ravel().take(ask), rh_pct.ravel().take(ask)
+        dewy = np.zeros(temp_c.size, dtype=bool)
+        dewy[ask] = t - dew_point_c(t, rh) <= p.night_dew_margin_c
+        estimated = humid | dewy.reshape(temp_c.shape)
         wet = np.where(measured, leaf_wet_pct >= p.leaf_wet_pct, (can_estimate & estimated) | rained)
     known = measured | can_estimate | rained
     return np.where(known, wet.astype(np.int8), np.int8(UNKNOWN)).astype(np.int8)
@@ -53,20 +58,21 @@ class WetRun:
 def wet_periods(run: WetRun, wet: NDArray[np.int8], temp_c: F64) -> tuple[F64, F64]:
     """Sites × hours: the length so far and the mean temperature of the wet period each wet hour belongs
     to (0 and NaN in other hours). A period is consecutive wet hours with a temperature; a dry or unknown
-    hour ends it; the one running at the end of the day goes on tomorrow (`run` carries it). Cumulative
-    sums reset at each break, so every hour is computed at once."""
-    n, hours = wet.shape
-    is_wet = (wet == WET) & ~np.isnan(temp_c)
-    idx = np.arange(1, hours + 1)
-    # the last hour (1-based) up to each hour that broke the period; 0: none today, the carried run goes on
-    last_break = np.maximum.accumulate(np.where(is_wet, 0, idx), axis=1)
-    carried = last_break == 0
-    cum = np.concatenate([np.zeros((n, 1)), np.cumsum(np.where(is_wet, temp_c, 0.0), axis=1)], axis=1)
-    at_break = np.take_along_axis(cum, last_break, axis=1)
-    length = np.where(is_wet, idx - last_break + np.where(carried, run.hours[:, None], 0.0), 0.0)
-    tsum = np.where(is_wet, cum[:, 1:] - at_break + np.where(carried, run.temp_sum[:, None], 0.0), 0.0)
-    run.hours, run.temp_sum = length[:, -1].copy(), tsum[:, -1].copy()
-    return length, np.where(length > 0, tsum / np.maximum(length, 1.0), np.nan)
+    hour ends it; the one running at the end of the day goes on tomorrow (`run` carries it). Hour by
+    hour over all sites at once, on hour-major copies (a column of a sites × hours array is strided)."""
+    is_wet = ((wet == WET) & ~np.isnan(temp_c)).T.copy()
+    temps = np.where(is_wet, temp_c.T, 0.0)
+    length, tsum = np.empty_like(temps), np.empty_like(temps)
+    hours, total = run.hours, run.temp_sum
+    for h in range(temps.shape[0]):
+        w = is_wet[h]
+        hours = (hours + 1.0) * w  # a dry hour: back to 0
+        total = (total + temps[h]) * w
+        length[h], tsum[h] = hours, total
+    run.hours, run.temp_sum = hours.copy(), total.copy()
+    with np.errstate(invalid="ignore", divide="ignore"):
+        mean = tsum / length  # 0 / 0 outside periods: NaN
+    return length.T, mean.T
 
 
 def best_hour(levels: NDArray[np.int8], length: F64, mean: F64) -> tuple[NDArray[np.int8], F64, F64]:

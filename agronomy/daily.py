@@ -8,6 +8,7 @@ Recomputing a day after late readings arrive is running the days again from the 
 
 from __future__ import annotations
 
+import datetime as dt
 import io
 from dataclasses import dataclass, field
 from typing import Any
@@ -16,6 +17,7 @@ import numpy as np
 from numpy.typing import NDArray
 
 from agronomy.degree_days import days_to, single_sine
+from agronomy.et0 import daily_pm, ea_from_rh, hargreaves, ra_daily, rs_from_temperature, rso
 from agronomy.fire_blight import BlightState, blight_day, count
 from agronomy.greenhouse import MouldState, downy_level, mould_day
 from agronomy.marssonina import in_season, marssonina_levels
@@ -23,12 +25,25 @@ from agronomy.params import Params
 from agronomy.phenology import StageState, stage_day, stage_range, stages_off
 from agronomy.risk import Risk
 from agronomy.scab import ScabState, scab_day
+from agronomy.water import Balance, WaterParams, advise, greenhouse_et0, kc, p_adjusted, raw
 from agronomy.wetness import UNKNOWN, WetRun, best_hour, wet_periods, wetness
 from qingyubiao.sun import is_day
 
 F64 = NDArray[np.float64]
 I8 = NDArray[np.int8]
 RATE_DAYS = 7  # the forecast's daily rate: the mean of the last week's degree-days
+
+
+@dataclass(frozen=True)
+class WaterSite:
+    """A watered block's soil and drip, for the root-zone balance (from the site's irrigation config)."""
+
+    fc: float  # soil water at field capacity, m3 m-3
+    wp: float  # at wilting point
+    root_m: float
+    p: float  # FAO-56 Table 22's depletion fraction for the crop
+    drip_mm_h: float
+    greenhouse: bool
 
 
 @dataclass(frozen=True)
@@ -40,6 +55,8 @@ class SiteInfo:
     lat: float
     lon: float
     has_humidity: bool  # an air temperature and RH sensor, or a leaf-wetness sensor
+    water: WaterSite | None = None  # a block with irrigation config: the water balance runs for it
+    elevation_m: float = 1000.0
 
 
 @dataclass
@@ -51,6 +68,7 @@ class Hours:
     rh_pct: F64
     leaf_wet_pct: F64
     rain_mm: F64
+    soil_vwc_pct: F64 | None = None  # a soil moisture probe's hourly means, where the water balance runs
 
 
 @dataclass
@@ -94,6 +112,21 @@ class StageResult:
 
 
 @dataclass
+class WaterResult:
+    risk: I8  # urgency: HIGH irrigate now, MODERATE within 2 days, LOW later, UNKNOWN no ET0; NONE not watered
+    method: I8  # how ET0 was had: 0 Penman-Monteith (Rs from the temperature range, u2 2 m/s), 1 Hargreaves,
+    # 2 Penman-Monteith under the film (Fernández et al. 2010), -1 none
+    et0: F64
+    etc: F64
+    dr: F64  # root-zone depletion at the day's end, mm
+    raw: F64
+    taw: F64
+    need_mm: F64
+    hours: F64
+    days_left: F64
+
+
+@dataclass
 class PestResult:
     risk: I8
     dd: F64  # the day's degree-days (NaN when unknown)
@@ -111,6 +144,7 @@ class DayResult:
     downy_mildew: DownyResult
     marssonina: DownyResult  # the same shape: the period behind the risk
     stage: StageResult
+    water: WaterResult | None = None
     pests: dict[str, PestResult] = field(default_factory=dict)
 
 
@@ -122,8 +156,8 @@ class PestState:
 
 
 class Agronomy:
-    def __init__(self, sites: list[SiteInfo], params: Params) -> None:
-        self.sites, self.p = sites, params
+    def __init__(self, sites: list[SiteInfo], params: Params, water: WaterParams | None = None) -> None:
+        self.sites, self.p, self.w = sites, params, water
         n = len(sites)
         crops = np.array([s.crop for s in sites])
         stages = np.array([s.stage or "" for s in sites])
@@ -160,6 +194,14 @@ class Agronomy:
             for k, v in params.pest.items()
             for m in [len(self.pest_at[k])]
         }
+        # the root-zone balance: the watered blocks' rows, their soil, and the recent days' ETc
+        self.water_at = np.flatnonzero([s.water is not None for s in sites]) if water else np.zeros(0, np.intp)
+        ws = [sites[i].water for i in self.water_at]
+        col = {k: np.array([getattr(w, k) for w in ws if w], dtype=np.float64) for k in ("fc", "wp", "root_m", "p")}
+        self.balance = Balance(col["fc"], col["wp"], col["root_m"], col["p"], np.zeros(len(ws)))
+        self.water_drip = np.array([w.drip_mm_h for w in ws if w], dtype=np.float64)
+        self.water_house = np.array([w.greenhouse for w in ws if w], dtype=bool)
+        self.water_recent = np.full((len(ws), RATE_DAYS), np.nan)
         coords = sorted({(s.lat, s.lon) for s in sites})
         self._place = np.array([coords.index((s.lat, s.lon)) for s in sites])
         self._coords = coords
@@ -201,7 +243,64 @@ class Agronomy:
         )
         for name in self.p.pest:
             result.pests[name] = self._pest(name, h.start_ms, known, tmin, tmax)
+        if len(self.water_at):
+            result.water = self._water(h, known, tmin, tmax)
         return result
+
+    def _water(self, h: Hours, known: NDArray[np.int64], tmin: F64, tmax: F64) -> WaterResult:
+        """ET0 and ETc of each watered block, its root-zone balance for the day, and the advice."""
+        assert self.w is not None
+        at = self.water_at
+        sites = [self.sites[i] for i in at]
+        lat = np.array([s.lat for s in sites])
+        z = np.array([s.elevation_m for s in sites])
+        doy = dt.datetime.fromtimestamp(h.start_ms / 1000 + 43_200, dt.UTC).timetuple().tm_yday
+        tx, tn, rh = tmax[at], tmin[at], h.rh_pct[at]
+        rh_known = np.sum(~np.isnan(rh), axis=1) >= 20
+        rh_max, rh_min = np.fmax.reduce(rh, axis=1), np.fmin.reduce(rh, axis=1)
+        ea = ea_from_rh(tn, tx, rh_min, rh_max)
+        ra = ra_daily(lat, doy)
+        outdoor = ~self.water_house
+        # a house's sky: the outdoor blocks' temperature range that day (eq. 50), clear sky without one
+        ranges = (tx - tn)[outdoor & (known[at] >= 20)]
+        spread = float(np.median(ranges)) if ranges.size else None
+        rs_out = rs_from_temperature(tx, tn, ra)
+        rs_house = rs_from_temperature(spread, 0.0, ra) if spread is not None else rso(ra, z)
+        with np.errstate(invalid="ignore"):
+            pm = daily_pm(tx, tn, ea, rs_out, 2.0, z, lat, doy)  # FAO-56: 2 m/s where wind is not measured
+            house = greenhouse_et0(tx, tn, ea, rs_house, z, lat, doy, self.w.greenhouse)
+            harg = hargreaves(tx, tn, ra)
+        t_known = known[at] >= 20
+        method = np.where(rh_known, np.where(self.water_house, 2, 0), 1)
+        method = np.where(t_known, method, -1)
+        et0 = np.select([method == 0, method == 1, method == 2], [pm, harg, house], np.nan)
+        dry = np.nan_to_num(rh_min, nan=45.0)  # eq. 62's RHmin; the standard where it is not known
+        coef = [kc(self.w, s.crop, s.stage, 2.0, m) for s, m in zip(sites, dry, strict=True)]
+        kcs = np.array([np.nan if x is None else float(x) for x in coef])
+        etc = et0 * kcs
+        rain = np.where(self.water_house, 0.0, np.nansum(h.rain_mm[at], axis=1))  # no rain under the film
+        probe = None
+        if h.soil_vwc_pct is not None:  # the day's mean of the probe, m3 m-3 (NaN: it did not report)
+            vwc = h.soil_vwc_pct[at]
+            hours_seen = np.sum(~np.isnan(vwc), axis=1)
+            probe = np.where(hours_seen > 0, np.nansum(vwc, axis=1) / np.maximum(hours_seen, 1) / 100.0, np.nan)
+        self.balance.day(np.nan_to_num(etc), rain, np.zeros(len(at)), probe)
+        self.water_recent = np.concatenate([self.water_recent[:, 1:], etc[:, None]], axis=1)
+        seen = np.sum(~np.isnan(self.water_recent), axis=1)
+        recent = np.where(seen > 0, np.nansum(self.water_recent, axis=1) / np.maximum(seen, 1), np.nan)
+        total = self.balance.taw
+        readily = raw(total, p_adjusted(self.balance.p_table, np.nan_to_num(recent, nan=5.0)))
+        a = advise(self.balance.dr, readily, recent, self.water_drip)
+        risk = np.where(a.days_left <= 0, Risk.HIGH, np.where(a.days_left <= 2, Risk.MODERATE, Risk.LOW))
+        risk = np.where(np.isnan(et0) | np.isnan(kcs), Risk.UNKNOWN, risk).astype(np.int8)
+
+        def spread_(x: NDArray[Any], fill: float) -> NDArray[Any]:
+            return self._spread(at, np.asarray(x), fill)
+
+        return WaterResult(spread_(risk, Risk.NONE), spread_(method.astype(np.int8), -1), spread_(et0, np.nan),
+                           spread_(etc, np.nan), spread_(self.balance.dr, np.nan), spread_(readily, np.nan),
+                           spread_(total, np.nan), spread_(a.need_mm, np.nan), spread_(a.hours, np.nan),
+                           spread_(a.days_left, np.nan))  # fmt: skip
 
     def _spread(self, at: NDArray[np.intp], values: NDArray[Any], fill: float) -> NDArray[Any]:
         """A model's values for its rows, as an array over all sites (`fill` elsewhere)."""

@@ -87,6 +87,12 @@ def rs_from_sunshine(n_hours: ArrayLike, lat_deg: ArrayLike, doy: ArrayLike) -> 
     return (0.25 + 0.50 * _a(n_hours) / daylight_hours(lat_deg, doy)) * ra_daily(lat_deg, doy)
 
 
+def rs_from_temperature(tmax: ArrayLike, tmin: ArrayLike, ra: ArrayLike, krs: float = 0.16) -> F64:
+    """Solar radiation from the day's temperature range where there is no pyranometer (eq. 50, the
+    Hargreaves radiation formula); krs 0.16 for interior locations, 0.19 for coastal ones."""
+    return krs * np.sqrt(np.maximum(_a(tmax) - _a(tmin), 0.0)) * _a(ra)
+
+
 def rso(ra: ArrayLike, z_m: ArrayLike) -> F64:
     """Clear-sky solar radiation (eq. 37)."""
     return (0.75 + 2e-5 * _a(z_m)) * _a(ra)

@@ -175,3 +175,25 @@ class Balance:
             dr = np.where(seen, dr + self.probe_weight * (observed - dr), dr)
         self.dr = dr
         return k, drained, p
+
+
+@dataclass
+class Advice:
+    """What a block needs, per site: refill `need_mm` (≈ `hours` of its drip) within `days_left` days."""
+
+    need_mm: F64  # the depletion to refill to field capacity, now (0 when none is due)
+    hours: F64  # of the block's drip for need_mm (NaN without a drip rate)
+    days_left: F64  # days until the depletion reaches RAW at the recent ETc (0: irrigate now; inf: no use)
+    due_mm: F64  # what it will need then (RAW)
+
+
+def advise(dr: F64, raw_mm: F64, etc_recent: F64, drip_mm_h: F64) -> Advice:
+    """Irrigate now (refill to field capacity) when less than a day of the recent water use is left before
+    the depletion reaches RAW; otherwise how many days are left, and how much will be due then."""
+    with np.errstate(divide="ignore", invalid="ignore"):
+        left = raw_mm - dr
+        days = np.where(etc_recent > 0, np.floor(left / np.where(etc_recent > 0, etc_recent, 1.0)), np.inf)
+        days = np.where(left <= 0, 0.0, days)
+        now = days <= 0
+        due = np.where(now, dr, raw_mm)
+        return Advice(np.where(now, dr, 0.0), due / drip_mm_h, days, due)

@@ -23,21 +23,22 @@ from zoneinfo import ZoneInfo
 
 import numpy as np
 
-from agronomy.daily import Agronomy, DayResult, Hours, SiteInfo
+from agronomy.daily import Agronomy, DayResult, Hours, SiteInfo, WaterSite
 from agronomy.fire_blight import CLASS_NAMES
 from agronomy.params import Params, load_params
 from agronomy.risk import Risk
+from agronomy.water import load_water
 from qingyubiao.alerting import AlertReader, AlertWriter, Audience, Episode, Kind, Severity, State, Transition
-from qingyubiao.config import Config, Village
-from qingyubiao.risks import MODEL_NAMES, PESTS, STAGE_MODEL, Biofix, DayRisk, RiskBook
+from qingyubiao.config import Config, Site, Village
+from qingyubiao.risks import INFORMATIVE, MODEL_NAMES, PESTS, STAGE_MODEL, WATER_MODEL, Biofix, DayRisk, RiskBook
 from qingyubiao.series import SeriesIndex
 from qingyubiao.store import ReadingReader
 
 log = logging.getLogger(__name__)
 
 HOUR_MS, DAY_MS = 3_600_000, 86_400_000
-QUANTITIES = ("air_temp_c", "air_rh_pct", "leaf_wet_pct", "rain_mm")
-KIND = {m: Kind.PEST_RISK if m in PESTS else Kind.DISEASE_RISK for m in MODEL_NAMES if m != STAGE_MODEL}
+QUANTITIES = ("air_temp_c", "air_rh_pct", "leaf_wet_pct", "rain_mm", "soil_vwc_pct")
+KIND = {m: Kind.PEST_RISK if m in PESTS else Kind.DISEASE_RISK for m in MODEL_NAMES if m not in INFORMATIVE}
 # the number an episode carries as its value, by the first key a model's detail has
 VALUE_KEYS = ("dh4", "wet_h_day", "wet_h", "cum_dd")
 GRACE_MS = 15 * 60_000  # a day is computed once its last readings (sent up to minutes late) are in
@@ -59,6 +60,7 @@ class RiskWatch:
         self.config, self.index, self.readings, self.book = config, index, readings, book
         self.alerts, self.writer = alerts, writer
         self.p = params or load_params()
+        self.water = load_water()
         self.clock = clock
         self._done: dict[str, tuple[str, int, int]] = {}  # village -> (day, biofix version, hour run)
         # each site's first series of each metric, found once (index.of_site scans the whole index)
@@ -89,8 +91,8 @@ class RiskWatch:
         start_ms = local_midnight_ms(v, jan1)
         days = (last - jan1).days + 1
         data = self.hourly(v, start_ms, days)
-        sites = [self.site_info(v, s.id, s.crop, s.stage) for s in v.site]
-        model = Agronomy(sites, self.p)
+        sites = [self.site_info(v, s) for s in v.site]
+        model = Agronomy(sites, self.p, self.water)
         fixes = {(b.site, b.pest): b for b in self.book.biofixes(v.id) if b.day[:4] == str(last.year)}
         position = {s.id: i for i, s in enumerate(v.site)}
         results, rows = [], []
@@ -125,10 +127,19 @@ class RiskWatch:
     def first_series(self, v: Village, site: str, metric: str) -> int | None:
         return self._series.get((v.id, site, metric))
 
-    def site_info(self, v: Village, site: str, crop: str, stage: str | None) -> SiteInfo:
-        has = {q: self.first_series(v, site, q) is not None for q in QUANTITIES}
+    def site_info(self, v: Village, s: Site) -> SiteInfo:
+        has = {q: self.first_series(v, s.id, q) is not None for q in QUANTITIES}
         humid = (has["air_temp_c"] and has["air_rh_pct"]) or has["leaf_wet_pct"]
-        return SiteInfo(crop, stage, v.lat, v.lon, humid)
+        return SiteInfo(s.crop, s.stage, v.lat, v.lon, humid, self.water_site(s), v.elevation_m)
+
+    def water_site(self, s: Site) -> WaterSite | None:
+        """The block's soil and drip for the root-zone balance; None without irrigation config or FAO-56 data."""
+        depletion, drip = self.water.depletion.get(s.crop), s.drip_mm_h
+        if s.irrigation is None or depletion is None or drip is None or s.crop not in self.water.kc:
+            return None
+        soil = self.water.soil[s.irrigation.soil]
+        root = s.irrigation.root_m or depletion.root_m
+        return WaterSite(soil.fc, soil.wp, root, depletion.p, drip, s.kind == "greenhouse")
 
     # -- alerts -----------------------------------------------------------------------
 
@@ -236,6 +247,8 @@ def day_rows(
             detail = {"gdd": round(float(st.gdd[i]), 1), "estimated": st.estimated_name[i], "next": st.next_name[i],
                       "off_by": None if st.off_by[i] < 0 else int(st.off_by[i])}  # fmt: skip
             rows.append(DayRisk(village, site, STAGE_MODEL, day, int(st.risk[i]), detail))
+        if r.water is not None and r.water.risk[i] != Risk.NONE:  # a watered block (the rest are none)
+            rows.append(DayRisk(village, site, WATER_MODEL, day, int(r.water.risk[i]), water_detail(r, i, date)))
         for pest, p in r.pests.items():
             b = fixes.get((site, pest))
             cum, eta = float(p.cum_dd[i]), float(p.days_to[i])
@@ -249,6 +262,30 @@ def day_rows(
             }
             rows.append(DayRisk(village, site, pest, day, int(p.risk[i]), detail))
     return rows
+
+
+ET0_METHODS = {0: "penman_monteith", 1: "hargreaves", 2: "penman_monteith_greenhouse"}
+
+
+def water_detail(r: DayResult, i: int, date: dt.date) -> dict[str, object]:
+    """The numbers behind a block's irrigation advice (docs/irrigation.md)."""
+    w = r.water
+    assert w is not None
+    days = float(w.days_left[i])
+    before = None if not np.isfinite(days) else (date + dt.timedelta(days=max(int(days), 1))).isoformat()
+    return {
+        "method": ET0_METHODS.get(int(w.method[i])),
+        "et0_mm": rounded(w.et0[i]),
+        "etc_mm": rounded(w.etc[i]),
+        "depletion_mm": rounded(w.dr[i]),
+        "raw_mm": rounded(w.raw[i]),
+        "taw_mm": rounded(w.taw[i]),
+        "need_mm": rounded(w.need_mm[i]),
+        "due_mm": rounded(w.need_mm[i] if days <= 0 else w.raw[i]),
+        "drip_hours": rounded(w.hours[i]),
+        "days_left": None if not np.isfinite(days) else int(days),
+        "before": before,
+    }
 
 
 def rounded(x: float) -> float | None:

@@ -42,6 +42,22 @@ class _Strict(BaseModel):
     model_config = ConfigDict(extra="forbid", frozen=True)
 
 
+# FAO-56 Table 19's soil textures (agronomy/params/water.toml gives their water)
+SOIL_TEXTURES = ("sand", "loamy_sand", "sandy_loam", "loam", "silt_loam", "silt", "silty_clay_loam", "silty_clay",
+                 "clay")  # fmt: skip
+
+
+class Irrigation(_Strict):
+    """How a block is watered: what its water balance and the advice need (docs/irrigation.md)."""
+
+    soil: Literal[SOIL_TEXTURES]  # type: ignore[valid-type]  # the tuple above
+    root_m: float | None = Field(default=None, gt=0, le=5)  # default: FAO-56 Table 22 for the crop
+    emitter_lph: float = Field(gt=0, le=200)  # one emitter's flow, litres an hour
+    emitters: int = Field(gt=0, le=10_000_000)  # on the whole block
+    valve: str | None = None  # the device id of the block's valve controller, if it has one
+    mode: Literal["advice", "confirm", "automatic"] = "advice"
+
+
 class Site(_Strict):
     id: Slug
     name: str
@@ -50,6 +66,20 @@ class Site(_Strict):
     stage: str | None = None
     owner: str | None = None  # household id
     area_mu: float | None = Field(default=None, gt=0)
+    irrigation: Irrigation | None = None
+
+    @model_validator(mode="after")
+    def _area_for_water(self) -> Site:
+        if self.irrigation is not None and self.area_mu is None:
+            raise ValueError("irrigation needs area_mu: the drip rate is litres over the block's area")
+        return self
+
+    @property
+    def drip_mm_h(self) -> float | None:
+        """The depth the block's drip lines put down in an hour (litres per m² = mm); 1 mu = 666.7 m²."""
+        if self.irrigation is None or self.area_mu is None:
+            return None
+        return self.irrigation.emitters * self.irrigation.emitter_lph / (self.area_mu * 2000.0 / 3.0)
 
 
 class Device(_Strict):
@@ -90,6 +120,7 @@ class Village(_Strict):
     name: str
     lat: float = Field(ge=-90, le=90)
     lon: float = Field(ge=-180, le=180)
+    elevation_m: float = Field(default=1000.0, ge=-500, le=6000)  # for the air pressure of ET0 (FAO-56 eq. 7)
     tz: str = "Asia/Shanghai"
     chirpstack_apps: list[str] = Field(default_factory=list)
     household: list[Household] = Field(default_factory=list)
@@ -446,9 +477,13 @@ def _check_references(config: Config, name: str) -> None:
                     raise ConfigError(name, f"{at}.{kind}[{i}].id", f"duplicate id {item_id!r}")
         households = {h.id for h in v.household}
         sites = {s.id for s in v.site}
+        devices = {d.id: d for d in v.device}
         for i, s in enumerate(v.site):
             if s.owner is not None and s.owner not in households:
                 raise ConfigError(name, f"{at}.site[{i}].owner", f"unknown household {s.owner!r}")
+            valve = s.irrigation.valve if s.irrigation else None
+            if valve is not None and (valve not in devices or devices[valve].site != s.id):
+                raise ConfigError(name, f"{at}.site[{i}].irrigation.valve", f"no device {valve!r} at site {s.id!r}")
         for i, d in enumerate(v.device):
             if d.id == "gw":
                 raise ConfigError(name, f"{at}.device[{i}].id", "'gw' is reserved for gateway topics")

@@ -17,10 +17,14 @@ MODEL_NAMES = {
     "codling_moth": ("苹果蠹蛾", "codling moth"),
     "peach_fruit_moth": ("桃小食心虫", "peach fruit moth"),
     "phenology": ("物候期（积温估计）", "stage from degree-days"),
+    "irrigation": ("灌溉建议", "irrigation advice"),
 }
 PESTS = ("codling_moth", "peach_fruit_moth")
 # the stage estimated from degree-days rides in the same table (risk: none, or unknown), never an alert
 STAGE_MODEL = "phenology"
+# and the root-zone balance's advice (risk: how soon to irrigate); neither pages as an alert
+WATER_MODEL = "irrigation"
+INFORMATIVE = (STAGE_MODEL, WATER_MODEL)
 STAGE_NAMES = {
     "dormant": ("休眠期", "dormant"),
     "silver_tip": ("萌动（露白）", "silver tip"),
@@ -116,3 +120,26 @@ def stage_note(detail: dict[str, Any], configured: str | None) -> tuple[str, str
         zh += f"；配置为{name(configured, 0)}，相差 {off} 个阶段"
         en += f"; configured {name(configured, 1)}, {off} stage{'s' if off > 1 else ''} apart"
     return zh, en
+
+
+def irrigation_note(detail: dict[str, Any]) -> tuple[str, str]:
+    """The advice in words (zh, en): how much, how many hours of drip, by when, and how ET0 was had."""
+    method = {
+        "penman_monteith": (
+            "彭曼-蒙特斯法，辐射按气温日较差估算",
+            "Penman-Monteith, radiation from the temperature range",
+        ),
+        "hargreaves": ("哈格里夫斯法（仅气温）", "Hargreaves, from temperature alone"),
+        "penman_monteith_greenhouse": ("棚内彭曼-蒙特斯法", "Penman-Monteith under the film"),
+    }.get(detail.get("method") or "", ("", ""))
+    days, before = detail.get("days_left"), detail.get("before")
+    due, hours = detail.get("due_mm"), detail.get("drip_hours")
+    if days == 0:
+        zh = f"建议灌溉约 {due} 毫米（滴灌约 {hours} 小时），{before} 前完成"
+        en = f"irrigate about {due} mm (about {hours} h of drip) before {before}"
+    elif days is None:
+        zh, en = "近期不需要灌溉", "no irrigation needed for now"
+    else:
+        zh = f"{days} 天内不需要灌溉；{before} 前约需灌溉 {due} 毫米（滴灌约 {hours} 小时）"
+        en = f"no irrigation needed for {days} days; about {due} mm ({hours} h of drip) due by {before}"
+    return f"{zh}（参考蒸散量：{method[0]}）", f"{en} (ET0: {method[1]})"

@@ -22,9 +22,11 @@ from qingyubiao.risks import (
     PESTS,
     RISK_NAMES,
     STAGE_MODEL,
+    WATER_MODEL,
     Biofix,
     RiskBook,
     biofix_problem,
+    irrigation_note,
     stage_note,
 )
 
@@ -44,7 +46,9 @@ class RiskOut(BaseModel):
     risk_zh: str
     risk_en: str
     detail: dict[str, Any]
-    note_zh: str | None = Field(None, description="phenology: the estimate in words, with the configured stage")
+    note_zh: str | None = Field(
+        None, description="phenology and irrigation: the estimate or the advice in words (the numbers are in detail)"
+    )
     note_en: str | None = None
 
 
@@ -87,7 +91,11 @@ def risks(
         if site is None:  # another household's
             continue
         zh, en = MODEL_NAMES.get(r.model, (r.model, r.model))
-        note = stage_note(r.detail, site.stage) if r.model == STAGE_MODEL else (None, None)
+        note: tuple[str | None, str | None] = (None, None)
+        if r.model == STAGE_MODEL:
+            note = stage_note(r.detail, site.stage)
+        elif r.model == WATER_MODEL:
+            note = irrigation_note(r.detail)
         out.append(RiskOut(site=r.site, site_name=site.name, model=r.model, model_zh=zh, model_en=en, day=r.day,
                            risk=r.risk, risk_zh=RISK_NAMES[r.risk][0], risk_en=RISK_NAMES[r.risk][1],
                            detail=r.detail, note_zh=note[0], note_en=note[1]))  # fmt: skip

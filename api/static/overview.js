@@ -110,7 +110,7 @@
   // The newest computed day's disease and pest risks: the sites at moderate or high, the highest first.
   async function renderRisks() {
     const all = await get(`/api/v1/villages/${me.village}/risks`);
-    const rows = all.filter((r) => r.risk >= 2 && r.model !== "phenology");
+    const rows = all.filter((r) => r.risk >= 2 && r.model !== "phenology" && r.model !== "irrigation");
     const zh = QYB.lang() === "zh";
     renderStages(all.filter((r) => r.model === "phenology"), zh);
     const bySite = new Map();

@@ -56,13 +56,15 @@
     const ul = el.querySelector(".risks");
     ul.replaceChildren();
     const zh = QYB.lang() === "zh";
-    for (const r of (risks.get(siteId) || []).filter((r) => r.model === "phenology" && r.risk === 0)) {
+    const words = { phenology: ["物候", "Stage"], irrigation: ["灌溉", "Water"] };
+    for (const r of (risks.get(siteId) || []).filter((r) => words[r.model] && r.risk >= 0)) {
       const li = document.createElement("li");
       li.dataset.model = r.model;
-      li.textContent = zh ? `物候：${r.note_zh}` : `Stage: ${r.note_en}`;
+      if (r.model === "irrigation") li.dataset.risk = r.risk; // how soon: coloured like a risk
+      li.textContent = `${words[r.model][zh ? 0 : 1]}：${zh ? r.note_zh : r.note_en}`;
       ul.append(li);
     }
-    for (const r of (risks.get(siteId) || []).filter((r) => r.risk !== 0 && r.model !== "phenology")) {
+    for (const r of (risks.get(siteId) || []).filter((r) => r.risk !== 0 && !words[r.model])) {
       const li = document.createElement("li");
       li.dataset.risk = r.risk;
       li.dataset.model = r.model;

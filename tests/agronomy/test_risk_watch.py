@@ -157,3 +157,21 @@ def test_humid_greenhouse_nights_raise_grey_mould_and_downy_mildew(world: Any) -
         "灰霉病风险高：近 7 天叶面平均每天湿润 10.0 小时，夜间 9–21℃ 平均 14.0 小时。"
     )
     assert eps["agronomy:downy_mildew"].text_zh.startswith("霜霉病侵染风险中：叶面连续湿润 10 小时，平均 12.0℃。")
+
+
+def test_a_watered_block_gets_its_irrigation_advice_beside_the_risks(world: Any) -> None:
+    config, index, store, book, alerts, watch = world
+    v = config.village[0]
+    days = [dt.date(2026, 5, 1) + dt.timedelta(days=i) for i in range(3)]
+    for d in days:
+        write_day(config, index, store, d, range(0), temp_c=[14.0 + 10.0 * (8 <= h < 18) for h in range(24)])
+    watch.tick(local_midnight_ms(v, days[-1]) + 25 * HOUR)
+    rows = {(r.site, r.model): r for r in book.risks(v.id, days[-1].isoformat())}
+    water = rows[("or01", "irrigation")]  # or01 has irrigation config (silt loam, 0.67 mm an hour of drip)
+    assert water.detail["method"] == "penman_monteith" and water.detail["et0_mm"] > 1.0
+    assert water.detail["taw_mm"] == 210.0 and water.risk in (Risk.LOW, Risk.MODERATE)
+    assert water.detail["depletion_mm"] > 0 and water.detail["days_left"] >= 1
+    assert water.detail["drip_hours"] == round(water.detail["raw_mm"] / (22200 * 4 / (200 * 2000 / 3)), 1)
+    assert ("gh03", "irrigation") not in rows  # no irrigation config
+    assert rows[("gh01", "irrigation")].risk == Risk.UNKNOWN  # config but no readings: no ET0
+    assert not [e for e in alerts.active_episodes(v.id) if e.rule == "agronomy:irrigation"]  # advice, not an alert

@@ -57,3 +57,27 @@ def test_the_stage_estimate_is_said_in_words_beside_the_configured_stage(world: 
     assert stage["note_zh"] == "积温 520.0 度日，估计已到盛花期；配置为休眠期，相差 8 个阶段"
     assert stage["note_en"] == "520.0 degree-days: estimated at full bloom; configured dormant, 8 stages apart"
     assert all(r["note_zh"] is None for r in rows if r["model"] != "phenology")
+
+
+def test_irrigation_advice_is_said_in_words_with_its_method(world: ApiWorld) -> None:
+    from ingest.store.sqlite_risks import SqliteRiskBook
+    from qingyubiao.risks import DayRisk
+
+    now = {"method": "penman_monteith", "due_mm": 105.0, "drip_hours": 156.7, "days_left": 0, "before": "2026-04-21"}
+    later = {"method": "hargreaves", "due_mm": 57.2, "drip_hours": 11.3, "days_left": 4, "before": "2026-04-24"}
+    book = SqliteRiskBook(world.db)
+    book.write_risks([DayRisk("lijiahe", "or01", "irrigation", "2026-04-20", 3, now),
+                      DayRisk("lijiahe", "gh01", "irrigation", "2026-04-20", 1, later)])  # fmt: skip
+    book.close()
+    rows = {r["site"]: r for r in world.client.get(f"{V}/risks", headers=world.auth(SECRETARY)).json()
+            if r["model"] == "irrigation"}  # fmt: skip
+    assert rows["or01"]["note_zh"] == (
+        "建议灌溉约 105.0 毫米（滴灌约 156.7 小时），2026-04-21 前完成"
+        "（参考蒸散量：彭曼-蒙特斯法，辐射按气温日较差估算）"
+    )
+    assert rows["gh01"]["note_en"] == (
+        "no irrigation needed for 4 days; about 57.2 mm (11.3 h of drip) due by 2026-04-24 (ET0: Hargreaves, from "
+        "temperature alone)"
+    )
+    mine = world.client.get(f"{V}/risks", headers=world.auth(FARMER)).json()
+    assert {r["site"] for r in mine if r["model"] == "irrigation"} == {"gh01"}  # a farmer sees their own block only

@@ -378,3 +378,37 @@ def test_village_by_id(lijiahe: Config) -> None:
     assert lijiahe.village_by_id("lijiahe").name == "李家河村"
     with pytest.raises(KeyError):
         lijiahe.village_by_id("zhangjiagou")
+
+
+# -- irrigation (docs/irrigation.md) ---------------------------------------------------
+
+WATERED = 'owner = "h1"\narea_mu = 1.2\nirrigation = { soil = "loam", emitter_lph = 1.5, emitters = 2700 }'
+
+
+def test_a_watered_block_loads_with_its_drip_rate(tmp_path: Path) -> None:
+    config = load_config(write(tmp_path, MINIMAL.replace('owner = "h1"', WATERED, 1)), env={})
+    site = config.village[0].site[0]
+    assert site.irrigation is not None and site.irrigation.mode == "advice"
+    assert site.drip_mm_h == pytest.approx(2700 * 1.5 / 800.0)  # 1.2 mu = 800 m²
+
+
+@pytest.mark.parametrize(
+    ("change", "key", "problem"),
+    [
+        ("emitters = 2700", "emitters = 2700, root_m = 0", "greater than 0"),
+        ('soil = "loam"', 'soil = "loess"', "'sand'"),
+        ("area_mu = 1.2\n", "", "irrigation needs area_mu"),
+        ("emitters = 2700", 'emitters = 2700, valve = "gh01-air2"', "no device 'gh01-air2' at site 'gh01'"),
+    ],
+)
+def test_a_bad_irrigation_config_is_a_clear_error(tmp_path: Path, change: str, key: str, problem: str) -> None:
+    text = MINIMAL.replace('owner = "h1"', WATERED.replace(change, key), 1)
+    err = config_error(tmp_path, text)
+    assert err.key.startswith("village[0].site[0]") and problem in err.problem, (err.key, err.problem)
+
+
+def test_the_soil_textures_are_the_water_tables(lijiahe: Config) -> None:
+    from agronomy.water import load_water
+    from qingyubiao.config import SOIL_TEXTURES
+
+    assert set(load_water().soil) == set(SOIL_TEXTURES)

@@ -225,7 +225,8 @@ class Agronomy:
         per_place = np.stack([~is_day(mid, lat, lon) for lat, lon in self._coords])
         return per_place[self._place]
 
-    def day(self, h: Hours) -> DayResult:
+    def day(self, h: Hours, irrigation_mm: F64 | None = None) -> DayResult:
+        """One day of every model; `irrigation_mm`: water applied to each site that day (the balance's input)."""
         night = self.night(h.start_ms, h.temp_c.shape[1])
         known = np.sum(~np.isnan(h.temp_c), axis=1)
         # fmin/fmax skip NaN and give NaN for a day without readings (nanmin would warn)
@@ -244,10 +245,12 @@ class Agronomy:
         for name in self.p.pest:
             result.pests[name] = self._pest(name, h.start_ms, known, tmin, tmax)
         if len(self.water_at):
-            result.water = self._water(h, known, tmin, tmax)
+            result.water = self._water(h, known, tmin, tmax, irrigation_mm)
         return result
 
-    def _water(self, h: Hours, known: NDArray[np.int64], tmin: F64, tmax: F64) -> WaterResult:
+    def _water(
+        self, h: Hours, known: NDArray[np.int64], tmin: F64, tmax: F64, irrigation_mm: F64 | None
+    ) -> WaterResult:
         """ET0 and ETc of each watered block, its root-zone balance for the day, and the advice."""
         assert self.w is not None
         at = self.water_at
@@ -284,7 +287,8 @@ class Agronomy:
             vwc = h.soil_vwc_pct[at]
             hours_seen = np.sum(~np.isnan(vwc), axis=1)
             probe = np.where(hours_seen > 0, np.nansum(vwc, axis=1) / np.maximum(hours_seen, 1) / 100.0, np.nan)
-        self.balance.day(np.nan_to_num(etc), rain, np.zeros(len(at)), probe)
+        applied = np.zeros(len(at)) if irrigation_mm is None else np.nan_to_num(irrigation_mm[at])
+        self.balance.day(np.nan_to_num(etc), rain, applied, probe)
         self.water_recent = np.concatenate([self.water_recent[:, 1:], etc[:, None]], axis=1)
         seen = np.sum(~np.isnan(self.water_recent), axis=1)
         recent = np.where(seen > 0, np.nansum(self.water_recent, axis=1) / np.maximum(seen, 1), np.nan)

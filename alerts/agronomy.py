@@ -33,6 +33,7 @@ from qingyubiao.config import Config, Site, Village
 from qingyubiao.risks import INFORMATIVE, MODEL_NAMES, PESTS, STAGE_MODEL, WATER_MODEL, Biofix, DayRisk, RiskBook
 from qingyubiao.series import SeriesIndex
 from qingyubiao.store import ReadingReader
+from qingyubiao.water import WaterBook
 
 log = logging.getLogger(__name__)
 
@@ -56,12 +57,14 @@ class RiskWatch:
         writer: AlertWriter,
         params: Params | None = None,
         clock: Callable[[], float] = time.time,
+        water_book: WaterBook | None = None,
     ) -> None:
         self.config, self.index, self.readings, self.book = config, index, readings, book
         self.alerts, self.writer = alerts, writer
         self.p = params or load_params()
         self.water = load_water()
         self.clock = clock
+        self.water_book = water_book  # irrigations recorded (by hand, by valves): the balance's water in
         self._done: dict[str, tuple[str, int, int]] = {}  # village -> (day, biofix version, hour run)
         # each site's first series of each metric, found once (index.of_site scans the whole index)
         self._series: dict[tuple[str, str, str], int] = {}
@@ -70,7 +73,7 @@ class RiskWatch:
 
     def tick(self, now_ms: int | None = None) -> None:
         now = int(self.clock() * 1000) if now_ms is None else now_ms
-        version = self.book.biofix_version()
+        version = self.book.biofix_version() + (self.water_book.water_version() if self.water_book else 0)
         for v in self.config.village:
             day = last_complete_day(v, now)
             key = (day.isoformat(), version, now // RERUN_MS)
@@ -95,6 +98,10 @@ class RiskWatch:
         model = Agronomy(sites, self.p, self.water)
         fixes = {(b.site, b.pest): b for b in self.book.biofixes(v.id) if b.day[:4] == str(last.year)}
         position = {s.id: i for i, s in enumerate(v.site)}
+        applied: dict[str, np.ndarray] = {}  # village date -> mm per site
+        for x in self.water_book.irrigations(v.id, jan1.isoformat()) if self.water_book else []:
+            if x.site in position:
+                applied.setdefault(x.day, np.zeros(len(v.site)))[position[x.site]] += x.mm
         results, rows = [], []
         for d in range(days):
             date = jan1 + dt.timedelta(days=d)
@@ -102,7 +109,7 @@ class RiskWatch:
                 if b.day == date.isoformat() and site in position and pest in self.p.pest:
                     model.set_biofix(pest, position[site])
             cut = slice(d * 24, (d + 1) * 24)
-            r = model.day(Hours(start_ms + d * DAY_MS, *(a[:, cut] for a in data)))
+            r = model.day(Hours(start_ms + d * DAY_MS, *(a[:, cut] for a in data)), applied.get(date.isoformat()))
             results.append(r)
             rows += day_rows(self.p, v.id, [x.id for x in v.site], date, r, fixes)
         self.book.write_risks(rows)

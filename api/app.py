@@ -25,6 +25,7 @@ from api.routes import ack_link, devices, export, health, people, problems, site
 from api.routes import alerts as alert_routes
 from api.routes import risks as risk_routes
 from api.routes import rules as rule_routes
+from api.routes import water as water_routes
 from api.state import AlertAccess, ApiState, RuleBook
 from api.users import UserStore
 from qingyubiao import __version__
@@ -33,6 +34,7 @@ from qingyubiao.notifying import AckRefs, NotificationFeed
 from qingyubiao.risks import RiskBook
 from qingyubiao.series import SeriesIndex
 from qingyubiao.store import DeviceStatus, IngestLog, ReadingReader
+from qingyubiao.water import WaterBook
 
 STATIC = Path(__file__).parent / "static"
 log = logging.getLogger("qyb.api")
@@ -48,6 +50,7 @@ def create_app(
     device_statuses: Callable[[], Sequence[DeviceStatus]] | None = None,
     rules: RuleBook | None = None,
     risks: RiskBook | None = None,
+    water: WaterBook | None = None,
     index: SeriesIndex | None = None,
     stream_poll_s: float = 2.0,
     feed: NotificationFeed | None = None,
@@ -72,6 +75,7 @@ def create_app(
         device_statuses=device_statuses,
         rules=rules,
         risks=risks,
+        water=water,
         stream_poll_s=stream_poll_s,
         feed=feed,
         ack_refs=ack_refs,
@@ -94,6 +98,7 @@ def create_app(
         rule_routes.router,
         problems.router,
         risk_routes.router,
+        water_routes.router,
     ):
         app.include_router(r, prefix=API_PREFIX, responses=COMMON, dependencies=[Depends(documented_query)])
     app.include_router(health.router)

@@ -14,6 +14,7 @@ from qingyubiao.notifying import AckRefs, NotificationFeed
 from qingyubiao.risks import RiskBook
 from qingyubiao.series import SeriesIndex
 from qingyubiao.store import DeviceStatus, IngestLog, ReadingReader
+from qingyubiao.water import WaterBook
 
 
 class AlertAccess(AlertReader, Protocol):
@@ -57,6 +58,7 @@ class ApiState:
     device_statuses: Callable[[], Sequence[DeviceStatus]] | None = None
     rules: RuleBook | None = None
     risks: RiskBook | None = None  # the agronomy models' daily risks and the biofixes (qingyubiao.risks)
+    water: WaterBook | None = None  # irrigations and the water audit (qingyubiao.water)
     feed: NotificationFeed | None = None  # the outbox's per-person notices, streamed as `notice` events
     ack_refs: AckRefs | None = None  # what a one-tap ack link's reference names
     ack_secret: str | None = None  # checks those links (notify_settings: QYB_ACK_SECRET or the config)

@@ -56,6 +56,20 @@ class Irrigation(_Strict):
     emitters: int = Field(gt=0, le=10_000_000)  # on the whole block
     valve: str | None = None  # the device id of the block's valve controller, if it has one
     mode: Literal["advice", "confirm", "automatic"] = "advice"
+    # interlocks (qingyubiao/interlocks.py): each command passes them all
+    max_open_min: int = Field(default=240, ge=1, le=1440)  # one command's longest opening
+    max_day_min: int = Field(default=480, ge=1, le=1440)  # all openings of a village day together
+    pump: str | None = None  # the pump the block's valve draws on (village.pump)
+    frost_protection: bool = False  # may water against frost even when wet or raining
+    fertigation_max_l_day: float | None = Field(default=None, gt=0)  # fertiliser solution a day; None: none allowed
+
+
+class Pump(_Strict):
+    """A pump and how many valves it can feed at once (the pump-capacity interlock)."""
+
+    id: Slug
+    name: str = ""
+    max_open_valves: int = Field(ge=1, le=1000)
 
 
 class Site(_Strict):
@@ -127,6 +141,7 @@ class Village(_Strict):
     site: list[Site] = Field(default_factory=list)
     device: list[Device] = Field(default_factory=list)
     person: list[Person] = Field(default_factory=list)
+    pump: list[Pump] = Field(default_factory=list)
 
     @field_validator("tz")
     @classmethod
@@ -470,7 +485,7 @@ def _check_references(config: Config, name: str) -> None:
         if v.id in village_ids:
             raise ConfigError(name, f"{at}.id", f"duplicate village id {v.id!r}")
         village_ids.add(v.id)
-        for kind in ("household", "site", "device", "person"):
+        for kind in ("household", "site", "device", "person", "pump"):
             ids = [item.id for item in getattr(v, kind)]
             for i, item_id in enumerate(ids):
                 if item_id in ids[:i]:
@@ -484,6 +499,9 @@ def _check_references(config: Config, name: str) -> None:
             valve = s.irrigation.valve if s.irrigation else None
             if valve is not None and (valve not in devices or devices[valve].site != s.id):
                 raise ConfigError(name, f"{at}.site[{i}].irrigation.valve", f"no device {valve!r} at site {s.id!r}")
+            pump = s.irrigation.pump if s.irrigation else None
+            if pump is not None and pump not in {x.id for x in v.pump}:
+                raise ConfigError(name, f"{at}.site[{i}].irrigation.pump", f"no pump {pump!r} in village.pump")
         for i, d in enumerate(v.device):
             if d.id == "gw":
                 raise ConfigError(name, f"{at}.device[{i}].id", "'gw' is reserved for gateway topics")

@@ -142,11 +142,12 @@ def build_collector(config: Config) -> CollectorSystem:
         from agronomy.params import DEFAULT, load_params
         from alerts.agronomy import RiskWatch
         from ingest.store.sqlite_risks import SqliteRiskBook
+        from ingest.store.sqlite_water import SqliteWaterBook
 
-        book = SqliteRiskBook(db)
-        closers.append(book.close)
+        book, water = SqliteRiskBook(db), SqliteWaterBook(db)
+        closers += [book.close, water.close]
         params = load_params(Path(config.deployment.agronomy.params or DEFAULT))
-        risks = RiskWatch(config, index, store, book, alert_store, writer, params)
+        risks = RiskWatch(config, index, store, book, alert_store, writer, params, water_book=water)
 
     def maintenance() -> None:  # on the collector's writer thread, between batches
         changed = rules.changed()
@@ -180,6 +181,7 @@ def build_api(config: Config, stream_poll_s: float = 2.0) -> FastAPI:
     from ingest.store.sqlite import SqliteStore
     from ingest.store.sqlite_alerts import SqliteAlertStore
     from ingest.store.sqlite_risks import SqliteRiskBook
+    from ingest.store.sqlite_water import SqliteWaterBook
 
     index = SeriesIndex(config)
     db = config.deployment.store.db
@@ -199,6 +201,7 @@ def build_api(config: Config, stream_poll_s: float = 2.0) -> FastAPI:
         users=UserStore(db, config),
         rules=AlertRuleBook(config, config.deployment.alerts.rules_file),
         risks=SqliteRiskBook(db),
+        water=SqliteWaterBook(db),
         feed=outbox,
         ack_refs=outbox,
     )

@@ -175,3 +175,26 @@ def test_a_watered_block_gets_its_irrigation_advice_beside_the_risks(world: Any)
     assert ("gh03", "irrigation") not in rows  # no irrigation config
     assert rows[("gh01", "irrigation")].risk == Risk.UNKNOWN  # config but no readings: no ET0
     assert not [e for e in alerts.active_episodes(v.id) if e.rule == "agronomy:irrigation"]  # advice, not an alert
+
+
+def test_a_recorded_irrigation_refills_the_balance_at_the_next_run(world: Any) -> None:
+    from ingest.store.sqlite_water import SqliteWaterBook
+    from qingyubiao.water import Irrigated
+
+    config, index, store, book, alerts, _ = world
+    water = SqliteWaterBook(config.deployment.store.db)
+    watch = RiskWatch(config, index, store, book, alerts, alerts, water_book=water)
+    v = config.village[0]
+    days = [dt.date(2026, 5, 1) + dt.timedelta(days=i) for i in range(4)]
+    for d in days:
+        write_day(config, index, store, d, range(0), temp_c=[14.0 + 10.0 * (8 <= h < 18) for h in range(24)])
+    watch.tick(local_midnight_ms(v, days[-1]) + 25 * HOUR)
+    dry = book.risks(v.id, days[-1].isoformat())
+    before = next(r for r in dry if (r.site, r.model) == ("or01", "irrigation")).detail["depletion_mm"]
+    assert before > 5.0
+    water.record_irrigation(Irrigated(v.id, "or01", days[2].isoformat(), local_midnight_ms(v, days[2]), 60.0,
+                                      5.0, "manual", "li-jianjun"), "by hand")  # fmt: skip
+    watch.tick(local_midnight_ms(v, days[-1]) + 25 * HOUR + 60_000)  # a new irrigation: the season again at once
+    after = next(r for r in book.risks(v.id, days[-1].isoformat()) if (r.site, r.model) == ("or01", "irrigation"))
+    assert after.detail["depletion_mm"] == pytest.approx(before - 5.0, abs=0.11)
+    water.close()

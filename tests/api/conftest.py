@@ -22,6 +22,7 @@ from api.users import UserStore
 from ingest.store.sqlite import SqliteStore
 from ingest.store.sqlite_alerts import SqliteAlertStore
 from ingest.store.sqlite_risks import SqliteRiskBook
+from ingest.store.sqlite_water import SqliteWaterBook
 from qingyubiao.alerting import Episode, Transition
 from qingyubiao.batch import Batch
 from qingyubiao.config import Config
@@ -130,6 +131,7 @@ def build_world(village: Config, index: SeriesIndex, folder: Path) -> Iterator[A
     outbox = Outbox(db, synchronous="NORMAL")
     feed = Outbox(db, readonly=True)  # as `qyb api` opens it
     risks = SqliteRiskBook(db)
+    water = SqliteWaterBook(db)
     risks.write_risks([DayRisk("lijiahe", s, "apple_scab", "2026-04-20", risk, {"wet_h": 18.0, "mean_c": 12.0})
                        for s, risk in (("gh01", 0), ("gh03", -2), ("or01", 3))])  # fmt: skip
     app = create_app(
@@ -141,6 +143,7 @@ def build_world(village: Config, index: SeriesIndex, folder: Path) -> Iterator[A
         device_statuses=reader.device_statuses,
         rules=AlertRuleBook(village, str(folder / "rules.toml")),
         risks=risks,
+        water=water,
         index=index,
         stream_poll_s=0.2,
         feed=feed,
@@ -151,6 +154,7 @@ def build_world(village: Config, index: SeriesIndex, folder: Path) -> Iterator[A
         yield ApiWorld(client, writer, alerts, users, tokens, now, db, outbox)
     feed.close()
     risks.close()
+    water.close()
     outbox.close()
     reader.close()
     writer.close()

@@ -412,3 +412,11 @@ def test_the_soil_textures_are_the_water_tables(lijiahe: Config) -> None:
     from qingyubiao.config import SOIL_TEXTURES
 
     assert set(load_water().soil) == set(SOIL_TEXTURES)
+
+
+def test_a_block_on_an_unknown_pump_is_a_clear_error(tmp_path: Path) -> None:
+    text = MINIMAL.replace('owner = "h1"', WATERED.replace("emitters = 2700", 'emitters = 2700, pump = "p9"'), 1)
+    err = config_error(tmp_path, text)
+    assert err.key == "village[0].site[0].irrigation.pump" and "no pump 'p9'" in err.problem
+    ok = text + '\n[[village.pump]]\nid = "p9"\nmax_open_valves = 2\n'
+    assert load_config(write(tmp_path, ok), env={}).village[0].pump[0].max_open_valves == 2

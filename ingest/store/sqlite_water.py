@@ -1,0 +1,89 @@
+"""Irrigations and the water audit in the readings' SQLite file (qingyubiao.water.WaterBook).
+
+FULL synchronous: an audit line of a command sent to a valve must outlive a power cut.
+"""
+
+from __future__ import annotations
+
+import json
+import threading
+from pathlib import Path
+
+from qingyubiao.sqlite import open_sqlite
+from qingyubiao.water import AuditEntry, Irrigated
+
+SCHEMA = """
+CREATE TABLE IF NOT EXISTS water_irrigation(
+    village TEXT NOT NULL, site TEXT NOT NULL, day TEXT NOT NULL, start_ms INTEGER NOT NULL,
+    minutes REAL NOT NULL, mm REAL NOT NULL, source TEXT NOT NULL, by_who TEXT NOT NULL, command TEXT);
+CREATE INDEX IF NOT EXISTS water_irrigation_day ON water_irrigation(village, day);
+CREATE TABLE IF NOT EXISTS water_audit(
+    seq INTEGER PRIMARY KEY AUTOINCREMENT, ts_ms INTEGER NOT NULL, village TEXT NOT NULL, site TEXT NOT NULL,
+    kind TEXT NOT NULL, by_who TEXT NOT NULL, reason TEXT NOT NULL, detail TEXT NOT NULL);
+CREATE INDEX IF NOT EXISTS water_audit_site ON water_audit(village, site, seq);
+"""
+
+
+class SqliteWaterBook:
+    def __init__(self, path: str | Path) -> None:
+        self._lock = threading.Lock()
+        self._db = open_sqlite(path, synchronous="FULL")
+        with self._lock:
+            self._db.executescript(SCHEMA)
+
+    def close(self) -> None:
+        with self._lock:
+            self._db.close()
+
+    def record_irrigation(self, x: Irrigated, reason: str) -> None:
+        detail = {"day": x.day, "minutes": x.minutes, "mm": x.mm, "source": x.source, "command": x.command}
+        with self._lock:
+            self._db.execute("BEGIN IMMEDIATE")
+            try:
+                self._db.execute(
+                    "INSERT INTO water_irrigation VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?)",
+                    (x.village, x.site, x.day, x.start_ms, x.minutes, x.mm, x.source, x.by, x.command),
+                )
+                self._insert_audit(AuditEntry(x.start_ms, x.village, x.site, "irrigated", x.by, reason, detail))
+                self._db.execute("COMMIT")
+            except BaseException:
+                if self._db.in_transaction:
+                    self._db.execute("ROLLBACK")
+                raise
+
+    def irrigations(self, village: str, since_day: str) -> list[Irrigated]:
+        with self._lock:
+            rows = self._db.execute(
+                "SELECT village, site, day, start_ms, minutes, mm, source, by_who, command FROM water_irrigation "
+                "WHERE village=? AND day>=? ORDER BY start_ms",
+                (village, since_day),
+            ).fetchall()
+        return [Irrigated(*r) for r in rows]
+
+    def water_version(self) -> int:
+        with self._lock:
+            row = self._db.execute("SELECT count(*), coalesce(max(start_ms), 0) FROM water_irrigation").fetchone()
+        return int(row[0]) * 1_000_003 + int(row[1])
+
+    def audit(self, e: AuditEntry) -> None:
+        with self._lock:
+            self._insert_audit(e)
+
+    def _insert_audit(self, e: AuditEntry) -> None:
+        self._db.execute(
+            "INSERT INTO water_audit(ts_ms, village, site, kind, by_who, reason, detail) VALUES (?, ?, ?, ?, ?, ?, ?)",
+            (e.ts_ms, e.village, e.site, e.kind, e.by, e.reason, json.dumps(e.detail, ensure_ascii=False)),
+        )
+
+    def audit_log(self, village: str, sites: set[str] | None = None, limit: int = 500) -> list[AuditEntry]:
+        where, args = "village=?", [village]
+        if sites is not None:
+            where += f" AND site IN ({','.join('?' * len(sites))})" if sites else " AND 0"
+            args += sorted(sites)
+        with self._lock:
+            rows = self._db.execute(
+                "SELECT ts_ms, village, site, kind, by_who, reason, detail FROM water_audit "
+                f"WHERE {where} ORDER BY seq DESC LIMIT ?",
+                (*args, limit),
+            ).fetchall()
+        return [AuditEntry(r[0], r[1], r[2], r[3], r[4], r[5], json.loads(r[6])) for r in rows]

@@ -12,7 +12,7 @@ from typing import Annotated, Any
 from zoneinfo import ZoneInfo
 
 from fastapi import APIRouter, HTTPException, Query
-from pydantic import BaseModel, ConfigDict, Field, model_validator
+from pydantic import BaseModel, ConfigDict, Field
 
 from api.deps import CallerDep, StateDep, site_of, village_of
 from api.errors import errors
@@ -30,12 +30,6 @@ class IrrigationIn(BaseModel):
     minutes: float | None = Field(None, gt=0, le=1440, description="how long the drip ran (or give mm)")
     mm: float | None = Field(None, gt=0, le=300, description="how much water, mm over the block (or minutes)")
     note: str = Field("", max_length=200)
-
-    @model_validator(mode="after")
-    def _one(self) -> IrrigationIn:
-        if (self.minutes is None) == (self.mm is None):
-            raise ValueError("give minutes or mm, one of them")
-        return self
 
 
 class IrrigationOut(BaseModel):
@@ -69,6 +63,8 @@ def book(state: ApiState) -> WaterBook:
 )
 def record(village: VillageId, site: SiteId, body: IrrigationIn, caller: CallerDep, state: StateDep) -> IrrigationOut:
     s = site_of(caller, village, site)
+    if (body.minutes is None) == (body.mm is None):  # a 400: the document cannot say "one of the two"
+        raise HTTPException(400, "请填写灌溉时长或水量其中一项 / give minutes or mm, one of them")
     rate = s.drip_mm_h
     if rate is None:
         raise HTTPException(400, f"{s.name} 没有灌溉配置 / {site} has no irrigation config")

@@ -72,6 +72,13 @@ TABLE: list[tuple[str, str, object, dict[str, int]]] = [
         {"pest": "codling_moth", "day": TODAY},
         {FARMER: 404, OTHER_FARMER: 201, SECRETARY: 201, "none": 401},
     ),
+    (
+        "POST",
+        f"{V}/sites/gh01/irrigation",
+        {"day": TODAY, "minutes": 10},
+        {FARMER: 201, OTHER_FARMER: 404, SECRETARY: 201, ADMIN: 201, "none": 401},
+    ),
+    ("GET", f"{V}/irrigation/audit", None, {FARMER: 200, SECRETARY: 200, ADMIN: 200, "none": 401}),
     ("GET", f"{V}/problems", None, {FARMER: 403, SECRETARY: 200, ADMIN: 200, "none": 401}),
     ("GET", "/api/v1/villages/other/sites", None, {FARMER: 404, SECRETARY: 404, ADMIN: 404}),
     ("GET", "/healthz", None, {"none": 200, FARMER: 200}),

@@ -45,8 +45,8 @@ def test_a_farmer_records_a_watering_of_their_block_and_it_is_audited(world: Api
     ("site", "body", "status", "says"),
     [
         ("gh03", {"day": "TODAY", "minutes": 30}, 400, "no irrigation config"),  # the other farmer's: not found
-        ("gh01", {"day": "TODAY", "minutes": 30, "mm": 3}, 422, "minutes or mm"),
-        ("gh01", {"day": "TODAY"}, 422, "minutes or mm"),
+        ("gh01", {"day": "TODAY", "minutes": 30, "mm": 3}, 400, "minutes or mm"),
+        ("gh01", {"day": "TODAY"}, 400, "minutes or mm"),
         ("gh01", {"day": "TODAY", "minutes": 0}, 422, "greater than 0"),
         ("gh01", {"day": "2999-01-01", "minutes": 30}, 400, "not in the future"),
         ("gh01", {"day": "2026-02-30", "minutes": 30}, 400, "not a date"),

@@ -33,6 +33,7 @@ KIND_ZH = {
     Kind.BROKER_UNREACHABLE: "连不上消息代理",
     Kind.DISEASE_RISK: "病害风险",
     Kind.PEST_RISK: "虫害风险",
+    Kind.VALVE_FAULT: "阀门故障",
 }
 
 

@@ -37,6 +37,8 @@ class Kind(StrEnum):
     # the agronomy models (alerts/agronomy.py): a day's disease or pest risk, not a reading
     DISEASE_RISK = "disease_risk"
     PEST_RISK = "pest_risk"
+    # valve control (alerts/valves.py): a command not acknowledged, a valve open past its end
+    VALVE_FAULT = "valve_fault"
 
 
 class Severity(StrEnum):

@@ -15,6 +15,11 @@ def device_status(village: str, device: str) -> str:
     return f"qyb/{village}/{device}/status"
 
 
+def device_cmd(village: str, device: str) -> str:
+    """Commands to a device (valve controllers); it answers on its status topic."""
+    return f"qyb/{village}/{device}/cmd"
+
+
 def chirpstack_up(application: str, dev_eui: str) -> str:
     return f"application/{application}/device/{dev_eui}/event/up"
 

@@ -38,6 +38,22 @@ class AuditEntry:
     detail: dict[str, Any] = field(default_factory=dict)
 
 
+@dataclass(frozen=True, slots=True)
+class ValveRequest:
+    """A request to water a block through its valve: from a farmer's 确认灌溉, or the automatic mode."""
+
+    id: str
+    village: str
+    site: str
+    duration_s: int
+    reason: str
+    by: str
+    requested_ms: int
+    fertigation_l: float = 0.0
+    frost: bool = False
+    state: str = "pending"  # pending → sent | refused; sent → acked | timeout; acked → done
+
+
 class WaterBook(Protocol):
     def record_irrigation(self, x: Irrigated, reason: str) -> None:
         """Keep it and audit it, in one transaction."""
@@ -53,4 +69,20 @@ class WaterBook(Protocol):
 
     def audit_log(self, village: str, sites: set[str] | None = None, limit: int = 500) -> list[AuditEntry]:
         """Newest first; only these sites when given."""
+        ...
+
+    def request(self, r: ValveRequest) -> None:
+        """Keep a request (pending) and audit it."""
+        ...
+
+    def pending(self, village: str) -> list[ValveRequest]: ...
+
+    def set_request_state(self, request_id: str, state: str) -> None: ...
+
+    def lock(self, village: str, site: str, by: str, reason: str, ts_ms: int) -> None: ...
+
+    def unlock(self, village: str, site: str, by: str, ts_ms: int) -> None: ...
+
+    def locks(self, village: str) -> dict[str, str]:
+        """site -> who locked it."""
         ...

@@ -20,7 +20,8 @@ def _minutes(ms: int) -> int:
 
 
 SYSTEM_KINDS = (Kind.STORE_FAILING, Kind.BROKER_UNREACHABLE)
-MODEL_KINDS = (Kind.DISEASE_RISK, Kind.PEST_RISK)  # a day's risk: the model's text says what, why and what to do
+# a day's risk, a valve's fault: the alert's own text says what, why and what to do
+MODEL_KINDS = (Kind.DISEASE_RISK, Kind.PEST_RISK, Kind.VALVE_FAULT)
 
 
 def line(n: Notice, now_ms: int) -> tuple[str, str]:

@@ -8,6 +8,7 @@ import traceback
 from ingest.decoders import chirpstack, device, gateway
 from ingest.decoders.context import DecodeContext
 from qingyubiao.rejects import Reason
+from qingyubiao.valves import parse_status
 
 log = logging.getLogger(__name__)
 
@@ -61,7 +62,10 @@ def _status(ctx: DecodeContext, village: str, dev: str, payload: bytes) -> None:
     text = payload.decode("utf-8", "replace").strip().lower()
     if (village, dev) not in ctx.index.devices:
         ctx.reject(Reason.UNKNOWN_DEVICE, f"status of device {dev!r}, not in village {village!r}", village, dev)
+    elif parse_status(payload) is not None:  # a valve controller's state: it is online (alerts/valves.py reads it)
+        ctx.statuses.append((village, dev, True, ctx.now_ms))
     elif text not in ("online", "offline"):
-        ctx.reject(Reason.BAD_SCHEMA, f"status must be 'online' or 'offline', got {text[:40]!r}", village, dev)
+        ctx.reject(Reason.BAD_SCHEMA, f"status must be 'online', 'offline' or a valve's state, got {text[:40]!r}",
+                   village, dev)  # fmt: skip
     else:
         ctx.statuses.append((village, dev, text == "online", ctx.now_ms))

@@ -10,7 +10,7 @@ import threading
 from pathlib import Path
 
 from qingyubiao.sqlite import open_sqlite
-from qingyubiao.water import AuditEntry, Irrigated
+from qingyubiao.water import AuditEntry, Irrigated, ValveRequest
 
 SCHEMA = """
 CREATE TABLE IF NOT EXISTS water_irrigation(
@@ -21,6 +21,13 @@ CREATE TABLE IF NOT EXISTS water_audit(
     seq INTEGER PRIMARY KEY AUTOINCREMENT, ts_ms INTEGER NOT NULL, village TEXT NOT NULL, site TEXT NOT NULL,
     kind TEXT NOT NULL, by_who TEXT NOT NULL, reason TEXT NOT NULL, detail TEXT NOT NULL);
 CREATE INDEX IF NOT EXISTS water_audit_site ON water_audit(village, site, seq);
+CREATE TABLE IF NOT EXISTS water_request(
+    id TEXT PRIMARY KEY, village TEXT NOT NULL, site TEXT NOT NULL, duration_s INTEGER NOT NULL,
+    reason TEXT NOT NULL, by_who TEXT NOT NULL, requested_ms INTEGER NOT NULL, fertigation_l REAL NOT NULL,
+    frost INTEGER NOT NULL, state TEXT NOT NULL);
+CREATE TABLE IF NOT EXISTS water_lock(
+    village TEXT NOT NULL, site TEXT NOT NULL, by_who TEXT NOT NULL, reason TEXT NOT NULL, since_ms INTEGER NOT NULL,
+    PRIMARY KEY(village, site));
 """
 
 
@@ -87,3 +94,55 @@ class SqliteWaterBook:
                 (*args, limit),
             ).fetchall()
         return [AuditEntry(r[0], r[1], r[2], r[3], r[4], r[5], json.loads(r[6])) for r in rows]
+
+    def _tx(self, *statements: tuple[str, tuple[object, ...]], audit: AuditEntry | None = None) -> None:
+        with self._lock:
+            self._db.execute("BEGIN IMMEDIATE")
+            try:
+                for sql, args in statements:
+                    self._db.execute(sql, args)
+                if audit is not None:
+                    self._insert_audit(audit)
+                self._db.execute("COMMIT")
+            except BaseException:
+                if self._db.in_transaction:
+                    self._db.execute("ROLLBACK")
+                raise
+
+    def request(self, r: ValveRequest) -> None:
+        detail = {"request": r.id, "duration_s": r.duration_s, "fertigation_l": r.fertigation_l, "frost": r.frost}
+        self._tx(
+            ("INSERT INTO water_request VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?, ?)",
+             (r.id, r.village, r.site, r.duration_s, r.reason, r.by, r.requested_ms, r.fertigation_l, int(r.frost),
+              r.state)),
+            audit=AuditEntry(r.requested_ms, r.village, r.site, "requested", r.by, r.reason, detail),
+        )  # fmt: skip
+
+    def pending(self, village: str) -> list[ValveRequest]:
+        with self._lock:
+            rows = self._db.execute(
+                "SELECT id, village, site, duration_s, reason, by_who, requested_ms, fertigation_l, frost, state "
+                "FROM water_request WHERE village=? AND state='pending' ORDER BY requested_ms",
+                (village,),
+            ).fetchall()
+        return [ValveRequest(r[0], r[1], r[2], r[3], r[4], r[5], r[6], r[7], bool(r[8]), r[9]) for r in rows]
+
+    def set_request_state(self, request_id: str, state: str) -> None:
+        self._tx(("UPDATE water_request SET state=? WHERE id=?", (state, request_id)))
+
+    def lock(self, village: str, site: str, by: str, reason: str, ts_ms: int) -> None:
+        self._tx(
+            ("INSERT OR REPLACE INTO water_lock VALUES (?, ?, ?, ?, ?)", (village, site, by, reason, ts_ms)),
+            audit=AuditEntry(ts_ms, village, site, "locked", by, reason),
+        )
+
+    def unlock(self, village: str, site: str, by: str, ts_ms: int) -> None:
+        self._tx(
+            ("DELETE FROM water_lock WHERE village=? AND site=?", (village, site)),
+            audit=AuditEntry(ts_ms, village, site, "unlocked", by, ""),
+        )
+
+    def locks(self, village: str) -> dict[str, str]:
+        with self._lock:
+            rows = self._db.execute("SELECT site, by_who FROM water_lock WHERE village=?", (village,)).fetchall()
+        return {site: by for site, by in rows}

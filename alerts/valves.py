@@ -1,0 +1,277 @@
+"""Valve control: requests → interlocks → a command over MQTT → the controller's acknowledgement and state →
+the irrigation recorded; a command not acknowledged in time, or a valve open past its end, is an alert.
+
+`ValveManager.tick()` runs in the collector's maintenance pass. Each pending request (a farmer's 确认灌溉,
+the automatic mode) is checked against the block's interlocks (qingyubiao.interlocks) with what is true
+now; a refusal is audited with its reason and nothing is sent. A command says how long, and that the
+controller closes by itself when that time ends, so a dropped link or a killed collector never leaves a
+valve open. Everything — command, refusal, acknowledgement, state change, timeout — goes to the audit.
+"""
+
+from __future__ import annotations
+
+import datetime as dt
+import logging
+import queue
+import threading
+import time
+import uuid
+from collections.abc import Callable
+from dataclasses import dataclass
+from typing import Protocol
+from zoneinfo import ZoneInfo
+
+import paho.mqtt.client as mqtt
+
+from qingyubiao import topics
+from qingyubiao.alerting import AlertWriter, Audience, Episode, Kind, Severity, State, Transition
+from qingyubiao.config import Config, MqttSettings, Site, Village
+from qingyubiao.interlocks import Now, Request, check
+from qingyubiao.valves import Command, ValveStatus, parse_status
+from qingyubiao.water import AuditEntry, Irrigated, ValveRequest, WaterBook
+
+log = logging.getLogger(__name__)
+
+ACK_TIMEOUT_S = 30.0  # a controller that has not answered a command by then is at fault
+OVERDUE_GRACE_S = 120.0  # a valve still open this long after its end is stuck
+
+
+class ValveLink(Protocol):
+    def publish(self, topic: str, payload: bytes) -> bool: ...
+
+    def received(self) -> list[tuple[str, str, bytes, int]]:
+        """Status messages since the last call: (village, device, payload, received ms)."""
+        ...
+
+
+class MqttValveLink:
+    """The collector's connection to the valve controllers: their status topics in, commands out (QoS 1)."""
+
+    def __init__(self, settings: MqttSettings, client_id: str, valves: list[tuple[str, str]]) -> None:
+        self._inbox: queue.Queue[tuple[str, str, bytes, int]] = queue.Queue()
+        self._filters = [topics.device_status(v, d) for v, d in valves]
+        self.client = mqtt.Client(mqtt.CallbackAPIVersion.VERSION2, client_id=client_id,
+                                  protocol=mqtt.MQTTv5 if settings.protocol == 5 else mqtt.MQTTv311)  # fmt: skip
+        user, pw = settings.credentials
+        if user:
+            self.client.username_pw_set(user, pw)
+        if settings.tls:
+            self.client.tls_set(ca_certs=settings.ca_file)
+        self.connected = threading.Event()
+        self.client.on_connect = self._on_connect
+        self.client.on_disconnect = lambda *a: self.connected.clear()
+        self.client.on_message = self._on_message
+        self.client.connect_async(settings.host, settings.port, keepalive=settings.keepalive_s)
+        self.client.loop_start()
+
+    def _on_connect(self, client: mqtt.Client, *_: object) -> None:
+        for f in self._filters:  # the retained last state of each valve arrives at once
+            client.subscribe(f, qos=1)
+        self.connected.set()
+
+    def _on_message(self, _c: mqtt.Client, _u: object, msg: mqtt.MQTTMessage) -> None:
+        parts = msg.topic.split("/")
+        if len(parts) == 4:
+            self._inbox.put((parts[1], parts[2], bytes(msg.payload), int(time.time() * 1000)))
+
+    def publish(self, topic: str, payload: bytes) -> bool:
+        if not self.connected.wait(5.0):
+            return False
+        info = self.client.publish(topic, payload, qos=1)
+        try:
+            info.wait_for_publish(5.0)
+        except (RuntimeError, ValueError):
+            return False
+        return info.is_published()
+
+    def received(self) -> list[tuple[str, str, bytes, int]]:
+        out = []
+        while True:
+            try:
+                out.append(self._inbox.get_nowait())
+            except queue.Empty:
+                return out
+
+    def close(self) -> None:
+        self.client.loop_stop()
+        self.client.disconnect()
+
+
+@dataclass
+class InFlight:
+    request: ValveRequest
+    command: Command
+    device: str
+    sent_ms: int
+    acked: bool = False
+    opened_ms: int | None = None
+    until_ms: int | None = None
+    overdue_said: bool = False
+
+
+class ValveManager:
+    def __init__(
+        self,
+        config: Config,
+        book: WaterBook,
+        link: ValveLink,
+        writer: AlertWriter,
+        wetter_than_fc: Callable[[Village, Site], bool | None] = lambda v, s: None,
+        raining: Callable[[Village, Site], bool] = lambda v, s: False,
+        ack_timeout_s: float = ACK_TIMEOUT_S,
+        overdue_grace_s: float = OVERDUE_GRACE_S,
+    ) -> None:
+        self.config, self.book, self.link, self.writer = config, book, link, writer
+        self.wetter_than_fc, self.raining = wetter_than_fc, raining
+        self.ack_timeout_ms, self.grace_ms = int(ack_timeout_s * 1000), int(overdue_grace_s * 1000)
+        # (village, device) -> (village, site) for every valve in the config
+        self.valves = {(v.id, s.irrigation.valve): (v, s) for v in config.village for s in v.site
+                       if s.irrigation is not None and s.irrigation.valve}  # fmt: skip
+        self.state: dict[tuple[str, str], ValveStatus] = {}  # each valve's last reported state
+        self.flight: dict[str, InFlight] = {}  # command id -> what is happening to it
+
+    # -- one pass ---------------------------------------------------------------------
+
+    def tick(self, now_ms: int | None = None) -> None:
+        now = int(time.time() * 1000) if now_ms is None else now_ms
+        for village, device, payload, at in self.link.received():
+            self._status(village, device, payload, at)
+        self._watch(now)
+        for v in self.config.village:
+            for r in self.book.pending(v.id):
+                self._send(v, r, now)
+
+    # -- requests out -----------------------------------------------------------------
+
+    def _send(self, v: Village, r: ValveRequest, now: int) -> None:
+        site = next((s for s in v.site if s.id == r.site), None)
+        if site is None or site.irrigation is None or not site.irrigation.valve:
+            self._refuse(v.id, r, now, "no_valve", "该地块没有阀门控制器", "the block has no valve controller")
+            return
+        req = Request(r.site, r.duration_s, r.reason, r.by, r.frost, r.fertigation_l)
+        refusal = check(req, site.irrigation, self._now(v, site, now))
+        if refusal is not None:
+            self._refuse(v.id, r, now, refusal.code, refusal.zh, refusal.en)
+            return
+        command = Command(f"c-{uuid.uuid4().hex[:12]}", "open", r.duration_s, r.reason, r.fertigation_l)
+        device = site.irrigation.valve
+        sent = self.link.publish(topics.device_cmd(v.id, device), command.payload(now))
+        detail = {"request": r.id, "command": command.id, "valve": device, "duration_s": r.duration_s,
+                  "fertigation_l": r.fertigation_l}  # fmt: skip
+        if not sent:
+            self.book.set_request_state(r.id, "failed")
+            self.book.audit(
+                AuditEntry(now, v.id, r.site, "send_failed", "system", "消息代理不可用 / broker down", detail)
+            )
+            return
+        self.book.set_request_state(r.id, "sent")
+        self.book.audit(AuditEntry(now, v.id, r.site, "command", r.by, r.reason, detail))
+        self.flight[command.id] = InFlight(r, command, device, now)
+
+    def _refuse(self, village: str, r: ValveRequest, now: int, code: str, zh: str, en: str) -> None:
+        self.book.set_request_state(r.id, "refused")
+        self.book.audit(AuditEntry(now, village, r.site, "refused", r.by, f"{zh} / {en}",
+                                   {"request": r.id, "code": code}))  # fmt: skip
+
+    def _now(self, v: Village, site: Site, now: int) -> Now:
+        irr = site.irrigation
+        assert irr is not None
+        pump = next((p for p in v.pump if p.id == irr.pump), None)
+        on_pump = {
+            s.irrigation.valve for s in v.site if s.irrigation and s.irrigation.pump == irr.pump and s.id != site.id
+        }
+        open_on_pump = sum(
+            1 for (vid, d), st in self.state.items() if vid == v.id and d in on_pump and st.valve == "open"
+        )
+        today = dt.datetime.fromtimestamp(now / 1000, ZoneInfo(v.tz)).date().isoformat()
+        watered = sum(x.minutes for x in self.book.irrigations(v.id, today) if x.site == site.id and x.day == today)
+        watered += sum(f.command.duration_s / 60 for f in self.flight.values() if f.request.site == site.id)
+        dosed = sum(f.command.fertigation_l for f in self.flight.values() if f.request.site == site.id)
+        dosed += sum(float(e.detail.get("fertigation_l") or 0.0) for e in self.book.audit_log(v.id, {site.id}, 2000)
+                     if e.kind == "command" and _day(e.ts_ms, v) == today)  # fmt: skip
+        return Now(
+            open_on_pump if pump else 0,
+            int(watered * 60),
+            dosed,
+            self.wetter_than_fc(v, site),
+            self.raining(v, site),
+            self.book.locks(v.id).get(site.id),
+            pump.max_open_valves if pump else None,
+        )
+
+    # -- the controllers' answers ----------------------------------------------------------
+
+    def _status(self, village: str, device: str, payload: bytes, at: int) -> None:
+        found = self.valves.get((village, device))
+        status = parse_status(payload)
+        if found is None or status is None:
+            return
+        v, site = found
+        before = self.state.get((village, device))
+        self.state[(village, device)] = status
+        flight = self.flight.get(status.ack or "")
+        if flight is not None and not flight.acked:
+            flight.acked = True
+            self.book.set_request_state(flight.request.id, "acked")
+            self.book.audit(AuditEntry(at, village, site.id, "ack", device, "", {"command": flight.command.id}))
+        if flight is None and (before.valve if before else "closed") == status.valve:
+            return  # the same state again (a retained repeat), or a first sight of a closed valve
+        self.book.audit(AuditEntry(at, village, site.id, "state", device, "",
+                                   {"valve": status.valve, "until_ms": status.until_ms,
+                                    "command": status.ack}))  # fmt: skip
+        current = flight or next((f for f in self.flight.values() if f.device == device and f.acked), None)
+        if current is None:
+            return
+        if status.valve == "open":
+            current.opened_ms = current.opened_ms or at
+            current.until_ms = status.until_ms or at + current.command.duration_s * 1000
+        elif current.opened_ms is not None:  # closed after opening: the water went on
+            self._done(v, site, current, at)
+
+    def _done(self, v: Village, site: Site, f: InFlight, closed_ms: int) -> None:
+        minutes = (closed_ms - (f.opened_ms or closed_ms)) / 60_000
+        rate = site.drip_mm_h or 0.0
+        day = _day(f.opened_ms or closed_ms, v)
+        x = Irrigated(v.id, site.id, day, f.opened_ms or closed_ms, round(minutes, 2), round(minutes / 60 * rate, 2),
+                      "valve", f.request.by, f.command.id)  # fmt: skip
+        self.book.record_irrigation(x, f.request.reason)
+        self.book.set_request_state(f.request.id, "done")
+        self.flight.pop(f.command.id, None)
+
+    # -- faults ------------------------------------------------------------------------
+
+    def _watch(self, now: int) -> None:
+        for cid, f in list(self.flight.items()):
+            v, site = self.valves[(f.request.village, f.device)]
+            if not f.acked and now - f.sent_ms > self.ack_timeout_ms:
+                self.book.set_request_state(f.request.id, "timeout")
+                self.book.audit(AuditEntry(now, v.id, site.id, "timeout", "system", "", {"command": cid}))
+                secs = self.ack_timeout_ms // 1000
+                self._alert(v, site, f"{cid}/timeout", now,
+                            f"阀门未响应：{site.name}的灌溉命令 {secs} 秒内没有回复，请检查阀门控制器和网络。",
+                            f"Valve not answering: {site.name}'s irrigation command had no reply in {secs} s; "
+                            "check the valve controller and the network.")  # fmt: skip
+                self.flight.pop(cid)
+            elif f.acked and f.until_ms is not None and not f.overdue_said and now > f.until_ms + self.grace_ms:
+                f.overdue_said = True
+                self.book.audit(AuditEntry(now, v.id, site.id, "overdue", "system", "", {"command": cid}))
+                end = dt.datetime.fromtimestamp(f.until_ms / 1000, ZoneInfo(v.tz)).strftime("%H:%M")
+                self._alert(v, site, f"{cid}/overdue", now,
+                            f"阀门超时未关：{site.name}应在 {end} 关闭，现在仍开着，请马上到现场关阀。",
+                            f"Valve still open: {site.name} should have closed at {end}; close it now.")  # fmt: skip
+
+    def _alert(self, v: Village, site: Site, key: str, now: int, zh: str, en: str) -> None:
+        transitions, episodes = [], []
+        for audience in (Audience.FARMER, Audience.MAINTAINER):  # the household and the one who fixes it
+            eid = f"{v.id}/{site.id}/valve/{key}/{audience}"
+            device = site.irrigation.valve if site.irrigation and site.irrigation.valve else ""
+            transitions.append(Transition(eid, "valve", Kind.VALVE_FAULT, Severity.CRITICAL, audience, State.FIRING,
+                                          now, v.id, site.id, device, "", float("nan"), float("nan"), text_zh=zh,
+                                          text_en=en))  # fmt: skip
+            episodes.append(Episode(eid, "valve", Kind.VALVE_FAULT, Severity.CRITICAL, audience, v.id, site.id, device,
+                                    "", State.FIRING, now, now, None, False, float("nan"), zh, en))  # fmt: skip
+        self.writer.record(transitions, episodes, None, now)
+
+
+def _day(ms: int, v: Village) -> str:
+    return dt.datetime.fromtimestamp(ms / 1000, ZoneInfo(v.tz)).date().isoformat()

@@ -24,9 +24,11 @@ from zoneinfo import ZoneInfo
 import paho.mqtt.client as mqtt
 
 from qingyubiao import topics
-from qingyubiao.alerting import AlertWriter, Audience, Episode, Kind, Severity, State, Transition
+from qingyubiao.alerting import AlertReader, AlertWriter, Audience, Episode, Kind, Severity, State, Transition
 from qingyubiao.config import Config, MqttSettings, Site, Village
 from qingyubiao.interlocks import Now, Request, check
+from qingyubiao.series import SeriesIndex
+from qingyubiao.store import ReadingReader
 from qingyubiao.valves import Command, ValveStatus, parse_status
 from qingyubiao.water import AuditEntry, Irrigated, ValveRequest, WaterBook
 
@@ -129,6 +131,32 @@ class ValveManager:
                        if s.irrigation is not None and s.irrigation.valve}  # fmt: skip
         self.state: dict[tuple[str, str], ValveStatus] = {}  # each valve's last reported state
         self.flight: dict[str, InFlight] = {}  # command id -> what is happening to it
+        self._recover()
+
+    def _recover(self) -> None:
+        """After a restart: each valve's last audited state, and the commands sent in the last day that
+        nothing ended (irrigated, refused, timed out), so the state a controller retained — the last command
+        it carried out, when it opened and closed — still records the water and completes the audit."""
+        now = int(time.time() * 1000)
+        for (vid, device), (_v, site) in self.valves.items():
+            log = self.book.audit_log(vid, {site.id}, 500)  # newest first
+            last = next((e for e in log if e.kind == "state"), None)
+            if last is not None:
+                self.state[(vid, device)] = ValveStatus(last.detail.get("valve", "closed"), None,
+                                                        last.detail.get("until_ms"), last.ts_ms)  # fmt: skip
+            ended = {e.detail.get("command") for e in log if e.kind in ("irrigated", "timeout", "overdue")}
+            for e in log:
+                d = e.detail
+                if e.kind != "command" or d.get("command") in ended or now - e.ts_ms > 86_400_000:
+                    continue
+                r = ValveRequest(d.get("request", ""), vid, site.id, int(d.get("duration_s", 0)), e.reason, e.by,
+                                 e.ts_ms, float(d.get("fertigation_l") or 0.0), False, "sent")  # fmt: skip
+                c = Command(d["command"], "open", r.duration_s, r.reason, r.fertigation_l)
+                acked = any(x.kind == "ack" and x.detail.get("command") == c.id for x in log)
+                opened = next((x.ts_ms for x in log if x.kind == "state" and x.detail.get("command") == c.id
+                               and x.detail.get("valve") == "open"), None)  # fmt: skip
+                # the ack timeout counts from now: the controller's retained state is on its way
+                self.flight[c.id] = InFlight(r, c, device, now, acked, opened)
 
     # -- one pass ---------------------------------------------------------------------
 
@@ -209,7 +237,7 @@ class ValveManager:
         v, site = found
         before = self.state.get((village, device))
         self.state[(village, device)] = status
-        flight = self.flight.get(status.ack or "")
+        flight = self.flight.get(status.ack or "") or self.flight.get(status.command or "")
         if flight is not None and not flight.acked:
             flight.acked = True
             self.book.set_request_state(flight.request.id, "acked")
@@ -223,10 +251,14 @@ class ValveManager:
         if current is None:
             return
         if status.valve == "open":
-            current.opened_ms = current.opened_ms or at
+            current.opened_ms = current.opened_ms or status.opened_ms or at
             current.until_ms = status.until_ms or at + current.command.duration_s * 1000
-        elif current.opened_ms is not None:  # closed after opening: the water went on
-            self._done(v, site, current, at)
+        elif current.opened_ms is not None or (status.command == current.command.id and status.opened_ms):
+            # closed after opening: the water went on; the controller's own times where it gives them
+            if status.command == current.command.id and status.opened_ms:
+                current.opened_ms = status.opened_ms
+            self._done(v, site, current, status.closed_ms if status.command == current.command.id and
+                       status.closed_ms else at)  # fmt: skip
 
     def _done(self, v: Village, site: Site, f: InFlight, closed_ms: int) -> None:
         minutes = (closed_ms - (f.opened_ms or closed_ms)) / 60_000
@@ -271,6 +303,41 @@ class ValveManager:
             episodes.append(Episode(eid, "valve", Kind.VALVE_FAULT, Severity.CRITICAL, audience, v.id, site.id, device,
                                     "", State.FIRING, now, now, None, False, float("nan"), zh, en))  # fmt: skip
         self.writer.record(transitions, episodes, None, now)
+
+
+class SensorFacts:
+    """What the block's own sensors say for the interlocks: wetter than field capacity (its soil probe's
+    newest reading within 2 hours above the soil's θFC), raining (its rain gauge's within the last hour)."""
+
+    def __init__(
+        self, index: SeriesIndex, readings: ReadingReader, soils: dict[str, float], alerts: AlertReader | None = None
+    ) -> None:
+        self.readings, self.soils, self.alerts = readings, soils, alerts  # soils: texture -> θFC (m3 m-3)
+        self.series: dict[tuple[str, str, str], int] = {}
+        for i, k in enumerate(index.keys):
+            self.series.setdefault((k.village, k.site, k.metric), i)
+
+    def _newest(self, v: Village, s: Site, metric: str, within_ms: int) -> float | None:
+        at = self.series.get((v.id, s.id, metric))
+        if at is None:
+            return None
+        got = self.readings.latest([at])
+        fresh = got.ts_ms[0] >= 0 and time.time() * 1000 - got.ts_ms[0] <= within_ms
+        return float(got.value[0]) if fresh else None
+
+    def wetter_than_fc(self, v: Village, s: Site) -> bool | None:
+        if self.alerts is not None and any(  # a probe the alert core calls faulty says nothing
+            e.kind == Kind.SENSOR_FAULT and e.site == s.id and e.metric == "soil_vwc_pct"
+            for e in self.alerts.active_episodes(v.id)
+        ):
+            return None
+        vwc = self._newest(v, s, "soil_vwc_pct", 2 * 3_600_000)
+        fc = self.soils.get(s.irrigation.soil) if s.irrigation else None
+        return None if vwc is None or fc is None else vwc / 100.0 > fc
+
+    def raining(self, v: Village, s: Site) -> bool:
+        rain = self._newest(v, s, "rain_mm", 3_600_000)
+        return rain is not None and rain > 0.0
 
 
 def _day(ms: int, v: Village) -> str:

@@ -4,7 +4,9 @@ controller (docs/irrigation.md, "Valve control").
 A command (`qyb/{village}/{device}/cmd`, QoS 1, not retained) opens the valve for `duration_s`; the
 controller must close it by itself when the duration ends (`auto_close`), whatever happens to the link.
 The controller answers on its status topic (`qyb/{village}/{device}/status`, retained): the command it
-acknowledges, the valve's state, and until when it stays open.
+acknowledges, the valve's state, until when it stays open, and the last command it carried out with when
+the valve opened and closed for it — so a collector that restarts after the valve closed by itself still
+learns what happened from the retained state.
 """
 
 from __future__ import annotations
@@ -38,6 +40,9 @@ class ValveStatus:
     ack: str | None  # the command this status answers (None: a state change of its own)
     until_ms: int | None  # when it closes by itself (open)
     ts_ms: int | None
+    command: str | None = None  # the last command it carried out
+    opened_ms: int | None = None  # when the valve opened for it
+    closed_ms: int | None = None  # and closed (closed)
 
 
 def parse_status(payload: bytes) -> ValveStatus | None:
@@ -51,10 +56,14 @@ def parse_status(payload: bytes) -> ValveStatus | None:
         return None
     if not isinstance(raw, dict) or raw.get("valve") not in VALVE_STATES:
         return None
-    ack, until, ts = raw.get("ack"), raw.get("until_ms"), raw.get("ts_ms")
-    return ValveStatus(
-        raw["valve"],
-        ack if isinstance(ack, str) and len(ack) <= 64 else None,
-        until if isinstance(until, int) else None,
-        ts if isinstance(ts, int) else None,
-    )
+
+    def word(key: str) -> str | None:
+        x = raw.get(key)
+        return x if isinstance(x, str) and len(x) <= 64 else None
+
+    def ms(key: str) -> int | None:
+        x = raw.get(key)
+        return x if isinstance(x, int) and not isinstance(x, bool) else None
+
+    return ValveStatus(raw["valve"], word("ack"), ms("until_ms"), ms("ts_ms"), word("command"), ms("opened_ms"),
+                       ms("closed_ms"))  # fmt: skip

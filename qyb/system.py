@@ -149,6 +149,21 @@ def build_collector(config: Config) -> CollectorSystem:
         params = load_params(Path(config.deployment.agronomy.params or DEFAULT))
         risks = RiskWatch(config, index, store, book, alert_store, writer, params, water_book=water)
 
+    valves = None
+    valve_sites = [
+        (v.id, s.irrigation.valve) for v in config.village for s in v.site if s.irrigation and s.irrigation.valve
+    ]
+    if valve_sites:  # valve controllers configured: commands out, their states in (alerts/valves.py)
+        from agronomy.water import load_water
+        from alerts.valves import MqttValveLink, SensorFacts, ValveManager
+        from ingest.store.sqlite_water import SqliteWaterBook
+
+        valve_book = SqliteWaterBook(db)
+        link = MqttValveLink(config.deployment.mqtt, f"{config.deployment.mqtt.client_id}-valves", valve_sites)
+        closers += [link.close, valve_book.close]
+        facts = SensorFacts(index, store, {k: x.fc for k, x in load_water().soil.items()}, alert_store)
+        valves = ValveManager(config, valve_book, link, writer, facts.wetter_than_fc, facts.raining)
+
     def maintenance() -> None:  # on the collector's writer thread, between batches
         changed = rules.changed()
         if changed is not None:
@@ -157,6 +172,8 @@ def build_collector(config: Config) -> CollectorSystem:
         store.refresh_rollups()
         if risks is not None:  # once a village day has ended, or a biofix was set: the season again
             risks.tick()
+        if valves is not None:  # requests out through their interlocks; acknowledgements, states, timeouts in
+            valves.tick()
         if time.monotonic() >= retention_due[0]:
             store.enforce_retention()
             retention_due[0] = time.monotonic() + 3600

@@ -27,6 +27,7 @@ class TwinValve:
     opened_s: list[tuple[float, float]] = field(default_factory=list)  # (opened, closed) epoch seconds, for tests
     _timer: threading.Timer | None = None
     _open_since: float | None = None
+    _command: str | None = None
 
     def start(self) -> None:
         self.client = mqtt.Client(mqtt.CallbackAPIVersion.VERSION2, client_id=f"twin-{self.device}")
@@ -40,8 +41,11 @@ class TwinValve:
             raise RuntimeError(f"twin valve {self.device}: not subscribed")
         self._say("closed", None, None)
 
-    def _say(self, valve: str, ack: str | None, until_ms: int | None) -> None:
-        body = {"valve": valve, "ack": ack, "until_ms": until_ms, "ts_ms": int(time.time() * 1000)}
+    def _say(self, valve: str, ack: str | None, until_ms: int | None, closed_s: float | None = None) -> None:
+        opened = self._open_since if valve == "open" else (self.opened_s[-1][0] if self.opened_s else None)
+        body = {"valve": valve, "ack": ack, "until_ms": until_ms, "ts_ms": int(time.time() * 1000),
+                "command": self._command, "opened_ms": None if opened is None else int(opened * 1000),
+                "closed_ms": None if closed_s is None else int(closed_s * 1000)}  # fmt: skip
         self.client.publish(topics.device_status(self.village, self.device), json.dumps(body), qos=1, retain=True)
 
     def _on_command(self, _c: mqtt.Client, _u: object, msg: mqtt.MQTTMessage) -> None:
@@ -53,6 +57,7 @@ class TwinValve:
             return
         duration = float(cmd["duration_s"])
         self._open_since = time.time()
+        self._command = cmd["id"]
         self._say("open", cmd["id"], int((self._open_since + duration) * 1000))
         if self._timer is not None:
             self._timer.cancel()
@@ -62,10 +67,11 @@ class TwinValve:
             self._timer.start()
 
     def _close(self, ack: str | None) -> None:
+        closed = time.time()
         if self._open_since is not None:
-            self.opened_s.append((self._open_since, time.time()))
+            self.opened_s.append((self._open_since, closed))
             self._open_since = None
-        self._say("closed", ack, None)
+        self._say("closed", ack, None, closed if self.opened_s else None)
 
     def stop(self) -> None:
         if self._timer is not None:

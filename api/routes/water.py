@@ -8,6 +8,7 @@ state and recorded irrigation of the caller's blocks, newest first.
 from __future__ import annotations
 
 import datetime as dt
+import uuid
 from typing import Annotated, Any
 from zoneinfo import ZoneInfo
 
@@ -18,7 +19,8 @@ from api.deps import CallerDep, StateDep, site_of, village_of
 from api.errors import errors
 from api.params import SiteId, VillageId
 from api.state import ApiState
-from qingyubiao.water import AuditEntry, Irrigated, WaterBook
+from qingyubiao.interlocks import Now, Request, check
+from qingyubiao.water import AuditEntry, Irrigated, ValveRequest, WaterBook
 
 router = APIRouter(tags=["irrigation"])
 
@@ -30,6 +32,28 @@ class IrrigationIn(BaseModel):
     minutes: float | None = Field(None, gt=0, le=1440, description="how long the drip ran (or give mm)")
     mm: float | None = Field(None, gt=0, le=300, description="how much water, mm over the block (or minutes)")
     note: str = Field("", max_length=200)
+
+
+class RequestIn(BaseModel):
+    model_config = ConfigDict(extra="forbid")
+
+    minutes: float = Field(gt=0, le=1440, description="how long to open the block's valve")
+    reason: str = Field("确认灌溉", max_length=200)
+    fertigation_l: float = Field(0.0, ge=0, le=10_000, description="fertiliser solution dosed during the opening")
+    frost: bool = Field(False, description="watering against frost (where the block allows it)")
+
+
+class RequestOut(BaseModel):
+    id: str
+    site: str
+    minutes: float
+    state: str
+
+
+class LockIn(BaseModel):
+    model_config = ConfigDict(extra="forbid")
+
+    reason: str = Field(min_length=1, max_length=200, description="e.g. 换滴灌带 / replacing the drip tape")
 
 
 class IrrigationOut(BaseModel):
@@ -105,3 +129,57 @@ def audit(
     entries: list[AuditEntry] = book(state).audit_log(village, sites, limit)
     return [AuditOut(ts_ms=e.ts_ms, site=e.site, kind=e.kind, by=e.by, reason=e.reason, detail=e.detail)
             for e in entries]  # fmt: skip
+
+
+@router.post(
+    "/villages/{village}/sites/{site}/irrigation/request",
+    status_code=202,
+    summary="ask the block's valve to open (确认灌溉): the collector checks every interlock before it sends",
+    responses=errors(400, 404, 409, 503),
+)
+def request_watering(
+    village: VillageId, site: SiteId, body: RequestIn, caller: CallerDep, state: StateDep
+) -> RequestOut:
+    s = site_of(caller, village, site)
+    irr = s.irrigation
+    if irr is None or not irr.valve:
+        raise HTTPException(400, f"{s.name} 没有阀门控制器 / {site} has no valve controller")
+    if irr.mode == "advice":
+        raise HTTPException(409, f"{s.name} 只提供灌溉建议，不控制阀门 / {site} is in advice mode: no valve commands")
+    w = book(state)
+    now_ms = state.now_ms()
+    # what the API can know now (a lock, the limits); the collector checks the rest (pump, soil, rain)
+    today = dt.datetime.fromtimestamp(now_ms / 1000, ZoneInfo(caller.village.tz)).date().isoformat()
+    watered = sum(x.minutes for x in w.irrigations(village, today) if x.site == site and x.day == today)
+    now = Now(0, int(watered * 60), 0.0, None, False, w.locks(village).get(site), None)
+    req = Request(site, int(body.minutes * 60), body.reason, caller.person.id, body.frost, body.fertigation_l)
+    refusal = check(req, irr, now)
+    if refusal is not None:
+        raise HTTPException(400, f"{refusal.zh} / {refusal.en}")
+    r = ValveRequest(f"r-{uuid.uuid4().hex[:12]}", village, site, req.duration_s, body.reason, caller.person.id, now_ms,
+                     body.fertigation_l, body.frost)  # fmt: skip
+    w.request(r)
+    return RequestOut(id=r.id, site=site, minutes=body.minutes, state=r.state)
+
+
+@router.post(
+    "/villages/{village}/sites/{site}/irrigation/lock",
+    status_code=201,
+    summary="lock the block's line: no valve command until it is unlocked (someone is working on it)",
+    responses=errors(404, 503),
+)
+def lock(village: VillageId, site: SiteId, body: LockIn, caller: CallerDep, state: StateDep) -> dict[str, str]:
+    site_of(caller, village, site)
+    book(state).lock(village, site, caller.person.id, body.reason, state.now_ms())
+    return {"site": site, "locked_by": caller.person.id}
+
+
+@router.delete(
+    "/villages/{village}/sites/{site}/irrigation/lock",
+    summary="unlock the block's line",
+    responses=errors(404, 503),
+)
+def unlock(village: VillageId, site: SiteId, caller: CallerDep, state: StateDep) -> dict[str, str | None]:
+    site_of(caller, village, site)
+    book(state).unlock(village, site, caller.person.id, state.now_ms())
+    return {"site": site, "locked_by": None}

@@ -125,3 +125,54 @@ def test_a_valve_stuck_open_past_its_end_is_an_alert(loop: dict[str, Any]) -> No
     assert kinds(book)[:4] == ["requested", "command", "ack", "state"]
     faults = [e for e in alerts.active_episodes("lijiahe") if e.kind == "valve_fault"]
     assert faults and faults[0].text_zh.startswith("阀门超时未关：东沟苹果园应在")
+
+
+def test_a_killed_collector_never_leaves_a_valve_open_and_its_audit_is_whole_after_restart(
+    mosquitto: Mosquitto, tmp_path: Path
+) -> None:
+    """`qyb collect` sends a command, is SIGKILLed while the valve is open; the controller closes it at the
+    command's end by itself; the restarted collector reads the retained closed state and records it."""
+    import signal
+
+    from qingyubiao.config import bundled_config_path
+    from tests.conftest import qyb_env, spawn_qyb, wait_for
+
+    text = Path(bundled_config_path()).read_text(encoding="utf-8")
+    text = text.replace('irrigation = { soil = "silt_loam", emitter_lph = 4.0, emitters = 22200 }',
+                        'irrigation = { soil = "silt_loam", emitter_lph = 4.0, emitters = 22200, valve = "or01-valve", '
+                        'mode = "confirm" }', 1)  # fmt: skip
+    text += '\n[[village.device]]\nid = "or01-valve"\nsite = "or01"\nmetrics = ["bat_v"]\n'
+    config_file = tmp_path / "village.toml"
+    config_file.write_text(text, encoding="utf-8")
+    db = tmp_path / "qyb.sqlite"
+    env = qyb_env(mosquitto, db, client_id="qyb-kill", QYB_AGRONOMY="0")
+    twin = TwinValve("127.0.0.1", mosquitto.port, "lijiahe", "or01-valve")
+    twin.start()
+    book = SqliteWaterBook(db)
+    try:
+        log = tmp_path / "collect.log"
+        proc = spawn_qyb("collect", "--config", str(config_file), env=env, log=log)
+        wait_for(lambda: "subscribed to" in log.read_text(), 20, "the collector to subscribe")
+        ask(book, 12)  # twelve seconds of water
+        wait_for(lambda: twin._open_since is not None, 20, "the valve to open")
+        proc.send_signal(signal.SIGKILL)
+        proc.wait(10)
+        wait_for(lambda: twin.opened_s, 20, "the controller to close by itself")
+        [(opened, closed)] = twin.opened_s
+        assert 11.0 < closed - opened < 13.5  # at the command's end, with nobody to tell it
+        proc = spawn_qyb("collect", "--config", str(config_file), env=env, log=log)
+        try:
+            wait_for(lambda: "irrigated" in kinds(book), 30, "the restarted collector to record the water")
+        finally:
+            proc.terminate()
+            proc.wait(10)
+        seen = kinds(book)
+        # the restarted collector learned from the retained state which command the valve carried out
+        assert seen[:2] == ["requested", "command"] and "ack" in seen and seen[-2:] == ["state", "irrigated"]
+        last = next(e for e in book.audit_log("lijiahe", {"or01"}) if e.kind == "state")
+        assert last.detail["valve"] == "closed"
+        [x] = book.irrigations("lijiahe", "2000-01-01")
+        assert x.source == "valve" and x.minutes == pytest.approx((closed - opened) / 60, abs=0.01)  # its own times
+    finally:
+        book.close()
+        twin.stop()

@@ -11,6 +11,8 @@ once an hour, on the collector's writer thread.
 A site's newest-day risk at `moderate` or `high` opens an alert episode of kind `disease_risk` or
 `pest_risk` (warning or critical), routed like crop alerts (the owner household; the secretary too
 when critical); a later day below moderate resolves it. `unknown` and `no_data` neither open nor close.
+A block's irrigation advice opens an `irrigation_due` warning when the water is due today (advice and
+confirm modes: in automatic mode the valve manager waters it), resolved once it is not.
 """
 
 from __future__ import annotations
@@ -40,8 +42,9 @@ log = logging.getLogger(__name__)
 HOUR_MS, DAY_MS = 3_600_000, 86_400_000
 QUANTITIES = ("air_temp_c", "air_rh_pct", "leaf_wet_pct", "rain_mm", "soil_vwc_pct")
 KIND = {m: Kind.PEST_RISK if m in PESTS else Kind.DISEASE_RISK for m in MODEL_NAMES if m not in INFORMATIVE}
+KIND[WATER_MODEL] = Kind.IRRIGATION_DUE  # the advice alerts only when the water is due today (see `alert`)
 # the number an episode carries as its value, by the first key a model's detail has
-VALUE_KEYS = ("dh4", "wet_h_day", "wet_h", "cum_dd")
+VALUE_KEYS = ("dh4", "wet_h_day", "wet_h", "cum_dd", "need_mm")
 GRACE_MS = 15 * 60_000  # a day is computed once its last readings (sent up to minutes late) are in
 RERUN_MS = 3_600_000  # and again every hour: readings backfilled after an outage count within the hour
 
@@ -155,23 +158,30 @@ class RiskWatch:
         open_ = {(e.site, e.rule): e for e in self.alerts.active_episodes(v.id) if e.kind in KIND.values()}
         ts = local_midnight_ms(v, last) + DAY_MS  # the day's end: what it says is known from then
         transitions, episodes = [], []
+        modes = {s.id: s.irrigation.mode for s in v.site if s.irrigation is not None}
         for (site, model), x in newest.items():
             if model not in KIND:  # the stage estimate informs, it does not alert
                 continue
             rule = f"agronomy:{model}"
             ep = open_.get((site, rule))
-            if x.risk >= Risk.MODERATE and ep is None:
+            # water: a notice when it is due today (a warning, so it waits out quiet hours), none where the
+            # valve waters by itself; a disease or pest from moderate (high: critical)
+            water = model == WATER_MODEL
+            fire_at = int(Risk.HIGH if water else Risk.MODERATE)
+            if water and modes.get(site) == "automatic":
+                fire_at = Risk.HIGH + 1
+            if x.risk >= fire_at and ep is None:
                 zh, en = self.text(model, x)
-                severity = Severity.CRITICAL if x.risk == Risk.HIGH else Severity.WARNING
+                severity = Severity.CRITICAL if x.risk == Risk.HIGH and not water else Severity.WARNING
                 eid = f"{v.id}/{site}/{rule}/{x.day}"
-                value = float(next((x.detail[k] for k in VALUE_KEYS if x.detail.get(k) is not None), 0.0))
+                value = float(next((x.detail[k] for k in VALUE_KEYS if x.detail.get(k) is not None), 0.0) or 0.0)
                 t = Transition(eid, rule, KIND[model], severity, Audience.FARMER, State.FIRING, ts, v.id, site, "",
                                "", value, float("nan"), text_zh=zh, text_en=en)  # fmt: skip
                 transitions.append(t)
                 episodes.append(Episode(eid, rule, KIND[model], severity, Audience.FARMER, v.id, site, "", "",
                                         State.FIRING, ts, ts, None, False, value, zh, en))  # fmt: skip
-            elif ep is not None and Risk.NONE <= x.risk < Risk.MODERATE:
-                zh, en = f"{self.name(model)[0]}风险已解除。", f"{self.name(model)[1]} risk has passed."
+            elif ep is not None and Risk.NONE <= x.risk < fire_at:
+                zh, en = self.passed(model)
                 transitions.append(Transition(ep.id, rule, ep.kind, ep.severity, ep.audience, State.RESOLVED,
                                               ts, v.id, site, "", "", ep.value, float("nan"), text_zh=zh,
                                               text_en=en))  # fmt: skip
@@ -184,9 +194,21 @@ class RiskWatch:
     def name(self, model: str) -> tuple[str, str]:
         return MODEL_NAMES[model]
 
+    def passed(self, model: str) -> tuple[str, str]:
+        if model == WATER_MODEL:
+            return "已灌溉或土壤水分已恢复，暂不需要浇水。", "watered, or the soil has recovered: no watering due."
+        return f"{self.name(model)[0]}风险已解除。", f"{self.name(model)[1]} risk has passed."
+
     def text(self, model: str, x: DayRisk) -> tuple[str, str]:
         """What the risk is, why, and what to do (zh, en)."""
         level_zh, level_en = Risk(x.risk).zh, Risk(x.risk).en
+        if model == WATER_MODEL:
+            d = x.detail
+            why_zh = f"根层缺水 {d['depletion_mm']} 毫米，已到易吸收水量 {d['raw_mm']} 毫米"
+            why_en = f"the root zone is {d['depletion_mm']} mm short, past its readily available {d['raw_mm']} mm"
+            return (f"需要灌溉：{why_zh}。建议今天滴灌约 {d['drip_hours']} 小时（约 {d['due_mm']} 毫米）。",
+                    f"irrigation due: {why_en}. Run the drip about {d['drip_hours']} h today "
+                    f"(about {d['due_mm']} mm).")  # fmt: skip
         if model == "apple_scab":
             s = self.p.scab
             why_zh = f"叶面湿润 {x.detail['wet_h']:.0f} 小时，平均 {x.detail['mean_c']}℃"

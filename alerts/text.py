@@ -34,6 +34,7 @@ KIND_ZH = {
     Kind.DISEASE_RISK: "病害风险",
     Kind.PEST_RISK: "虫害风险",
     Kind.VALVE_FAULT: "阀门故障",
+    Kind.IRRIGATION_DUE: "需要灌溉",
 }
 
 

@@ -1,11 +1,13 @@
 """Valve control: requests → interlocks → a command over MQTT → the controller's acknowledgement and state →
 the irrigation recorded; a command not acknowledged in time, or a valve open past its end, is an alert.
 
-`ValveManager.tick()` runs in the collector's maintenance pass. Each pending request (a farmer's 确认灌溉,
-the automatic mode) is checked against the block's interlocks (qingyubiao.interlocks) with what is true
-now; a refusal is audited with its reason and nothing is sent. A command says how long, and that the
-controller closes by itself when that time ends, so a dropped link or a killed collector never leaves a
-valve open. Everything — command, refusal, acknowledgement, state change, timeout — goes to the audit.
+`ValveManager.tick()` runs in the collector's maintenance pass. A block in automatic mode whose advice
+(the newest day's `irrigation` row) says the water is due today gets one request a day, for the advised
+drip time. Each pending request (a farmer's 确认灌溉, the automatic mode) is checked against the block's
+interlocks (qingyubiao.interlocks) with what is true now; a refusal is audited with its reason and
+nothing is sent. A command says how long, and that the controller closes by itself when that time ends,
+so a dropped link or a killed collector never leaves a valve open. Everything — command, refusal,
+acknowledgement, state change, timeout — goes to the audit.
 """
 
 from __future__ import annotations
@@ -27,15 +29,18 @@ from qingyubiao import topics
 from qingyubiao.alerting import AlertReader, AlertWriter, Audience, Episode, Kind, Severity, State, Transition
 from qingyubiao.config import Config, MqttSettings, Site, Village
 from qingyubiao.interlocks import Now, Request, check
+from qingyubiao.risks import WATER_MODEL, RiskBook
 from qingyubiao.series import SeriesIndex
 from qingyubiao.store import ReadingReader
 from qingyubiao.valves import Command, ValveStatus, parse_status
-from qingyubiao.water import AuditEntry, Irrigated, ValveRequest, WaterBook
+from qingyubiao.water import AuditEntry, Irrigated, ValveRequest, WaterBook, advised_minutes
 
 log = logging.getLogger(__name__)
 
 ACK_TIMEOUT_S = 30.0  # a controller that has not answered a command by then is at fault
 OVERDUE_GRACE_S = 120.0  # a valve still open this long after its end is stuck
+AUTO = "auto"  # who asks in automatic mode
+AUTO_EVERY_MS = 60_000  # how often the automatic mode reads the advice
 
 
 class ValveLink(Protocol):
@@ -122,8 +127,10 @@ class ValveManager:
         raining: Callable[[Village, Site], bool] = lambda v, s: False,
         ack_timeout_s: float = ACK_TIMEOUT_S,
         overdue_grace_s: float = OVERDUE_GRACE_S,
+        risks: RiskBook | None = None,
     ) -> None:
-        self.config, self.book, self.link, self.writer = config, book, link, writer
+        self.config, self.book, self.link, self.writer, self.risks = config, book, link, writer, risks
+        self._auto_read_ms = 0
         self.wetter_than_fc, self.raining = wetter_than_fc, raining
         self.ack_timeout_ms, self.grace_ms = int(ack_timeout_s * 1000), int(overdue_grace_s * 1000)
         # (village, device) -> (village, site) for every valve in the config
@@ -165,9 +172,36 @@ class ValveManager:
         for village, device, payload, at in self.link.received():
             self._status(village, device, payload, at)
         self._watch(now)
+        if self.risks is not None and now - self._auto_read_ms >= AUTO_EVERY_MS:
+            self._auto_read_ms = now
+            for v in self.config.village:
+                self._automatic(v, now)
         for v in self.config.village:
             for r in self.book.pending(v.id):
                 self._send(v, r, now)
+
+    # -- automatic mode ---------------------------------------------------------------
+
+    def _automatic(self, v: Village, now: int) -> None:
+        """One request a village day per automatic block whose newest advice (yesterday's) says water is due
+        today; its id names the block and the day, so a restart or a second pass asks nothing more."""
+        blocks = [s for s in v.site if s.irrigation and s.irrigation.valve and s.irrigation.mode == "automatic"]
+        if not blocks or self.risks is None:
+            return
+        today = dt.datetime.fromtimestamp(now / 1000, ZoneInfo(v.tz)).date()
+        yesterday = (today - dt.timedelta(days=1)).isoformat()
+        advice = {x.site: x for x in self.risks.risks(v.id, yesterday) if x.model == WATER_MODEL}
+        busy = {f.request.site for f in self.flight.values()}
+        for s in blocks:
+            x = advice.get(s.id)
+            assert s.irrigation is not None
+            minutes = advised_minutes(x.detail, s.irrigation) if x is not None else 0
+            if x is None or not minutes or s.id in busy:
+                continue
+            due = x.detail.get("due_mm")
+            r = ValveRequest(f"a-{s.id}-{today.isoformat()}", v.id, s.id, minutes * 60,
+                             f"自动灌溉：根层缺水约 {due} 毫米 / automatic: about {due} mm due", AUTO, now)  # fmt: skip
+            self.book.request(r)
 
     # -- requests out -----------------------------------------------------------------
 

@@ -10,7 +10,7 @@ from __future__ import annotations
 import logging
 import re
 
-_CREDENTIAL = re.compile(r"(?<=[?&]access_token=)[^&\s]+|(?<=^/a/)[^/?\s]+")
+_CREDENTIAL = re.compile(r"(?<=[?&]access_token=)[^&\s]+|(?<=^/[aw]/)[^/?\s]+")
 
 
 def redact(path: str) -> str:

@@ -21,7 +21,7 @@ from api.access_log import redact_access_log
 from api.errors import COMMON
 from api.limits import RequestLimits
 from api.params import API_PREFIX, documented_query
-from api.routes import ack_link, devices, export, health, people, problems, sites, stream, summary
+from api.routes import ack_link, confirm_link, devices, export, health, people, problems, sites, stream, summary
 from api.routes import alerts as alert_routes
 from api.routes import risks as risk_routes
 from api.routes import rules as rule_routes
@@ -103,6 +103,7 @@ def create_app(
         app.include_router(r, prefix=API_PREFIX, responses=COMMON, dependencies=[Depends(documented_query)])
     app.include_router(health.router)
     app.include_router(ack_link.router)  # at the root: the links in messages are {public_url}/a/{token}
+    app.include_router(confirm_link.router)  # and {public_url}/w/{token} (确认灌溉)
     _add_pages(app)
 
     @app.exception_handler(RequestValidationError)
@@ -154,7 +155,7 @@ def _add_metrics(app: FastAPI) -> None:
         buckets=(0.002, 0.005, 0.01, 0.02, 0.05, 0.1, 0.25, 0.5, 1.0, 2.5),
     )
     outcomes = Counter("qyb_ack_link_total", "one-tap ack link answers by outcome", ["outcome"], registry=registry)
-    for outcome in ack_link.OUTCOMES:
+    for outcome in {*ack_link.OUTCOMES, *confirm_link.OUTCOMES}:
         outcomes.labels(outcome)  # every outcome exported from the start, at 0
     app.state.ack_link_outcomes = outcomes
 

@@ -39,6 +39,8 @@ class Kind(StrEnum):
     PEST_RISK = "pest_risk"
     # valve control (alerts/valves.py): a command not acknowledged, a valve open past its end
     VALVE_FAULT = "valve_fault"
+    # the root-zone water balance (alerts/agronomy.py): a block that needs watering today
+    IRRIGATION_DUE = "irrigation_due"
 
 
 class Severity(StrEnum):

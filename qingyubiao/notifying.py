@@ -24,6 +24,9 @@ from typing import Protocol
 
 # the person of a group reference: whoever taps says who they are among `AckRef.people`
 GROUP = "*"
+# a 确认灌溉 link (api/routes/confirm_link.py) signs its ack reference with this prefix: the same
+# registered reference, a token that cannot be used as an acknowledgement, nor an ack token as a confirmation
+CONFIRM = "w-"
 
 
 @dataclass(frozen=True, slots=True)

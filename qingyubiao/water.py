@@ -4,7 +4,10 @@ the API share (ingest/store/sqlite_water.py keeps them beside the readings)."""
 from __future__ import annotations
 
 from dataclasses import dataclass, field
-from typing import Any, Literal, Protocol
+from typing import TYPE_CHECKING, Any, Literal, Protocol
+
+if TYPE_CHECKING:
+    from qingyubiao.config import Irrigation
 
 Source = Literal["manual", "valve"]
 
@@ -71,11 +74,16 @@ class WaterBook(Protocol):
         """Newest first; only these sites when given."""
         ...
 
-    def request(self, r: ValveRequest) -> None:
-        """Keep a request (pending) and audit it."""
+    def request(self, r: ValveRequest) -> bool:
+        """Keep a request (pending) and audit it; False (and nothing kept) when one with its id exists:
+        a confirm link tapped twice asks once."""
         ...
 
     def pending(self, village: str) -> list[ValveRequest]: ...
+
+    def requests_since(self, village: str, since_ms: int) -> list[ValveRequest]:
+        """Every request made since then, whatever became of it, oldest first."""
+        ...
 
     def set_request_state(self, request_id: str, state: str) -> None: ...
 
@@ -86,3 +94,12 @@ class WaterBook(Protocol):
     def locks(self, village: str) -> dict[str, str]:
         """site -> who locked it."""
         ...
+
+
+def advised_minutes(detail: dict[str, Any], irrigation: Irrigation) -> int:
+    """How long to open a block's valve for its irrigation advice (the `irrigation` risk row's detail):
+    the drip time of the water due now, at most one opening's limit; 0 when nothing is due today. What is
+    left after a capped opening is due again at the next day's advice."""
+    if detail.get("days_left") != 0 or not detail.get("need_mm") or not detail.get("drip_hours"):
+        return 0
+    return max(1, min(round(float(detail["drip_hours"]) * 60), irrigation.max_open_min))

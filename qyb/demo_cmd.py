@@ -14,10 +14,14 @@ import socket
 import threading
 import time
 from pathlib import Path
+from typing import TYPE_CHECKING
 
 from qingyubiao.config import Config, load_config
 from qyb.args import Command
 from qyb.system import ApiThread, build_collector
+
+if TYPE_CHECKING:
+    from sensors_sim.valves import TwinValve
 
 log = logging.getLogger("qyb.demo")
 
@@ -122,6 +126,7 @@ def run_demo(args: argparse.Namespace) -> int:
     worker = threading.Thread(target=system.run, args=(stop,), name="collector", daemon=True)
     worker.start()
     pages = None
+    valves: list[TwinValve] = []
     try:
         pages = ApiThread(config, _free_port(getattr(args, "api_port", 8000)))  # the phone page and the overview
         village = config.village[0]
@@ -147,6 +152,7 @@ def run_demo(args: argparse.Namespace) -> int:
         from sensors_sim import pacing
         from sensors_sim.runner import as_messages
         from sensors_sim.twin import SimMessage, Twin
+        from sensors_sim.valves import twin_valves
 
         speed = float(getattr(args, "speed", None) or 60.0)
         twin = Twin(config, seed=0, start_s=pacing.start_for(24.0, speed, time.time()))
@@ -165,11 +171,18 @@ def run_demo(args: argparse.Namespace) -> int:
                 yield msg
 
         print(f"  the village twin runs at {speed:g}x real time until it reaches the present", flush=True)
-        sim = pacing.paced(twin.run(float("inf")), speed, not_before_sim_time=True, stop=stopping)
+        mqtt = config.deployment.mqtt
+        valves = twin_valves(config, twin.physics, mqtt.host, mqtt.port)  # obey the collector's commands
+        if valves:
+            print(f"  {len(valves)} twin valve controllers: {', '.join(v.device for v in valves)}", flush=True)
+        sim = pacing.paced(twin.run(float("inf"), max_steps=1 if valves else 60), speed, not_before_sim_time=True,
+                           stop=stopping)  # fmt: skip
         publisher.publish(config.deployment.mqtt, as_messages(reported(sim), lambda _: 0), client_id="qyb-demo-sim")
     except KeyboardInterrupt:
         pass
     finally:  # also when starting the pages or the twin failed: the collector must stop and store what it has
+        for valve in valves:
+            valve.stop()
         stop.set()
         if pages is not None:
             pages.stop()

@@ -31,6 +31,8 @@ def register(command: Command) -> None:
     c.add_argument("--plot", metavar="FILE.png", help="draw one simulated day (e.g. docs/img/sim-day.png)")
     c.add_argument("--villages", type=int, help="scale mode: this many in-memory villages (implies --twin)")
     c.add_argument("--greenhouses", type=int, default=24, help="greenhouses per village in scale mode")
+    c.add_argument("--valve-failure", choices=["none", "stuck_open", "silent"], default="none",
+                   help="how the twin's valve controllers fail (the config's valves; default: they obey)")  # fmt: skip
 
 
 def _sim(args: argparse.Namespace) -> int:
@@ -56,6 +58,7 @@ def _sim(args: argparse.Namespace) -> int:
             villages=args.villages,
             greenhouses=args.greenhouses,
             client_id=args.client_id,
+            valve_failure=args.valve_failure,
         )
         execute(config, run)  # a bad scenario is a ScenarioError (ValueError): main reports it
         return 0

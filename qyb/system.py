@@ -156,13 +156,17 @@ def build_collector(config: Config) -> CollectorSystem:
     if valve_sites:  # valve controllers configured: commands out, their states in (alerts/valves.py)
         from agronomy.water import load_water
         from alerts.valves import MqttValveLink, SensorFacts, ValveManager
+        from ingest.store.sqlite_risks import SqliteRiskBook
         from ingest.store.sqlite_water import SqliteWaterBook
 
         valve_book = SqliteWaterBook(db)
         link = MqttValveLink(config.deployment.mqtt, f"{config.deployment.mqtt.client_id}-valves", valve_sites)
         closers += [link.close, valve_book.close]
         facts = SensorFacts(index, store, {k: x.fc for k, x in load_water().soil.items()}, alert_store)
-        valves = ValveManager(config, valve_book, link, writer, facts.wetter_than_fc, facts.raining)
+        advice = SqliteRiskBook(db) if config.deployment.agronomy.enabled else None  # the automatic mode's
+        if advice is not None:
+            closers.append(advice.close)
+        valves = ValveManager(config, valve_book, link, writer, facts.wetter_than_fc, facts.raining, risks=advice)
 
     def maintenance() -> None:  # on the collector's writer thread, between batches
         changed = rules.changed()

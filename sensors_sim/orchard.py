@@ -34,6 +34,7 @@ class BlockParams:
     rad_cool: F64  # K of extra night cooling under a clear, calm sky
     pooling: F64  # K of cold-air pooling (gully blocks)
     kc: F64  # crop coefficient for evapotranspiration
+    field_capacity: F64  # % VWC the soil holds against drainage
 
     @staticmethod
     def draw(names: list[str], rng: np.random.Generator) -> BlockParams:
@@ -43,6 +44,7 @@ class BlockParams:
             rad_cool=rng.uniform(1.6, 2.4, n),
             pooling=np.where(gully, rng.uniform(0.6, 1.2, n), 0.0),
             kc=rng.uniform(0.7, 1.0, n),
+            field_capacity=np.full(n, FIELD_CAPACITY),
         )
 
 
@@ -77,9 +79,9 @@ def irrigation_mm(s: BlockState, solar_h: float, dt: float) -> F64:
 def step(s: BlockState, p: BlockParams, dt: float, t_out: F64, ghi: F64, rain_mm_h: F64, irrigate: F64) -> None:
     """Advance soil water (%) and soil temperature at 30 cm by dt seconds; `irrigate` in mm over this step."""
     et_mm = p.kc * 0.35 * ghi / 2450.0 * dt / 1000.0  # 0.35 of the sunshine goes into evaporation
-    dryness = np.clip((s.vwc - 6.0) / (FIELD_CAPACITY - 6.0), 0.0, 1.0)  # dry soil gives less water
+    dryness = np.clip((s.vwc - 6.0) / (p.field_capacity - 6.0), 0.0, 1.0)  # dry soil gives less water
     infil = 0.8 * rain_mm_h * dt / 3600.0 + irrigate
     s.vwc = s.vwc + (infil - et_mm * dryness) / ROOT_ZONE_MM * 100.0
-    s.vwc = s.vwc - np.maximum(s.vwc - FIELD_CAPACITY, 0.0) * (dt / 21_600.0)
+    s.vwc = s.vwc - np.maximum(s.vwc - p.field_capacity, 0.0) * (dt / 21_600.0)
     s.vwc = np.clip(s.vwc, 3.0, 45.0)
     s.soil_t = s.soil_t + (t_out - s.soil_t) * dt / SOIL_TAU_S

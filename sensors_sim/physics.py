@@ -8,7 +8,7 @@ per site and quantity. Sensors, faults and networks are layered on top of it
 
 from __future__ import annotations
 
-from collections.abc import Iterator
+from collections.abc import Callable, Iterator
 from dataclasses import dataclass
 from datetime import date
 
@@ -143,6 +143,13 @@ class Physics:
         out0 = self.weathers[0].at(np.array([t0]))["temp_c"][0]
         self.gh_state = gh.HouseState.initial(len(self.gh_idx), float(out0), rng)
         self.or_state = orc.BlockState.initial(len(self.or_idx), float(out0) + 2.0, rng)
+        # Blocks with a valve controller in the config are watered by it (sensors_sim.valves), not by habit:
+        # `water_in()` gives the water (mm per site) their valves put down since it was last asked.
+        self.water_in: Callable[[], F64 | None] = lambda: None
+        valved = np.array([s.irrigation is not None and bool(s.irrigation.valve)
+                           for v in config.village for s in v.site], dtype=bool)  # fmt: skip
+        self.or_habit = ~valved[self.or_idx]
+        self.gh_params.irrigate_pct[valved[self.gh_idx]] = 0.0
         self.t = t0
         self._scenario_modes = (self.gh_params.vent_mode.copy(), self.gh_params.quilt_mode.copy())
         # Faults and habits of the scenario only act during it: the spin-up runs a normal farmer.
@@ -191,7 +198,10 @@ class Physics:
                 gs, gp, dt, np.full(n_gh, solar_h[i]), np.full(n_gh, day[i]),
                 g["elevation"][i], g["ghi"][i], g["temp_c"][i], g_vap[i], g["wind_m_s"][i], 1.0 - g["cloud"][i],
             )  # fmt: skip
-            water = orc.irrigation_mm(self.or_state, float(solar_h[i]), dt)
+            water = orc.irrigation_mm(self.or_state, float(solar_h[i]), dt) * self.or_habit
+            if i == 0 and (valve_mm := self.water_in()) is not None:
+                gs.vwc += valve_mm[self.gh_idx] / gh.SOIL_DEPTH_MM * 100.0
+                water = water + valve_mm[self.or_idx]
             orc.step(self.or_state, self.or_params, dt, o["temp_c"][i], o["ghi"][i], o["rain_mm_h"][i], water)
             col = values[i]
             rh = gh.rh_pct(gs)

@@ -17,6 +17,7 @@ from sensors_sim.replay import read_jsonl, write_jsonl
 from sensors_sim.scale import scale_config
 from sensors_sim.scenario import Scenario, load
 from sensors_sim.twin import SimMessage, Twin, TwinFormat
+from sensors_sim.valves import Failure
 
 
 @dataclass(frozen=True)
@@ -35,6 +36,7 @@ class TwinRun:
     villages: int | None = None  # scale mode: this many in-memory villages
     greenhouses: int = 24
     client_id: str = "qyb-sim"
+    valve_failure: Failure = "none"  # how the twin's valve controllers fail (none, stuck_open, silent)
 
 
 def build(config: Config, run: TwinRun, now_s: float) -> tuple[Twin, float, Scenario | None]:
@@ -80,7 +82,15 @@ def execute(config: Config, run: TwinRun, log: Callable[[str], None] = print) ->
         log(f"plotted {run.hours or 24:g} simulated hours to {path}")
         return 0
     twin, until, scenario = build(config, run, now)
-    sim = twin.run(until)
+    valves = []
+    if not run.output and not run.villages and any(s.irrigation and s.irrigation.valve for v in config.village
+                                                   for s in v.site):  # fmt: skip
+        from sensors_sim.valves import twin_valves  # the valve controllers obey the collector's commands
+
+        mqtt = config.deployment.mqtt
+        valves = twin_valves(config, twin.physics, mqtt.host, mqtt.port, run.valve_failure)
+        log(f"{len(valves)} twin valve controllers listening ({run.valve_failure})")
+    sim = twin.run(until, max_steps=1 if valves else 60)
     label = f"scenario {scenario.name}" if scenario else f"{round((until - twin.physics.start_s) / 3600, 2):g} h"
     try:
         if run.output:
@@ -92,6 +102,9 @@ def execute(config: Config, run: TwinRun, log: Callable[[str], None] = print) ->
     except KeyboardInterrupt:  # Ctrl-C ends a real-time run: say how far it got
         log(f"stopped after {twin.readings} readings")
         return twin.readings
+    finally:
+        for valve in valves:
+            valve.stop()
     log(f"published {twin.readings} readings ({label}, {run.fmt} format) to {config.deployment.mqtt.url}")
     return twin.readings
 

@@ -217,10 +217,12 @@ class Twin:
 
     # -- running -----------------------------------------------------------------------
 
-    def run(self, until_s: float) -> Iterator[SimMessage]:
-        """Messages in simulated-time order from the current time up to until_s; backlogs flush at the end."""
+    def run(self, until_s: float, max_steps: int = 60) -> Iterator[SimMessage]:
+        """Messages in simulated-time order from the current time up to until_s; backlogs flush at the end.
+        The physics runs `max_steps` ahead of the messages at most (1 where valves change it as it goes)."""
         n_series = len(self.plan.series_metric)
-        max_steps = int(max(1, min(60, 4_000_000 // max(1, len(QUANTITIES) * self.physics.n_sites + n_series))))
+        per_step = len(QUANTITIES) * self.physics.n_sites + n_series
+        max_steps = int(max(1, min(max_steps, 4_000_000 // max(1, per_step))))
         for chunk in self.physics.chunks(until_s, max_steps):
             yield from self._emit(chunk.t_s, chunk.values)
         yield from self._flush_all(until_s)

@@ -1,18 +1,28 @@
 """A simulated valve controller on the real broker: it obeys commands, answers on its retained status topic,
 and closes by itself when a command's duration ends — or fails as told (a valve stuck open, a controller
-that never answers), so the whole loop runs without hardware (docs/irrigation.md)."""
+that never answers), so the whole loop runs without hardware (docs/irrigation.md).
+
+`ValveWater` turns the twin's valves into water in its physics: an open valve puts down its block's drip
+rate for as long as it is open by the wall clock — the time the collector records the irrigation by — and
+the physics takes what was put down at its next step, so the soil moisture the twin's probe reports rises
+by the water the audit says was applied, at any simulation speed."""
 
 from __future__ import annotations
 
 import json
 import threading
 import time
+from collections.abc import Callable
 from dataclasses import dataclass, field
 from typing import Literal
 
+import numpy as np
 import paho.mqtt.client as mqtt
+from numpy.typing import NDArray
 
 from qingyubiao import topics
+from qingyubiao.config import Config
+from sensors_sim.physics import Physics
 
 Failure = Literal["none", "stuck_open", "silent"]
 
@@ -24,6 +34,7 @@ class TwinValve:
     village: str
     device: str
     failure: Failure = "none"
+    on_change: Callable[[bool], None] | None = None  # told True when the valve opens, False when it closes
     opened_s: list[tuple[float, float]] = field(default_factory=list)  # (opened, closed) epoch seconds, for tests
     _timer: threading.Timer | None = None
     _open_since: float | None = None
@@ -58,6 +69,8 @@ class TwinValve:
         duration = float(cmd["duration_s"])
         self._open_since = time.time()
         self._command = cmd["id"]
+        if self.on_change is not None:
+            self.on_change(True)
         self._say("open", cmd["id"], int((self._open_since + duration) * 1000))
         if self._timer is not None:
             self._timer.cancel()
@@ -71,6 +84,8 @@ class TwinValve:
         if self._open_since is not None:
             self.opened_s.append((self._open_since, closed))
             self._open_since = None
+            if self.on_change is not None:
+                self.on_change(False)
         self._say("closed", ack, None, closed if self.opened_s else None)
 
     def stop(self) -> None:
@@ -78,3 +93,52 @@ class TwinValve:
             self._timer.cancel()
         self.client.loop_stop()
         self.client.disconnect()
+
+
+class ValveWater:
+    """The water the twin's valves put down, per physics site, by the wall clock (see the module's note)."""
+
+    def __init__(self, n_sites: int, clock: Callable[[], float] = time.time) -> None:
+        self.clock = clock
+        self.rate = np.zeros(n_sites)  # mm h-1 of each open valve
+        self.pending = np.zeros(n_sites)
+        self._since = clock()
+        self._lock = threading.Lock()
+
+    def _accrue(self) -> None:
+        now = self.clock()
+        self.pending += self.rate * max(now - self._since, 0.0) / 3600.0
+        self._since = now
+
+    def set(self, site: int, mm_h: float) -> None:
+        with self._lock:
+            self._accrue()
+            self.rate[site] = mm_h
+
+    def take(self) -> NDArray[np.float64] | None:
+        with self._lock:
+            self._accrue()
+            if not self.pending.any():
+                return None
+            out, self.pending = self.pending, np.zeros_like(self.pending)
+            return out
+
+
+def twin_valves(config: Config, physics: Physics, host: str, port: int, failure: Failure = "none") -> list[TwinValve]:
+    """A started twin controller for every valve in the config, its water fed into `physics`."""
+    water = ValveWater(physics.n_sites)
+    physics.water_in = water.take
+    valves = []
+    for i, ref in enumerate(physics.sites):
+        site = next(s for s in config.village[ref.village].site if s.id == ref.site)
+        if site.irrigation is None or not site.irrigation.valve:
+            continue
+        valve = TwinValve(host, port, config.village[ref.village].id, site.irrigation.valve, failure,
+                          on_change=_feeds(water, i, site.drip_mm_h or 0.0))  # fmt: skip
+        valve.start()
+        valves.append(valve)
+    return valves
+
+
+def _feeds(water: ValveWater, site: int, mm_h: float) -> Callable[[bool], None]:
+    return lambda is_open: water.set(site, mm_h if is_open else 0.0)

@@ -36,6 +36,8 @@ ADVICE: dict[str, tuple[str, str]] = {
     # the models' own advice is in their alert text (agronomy/params/models.toml); this is the fallback
     Kind.DISEASE_RISK: ("按植保建议及时喷药预防。", "protect the crop as the plant-protection advice says."),
     Kind.PEST_RISK: ("检查诱捕器，按植保建议防治。", "check the traps and act on the plant-protection advice."),
+    Kind.VALVE_FAULT: ("检查阀门控制器、电源和网络。", "check the valve controller, its power and the network."),
+    Kind.IRRIGATION_DUE: ("按建议的时长滴灌。", "run the drip for the advised time."),
 }
 
 

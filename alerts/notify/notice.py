@@ -46,6 +46,7 @@ class Notice:
     mentions: list[str] = field(default_factory=list)  # phones to @ in group robots
     people: list[str] = field(default_factory=list)  # person ids this reaches
     ack_url: str | None = None
+    confirm_url: str | None = None  # 确认灌溉: an irrigation advice of a block in confirm mode
 
     def to_json(self) -> str:
         return json.dumps(asdict(self), ensure_ascii=False, separators=(",", ":"))

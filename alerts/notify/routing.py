@@ -19,9 +19,9 @@ from dataclasses import dataclass
 
 from alerts.notify.notice import Notice, Why, finite, key_of
 from alerts.notify.quiet import quiet_until
-from qingyubiao.alerting import Audience, Transition
+from qingyubiao.alerting import Audience, Kind, Transition
 from qingyubiao.config import Config, NotifySettings, Person, PersonNotify, Village
-from qingyubiao.notifying import GROUP, ack_ref, group_ack_ref, sign_ack_token
+from qingyubiao.notifying import CONFIRM, GROUP, ack_ref, group_ack_ref, sign_ack_token
 
 URGENT = ("critical", "emergency")
 
@@ -91,6 +91,9 @@ class Router:
             brand=self.brand(v), alert_zh=t.text_zh, alert_en=t.text_en,
         )  # fmt: skip
         village_quiet = None if urgent else quiet_until(self.settings.quiet_hours, v.tz, now_ms)
+        irrigation = site.irrigation if site else None
+        confirmable = bool(t.kind == Kind.IRRIGATION_DUE and irrigation and irrigation.valve
+                           and irrigation.mode == "confirm")  # fmt: skip
         out: list[Queued] = []
 
         def add(channel: str, target: str, who: list[Person], quiet_end: int | None, ack_for: str | None) -> None:
@@ -98,17 +101,21 @@ class Router:
             if channel not in self.channels:
                 return
             ack = None
-            url = None
+            url = confirm = None
             named = tuple(p.id for p in who) if ack_for == GROUP else ()
             if ack_for and self.settings.ack_secret and why != Why.RESOLVED and (ack_for != GROUP or named):
                 # a group chat is read by everyone it names: whoever taps says who they are (not the first named)
                 ref = group_ack_ref(t.episode, list(named)) if ack_for == GROUP else ack_ref(t.episode, ack_for)
-                token = sign_ack_token(self.settings.ack_secret, ref, now_ms + int(self.settings.ack_ttl_h * 3.6e6))
-                url = f"{self.settings.public_url.rstrip('/')}/a/{token}"
+                expires = now_ms + int(self.settings.ack_ttl_h * 3.6e6)
+                public = self.settings.public_url.rstrip("/")
+                url = f"{public}/a/{sign_ack_token(self.settings.ack_secret, ref, expires)}"
+                if confirmable:  # the same reference, signed as a 确认灌溉 (api/routes/confirm_link.py)
+                    confirm = f"{public}/w/{sign_ack_token(self.settings.ack_secret, CONFIRM + ref, expires)}"
                 ack = (ref, t.episode, ack_for, v.id)
             n = Notice(
                 key=key_of(t.episode, state, target, channel), channel=channel, target=target,
-                mentions=[p.phone for p in who], people=[p.id for p in who], ack_url=url, **base,  # type: ignore[arg-type]
+                mentions=[p.phone for p in who], people=[p.id for p in who], ack_url=url, confirm_url=confirm,
+                **base,  # type: ignore[arg-type]
             )  # fmt: skip
             out.append(Queued(n, quiet_end or now_ms, quiet_end is not None, ack, named if ack else ()))
 

@@ -21,7 +21,7 @@ def _minutes(ms: int) -> int:
 
 SYSTEM_KINDS = (Kind.STORE_FAILING, Kind.BROKER_UNREACHABLE)
 # a day's risk, a valve's fault: the alert's own text says what, why and what to do
-MODEL_KINDS = (Kind.DISEASE_RISK, Kind.PEST_RISK, Kind.VALVE_FAULT)
+MODEL_KINDS = (Kind.DISEASE_RISK, Kind.PEST_RISK, Kind.VALVE_FAULT, Kind.IRRIGATION_DUE)
 
 
 def line(n: Notice, now_ms: int) -> tuple[str, str]:
@@ -79,6 +79,9 @@ def single(n: Notice, now_ms: int) -> tuple[str, str]:
     zh, en = line(n, now_ms)
     link_zh = f" 收到请点：{n.ack_url}" if n.ack_url and n.why != Why.RESOLVED else ""
     link_en = f" Ack: {n.ack_url}" if n.ack_url and n.why != Why.RESOLVED else ""
+    if n.confirm_url and n.why != Why.RESOLVED:
+        link_zh += f" 确认灌溉请点：{n.confirm_url}"
+        link_en += f" Confirm watering: {n.confirm_url}"
     return f"【{n.brand}】{zh}{link_zh}", f"[{n.brand}] {en}{link_en}"
 
 
@@ -91,8 +94,13 @@ def digest(notices: list[Notice], now_ms: int) -> tuple[str, str]:
     for i, n in enumerate(notices, 1):
         lz, le = line(n, now_ms)
         linked = n.ack_url and n.why != Why.RESOLVED
-        zh.append(f"{i}. {lz}" + (f" 确认：{n.ack_url}" if linked else ""))
-        en.append(f"{i}. {le}" + (f" Ack: {n.ack_url}" if linked else ""))
+        water = n.confirm_url and n.why != Why.RESOLVED
+        zh.append(
+            f"{i}. {lz}" + (f" 确认：{n.ack_url}" if linked else "") + (f" 灌溉：{n.confirm_url}" if water else "")
+        )
+        en.append(
+            f"{i}. {le}" + (f" Ack: {n.ack_url}" if linked else "") + (f" Water: {n.confirm_url}" if water else "")
+        )
     return "\n".join(zh), "\n".join(en)
 
 

@@ -29,6 +29,7 @@ from qingyubiao.risks import (
     irrigation_note,
     stage_note,
 )
+from qingyubiao.water import advised_minutes
 
 router = APIRouter(tags=["risks"])
 
@@ -50,6 +51,12 @@ class RiskOut(BaseModel):
         None, description="phenology and irrigation: the estimate or the advice in words (the numbers are in detail)"
     )
     note_en: str | None = None
+    valve_mode: Literal["confirm", "automatic"] | None = Field(
+        None, description="irrigation of a block with a valve: how it opens (advice-only blocks: null)"
+    )
+    valve_minutes: int | None = Field(
+        None, description="irrigation: the opening the advice asks for now, minutes (0: none due today)"
+    )
 
 
 class BiofixIn(BaseModel):
@@ -92,13 +99,18 @@ def risks(
             continue
         zh, en = MODEL_NAMES.get(r.model, (r.model, r.model))
         note: tuple[str | None, str | None] = (None, None)
+        mode, minutes = None, None
         if r.model == STAGE_MODEL:
             note = stage_note(r.detail, site.stage)
         elif r.model == WATER_MODEL:
             note = irrigation_note(r.detail)
+            irr = site.irrigation
+            if irr is not None and irr.valve and irr.mode != "advice":
+                mode, minutes = irr.mode, advised_minutes(r.detail, irr)
         out.append(RiskOut(site=r.site, site_name=site.name, model=r.model, model_zh=zh, model_en=en, day=r.day,
                            risk=r.risk, risk_zh=RISK_NAMES[r.risk][0], risk_en=RISK_NAMES[r.risk][1],
-                           detail=r.detail, note_zh=note[0], note_en=note[1]))  # fmt: skip
+                           detail=r.detail, note_zh=note[0], note_en=note[1], valve_mode=mode,
+                           valve_minutes=minutes))  # fmt: skip
     return out
 
 

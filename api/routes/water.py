@@ -19,6 +19,7 @@ from api.deps import CallerDep, StateDep, site_of, village_of
 from api.errors import errors
 from api.params import SiteId, VillageId
 from api.state import ApiState
+from qingyubiao.config import Irrigation, Village
 from qingyubiao.interlocks import Now, Request, check
 from qingyubiao.water import AuditEntry, Irrigated, ValveRequest, WaterBook
 
@@ -148,18 +149,25 @@ def request_watering(
         raise HTTPException(409, f"{s.name} 只提供灌溉建议，不控制阀门 / {site} is in advice mode: no valve commands")
     w = book(state)
     now_ms = state.now_ms()
-    # what the API can know now (a lock, the limits); the collector checks the rest (pump, soil, rain)
-    today = dt.datetime.fromtimestamp(now_ms / 1000, ZoneInfo(caller.village.tz)).date().isoformat()
-    watered = sum(x.minutes for x in w.irrigations(village, today) if x.site == site and x.day == today)
-    now = Now(0, int(watered * 60), 0.0, None, False, w.locks(village).get(site), None)
-    req = Request(site, int(body.minutes * 60), body.reason, caller.person.id, body.frost, body.fertigation_l)
-    refusal = check(req, irr, now)
+    r = ValveRequest(f"r-{uuid.uuid4().hex[:12]}", village, site, int(body.minutes * 60), body.reason,
+                     caller.person.id, now_ms, body.fertigation_l, body.frost)  # fmt: skip
+    refusal = refusal_now(w, caller.village, site, irr, r, now_ms)
     if refusal is not None:
-        raise HTTPException(400, f"{refusal.zh} / {refusal.en}")
-    r = ValveRequest(f"r-{uuid.uuid4().hex[:12]}", village, site, req.duration_s, body.reason, caller.person.id, now_ms,
-                     body.fertigation_l, body.frost)  # fmt: skip
+        raise HTTPException(400, f"{refusal[0]} / {refusal[1]}")
     w.request(r)
     return RequestOut(id=r.id, site=site, minutes=body.minutes, state=r.state)
+
+
+def refusal_now(
+    w: WaterBook, village: Village, site: str, irr: Irrigation, r: ValveRequest, now_ms: int
+) -> tuple[str, str] | None:
+    """What the API can check at once (a lock, one opening's and the day's limits, the dose) as (zh, en);
+    the collector checks the rest (pump, soil, rain) before it sends."""
+    today = dt.datetime.fromtimestamp(now_ms / 1000, ZoneInfo(village.tz)).date().isoformat()
+    watered = sum(x.minutes for x in w.irrigations(village.id, today) if x.site == site and x.day == today)
+    now = Now(0, int(watered * 60), 0.0, None, False, w.locks(village.id).get(site), None)
+    refusal = check(Request(site, r.duration_s, r.reason, r.by, r.frost, r.fertigation_l), irr, now)
+    return None if refusal is None else (refusal.zh, refusal.en)
 
 
 @router.post(

@@ -7,13 +7,15 @@ const QYB = (() => {
       air_temp_c: "气温", air_rh_pct: "空气湿度", soil_vwc_pct: "土壤含水量", vpd: "饱和差 VPD", never: "还没有数据",
       now: "刚刚更新", min: "{n} 分钟前更新", hour: "{n} 小时前更新", day: "{n} 天前更新",
       tomato: "番茄", cucumber: "黄瓜", pepper: "辣椒", strawberry: "草莓", apple: "苹果", pear: "梨",
-      greenhouse: "温棚", orchard: "果园", dismiss: "关闭", lang: "EN" },
+      greenhouse: "温棚", orchard: "果园", dismiss: "关闭", lang: "EN", water: "确认灌溉 {n} 分钟",
+      watering: "已发送，阀门将打开", auto: "（自动灌溉）", refused: "不能开阀：{why}" },
     en: { title: "Qingyubiao", login: "Open this page with the login link the village sent you.", ok: "OK",
       warning: "Warning", critical: "Critical", stale: "No data", unknown: "Unknown",
       offline: "Offline: showing data from {t}", ack: "Got it", acked: "Acknowledged",
       air_temp_c: "Air temp", air_rh_pct: "Humidity", soil_vwc_pct: "Soil moisture", vpd: "VPD", never: "no data yet",
       now: "updated just now", min: "updated {n} min ago", hour: "updated {n} h ago", day: "updated {n} d ago",
-      greenhouse: "greenhouse", orchard: "orchard", dismiss: "Dismiss", lang: "中文" },
+      greenhouse: "greenhouse", orchard: "orchard", dismiss: "Dismiss", lang: "中文", water: "Water {n} min",
+      watering: "Sent: the valve opens", auto: " (watered automatically)", refused: "Cannot open: {why}" },
   };
   let lang = localStorage.getItem("qyb_lang") || "zh";
   const t = (k, vars) => {
@@ -73,9 +75,15 @@ const QYB = (() => {
   function keep(path, body) {
     try { localStorage.setItem(`qyb:${path}`, JSON.stringify({ at: Date.now(), body })); } catch (e) { /* full */ }
   }
-  async function post(path) {
-    const r = await fetch(path, { method: "POST", headers: { Authorization: `Bearer ${token}` } });
-    if (!r.ok) throw new Error(`${r.status}`);
+  async function post(path, body) {
+    const headers = { Authorization: `Bearer ${token}` };
+    if (body !== undefined) headers["Content-Type"] = "application/json";
+    const r = await fetch(path, { method: "POST", headers, body: body === undefined ? undefined : JSON.stringify(body) });
+    if (!r.ok) {
+      const e = new Error(`${r.status}`);
+      try { e.detail = (await r.json()).detail; } catch (x) { /* not JSON */ }
+      throw e;
+    }
     return r.json();
   }
   const RANK = { emergency: 0, critical: 1, warning: 2 };

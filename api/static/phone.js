@@ -62,6 +62,8 @@
       li.dataset.model = r.model;
       if (r.model === "irrigation") li.dataset.risk = r.risk; // how soon: coloured like a risk
       li.textContent = `${words[r.model][zh ? 0 : 1]}：${zh ? r.note_zh : r.note_en}`;
+      if (r.valve_mode === "automatic") li.append(t("auto"));
+      if (r.valve_mode === "confirm" && r.valve_minutes > 0) li.append(waterButton(siteId, r.valve_minutes));
       ul.append(li);
     }
     for (const r of (risks.get(siteId) || []).filter((r) => r.risk !== 0 && !words[r.model])) {
@@ -71,6 +73,28 @@
       li.textContent = zh ? `${r.model_zh}风险：${r.risk_zh}（${r.day}）` : `${r.model_en} risk: ${r.risk_en} (${r.day})`;
       ul.append(li);
     }
+  }
+
+  // 确认灌溉: ask the block's valve to open for the advised time; the collector checks every interlock
+  const asked = new Map(); // site id -> what the tap got (kept across re-renders)
+  function waterButton(siteId, minutes) {
+    const b = document.createElement("button");
+    b.type = "button";
+    b.className = "water";
+    const done = asked.get(siteId);
+    b.textContent = done ?? t("water", { n: minutes });
+    b.disabled = !!done;
+    b.onclick = async () => {
+      b.disabled = true;
+      try {
+        await post(`/api/v1/villages/${me.village}/sites/${siteId}/irrigation/request`, { minutes });
+        asked.set(siteId, t("watering"));
+      } catch (e) {
+        asked.set(siteId, t("refused", { why: e.detail || e.message }));
+      }
+      b.textContent = asked.get(siteId);
+    };
+    return b;
   }
 
   function renderAlerts(siteId) {

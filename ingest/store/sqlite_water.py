@@ -109,23 +109,40 @@ class SqliteWaterBook:
                     self._db.execute("ROLLBACK")
                 raise
 
-    def request(self, r: ValveRequest) -> None:
+    def request(self, r: ValveRequest) -> bool:
         detail = {"request": r.id, "duration_s": r.duration_s, "fertigation_l": r.fertigation_l, "frost": r.frost}
-        self._tx(
-            ("INSERT INTO water_request VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?, ?)",
-             (r.id, r.village, r.site, r.duration_s, r.reason, r.by, r.requested_ms, r.fertigation_l, int(r.frost),
-              r.state)),
-            audit=AuditEntry(r.requested_ms, r.village, r.site, "requested", r.by, r.reason, detail),
-        )  # fmt: skip
+        with self._lock:
+            self._db.execute("BEGIN IMMEDIATE")
+            try:
+                added = self._db.execute(
+                    "INSERT OR IGNORE INTO water_request VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?, ?)",
+                    (r.id, r.village, r.site, r.duration_s, r.reason, r.by, r.requested_ms, r.fertigation_l,
+                     int(r.frost), r.state),
+                ).rowcount == 1  # fmt: skip
+                if added:
+                    self._insert_audit(AuditEntry(r.requested_ms, r.village, r.site, "requested", r.by, r.reason,
+                                                  detail))  # fmt: skip
+                self._db.execute("COMMIT")
+            except BaseException:
+                if self._db.in_transaction:
+                    self._db.execute("ROLLBACK")
+                raise
+        return added
 
-    def pending(self, village: str) -> list[ValveRequest]:
+    def _requests(self, where: str, args: tuple[object, ...]) -> list[ValveRequest]:
         with self._lock:
             rows = self._db.execute(
                 "SELECT id, village, site, duration_s, reason, by_who, requested_ms, fertigation_l, frost, state "
-                "FROM water_request WHERE village=? AND state='pending' ORDER BY requested_ms",
-                (village,),
+                f"FROM water_request WHERE {where} ORDER BY requested_ms",
+                args,
             ).fetchall()
         return [ValveRequest(r[0], r[1], r[2], r[3], r[4], r[5], r[6], r[7], bool(r[8]), r[9]) for r in rows]
+
+    def pending(self, village: str) -> list[ValveRequest]:
+        return self._requests("village=? AND state='pending'", (village,))
+
+    def requests_since(self, village: str, since_ms: int) -> list[ValveRequest]:
+        return self._requests("village=? AND requested_ms>=?", (village, since_ms))
 
     def set_request_state(self, request_id: str, state: str) -> None:
         self._tx(("UPDATE water_request SET state=? WHERE id=?", (state, request_id)))

@@ -198,3 +198,68 @@ def test_a_recorded_irrigation_refills_the_balance_at_the_next_run(world: Any) -
     after = next(r for r in book.risks(v.id, days[-1].isoformat()) if (r.site, r.model) == ("or01", "irrigation"))
     assert after.detail["depletion_mm"] == pytest.approx(before - 5.0, abs=0.11)
     water.close()
+
+
+def write_soil(config: Config, index: SeriesIndex, store: SqliteStore, date: dt.date, vwc_pct: float) -> None:
+    """or01's soil probe every 20 minutes of the village day."""
+    v = config.village[0]
+    series = index.find(v.id, "or01-soil", "soil_vwc_pct")
+    assert series is not None
+    b = BatchBuilder()
+    for k in range(72):
+        b.add(series, local_midnight_ms(v, date) + k * 1_200_000, vwc_pct, 0)
+    store.write(b.build(index.lo, index.hi))
+    store.refresh_rollups()
+
+
+def irrigation_alerts(alerts: SqliteAlertStore, v: str) -> list[Any]:
+    return [e for e in alerts.active_episodes(v) if e.rule == "agronomy:irrigation"]
+
+
+def test_water_due_today_is_a_warning_to_the_household_until_the_soil_is_moist_again(world: Any) -> None:
+    config, index, store, book, alerts, watch = world
+    v = config.village[0]
+    days = [dt.date(2026, 5, 1) + dt.timedelta(days=i) for i in range(4)]
+    for d in days[:3]:  # three days of a dry probe (10 %, silt loam's θWP is 15 %) pull the balance past RAW
+        write_day(config, index, store, d, range(0), temp_c=[14.0 + 10.0 * (8 <= h < 18) for h in range(24)])
+        write_soil(config, index, store, d, 10.0)
+    watch.tick(local_midnight_ms(v, days[3]) + HOUR)
+    water = next(r for r in book.risks(v.id, days[2].isoformat()) if (r.site, r.model) == ("or01", "irrigation"))
+    assert water.risk == Risk.HIGH and water.detail["days_left"] == 0
+    [ep] = irrigation_alerts(alerts, v.id)
+    assert (ep.site, ep.kind, ep.severity, ep.audience) == ("or01", "irrigation_due", "warning", "farmer")
+    assert ep.text_zh.startswith(f"需要灌溉：根层缺水 {water.detail['depletion_mm']} 毫米")
+    assert f"建议今天滴灌约 {water.detail['drip_hours']} 小时" in ep.text_zh
+    # a wet day on the probe (30 %, above θFC): nothing due, the warning ends
+    write_day(config, index, store, days[3], range(0))
+    write_soil(config, index, store, days[3], 30.0)
+    watch.tick(local_midnight_ms(v, days[3]) + 25 * HOUR)
+    assert irrigation_alerts(alerts, v.id) == []
+    [ended] = [e for e in alerts.episodes(0) if e.id == ep.id]
+    assert ended.ended_ms is not None and ended.text_zh.startswith("已灌溉或土壤水分已恢复")
+
+
+def test_an_automatic_block_is_watered_not_warned(tmp_path: Path) -> None:
+    def edit(raw: dict[str, Any]) -> None:
+        raw["deployment"]["store"]["db"] = str(tmp_path / "qyb.sqlite")
+        raw["village"][0]["device"].append({"id": "or01-valve", "site": "or01", "metrics": ["bat_v"]})
+        for site in raw["village"][0]["site"]:
+            if site["id"] == "or01":
+                site["irrigation"] |= {"valve": "or01-valve", "mode": "automatic"}
+
+    config = notify_config(edit=edit)
+    index = SeriesIndex(config)
+    store = SqliteStore(config.deployment.store.db, index)
+    book, alerts = SqliteRiskBook(config.deployment.store.db), SqliteAlertStore(config.deployment.store.db)
+    watch = RiskWatch(config, index, store, book, alerts, alerts)
+    v = config.village[0]
+    days = [dt.date(2026, 5, 1) + dt.timedelta(days=i) for i in range(3)]
+    for d in days:
+        write_day(config, index, store, d, range(0), temp_c=[14.0 + 10.0 * (8 <= h < 18) for h in range(24)])
+        write_soil(config, index, store, d, 10.0)
+    watch.tick(local_midnight_ms(v, days[2]) + 25 * HOUR)
+    water = next(r for r in book.risks(v.id, days[2].isoformat()) if (r.site, r.model) == ("or01", "irrigation"))
+    assert water.risk == Risk.HIGH  # due, and the valve manager waters it (tests/irrigation/test_valves.py)
+    assert irrigation_alerts(alerts, v.id) == []
+    for x in (store, book, alerts):
+        x.close()

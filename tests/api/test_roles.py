@@ -152,6 +152,8 @@ PUBLIC = {
     ("GET", "/static/{file}"),
     ("GET", "/a/{token}"),  # one-tap ack links carry their own signed token: tests/api/test_ack_link.py
     ("POST", "/a/{token}"),
+    ("GET", "/w/{token}"),  # 确认灌溉 links, signed the same way: tests/api/test_confirm_link.py
+    ("POST", "/w/{token}"),
 }
 # never ends: tests/api/test_notices.py and test_tokens.py check who may open it and when it closes
 STREAMS = {("GET", "/api/v1/villages/{village}/stream")}

@@ -25,7 +25,7 @@ from tests.notify.conftest import notify_config
 pytestmark = pytest.mark.slow  # a broker and real time
 
 
-def config_with_valve(tmp_path: Path, mqtt_url: str) -> Config:
+def config_with_valve(tmp_path: Path, mqtt_url: str, mode: str = "confirm") -> Config:
     def edit(raw: dict[str, Any]) -> None:
         raw["deployment"]["store"]["db"] = str(tmp_path / "qyb.sqlite")
         v = raw["village"][0]
@@ -33,7 +33,7 @@ def config_with_valve(tmp_path: Path, mqtt_url: str) -> Config:
         v["pump"] = [{"id": "p1", "max_open_valves": 1}]
         for site in v["site"]:
             if site["id"] == "or01":
-                site["irrigation"] |= {"valve": "or01-valve", "pump": "p1", "mode": "confirm"}
+                site["irrigation"] |= {"valve": "or01-valve", "pump": "p1", "mode": mode}
 
     return notify_config(mqtt_url=mqtt_url, edit=edit)
 
@@ -176,3 +176,41 @@ def test_a_killed_collector_never_leaves_a_valve_open_and_its_audit_is_whole_aft
     finally:
         book.close()
         twin.stop()
+
+
+def test_automatic_mode_waters_a_block_once_a_day_for_the_advised_time(mosquitto: Mosquitto, tmp_path: Path) -> None:
+    """The newest day's advice says water is due today: one request by `auto` for the advised drip time (held to
+    the block's longest opening), sent through the interlocks and carried out; another pass asks nothing more,
+    and a confirm-mode block is never watered by itself."""
+    import datetime as dt
+    from zoneinfo import ZoneInfo
+
+    from ingest.store.sqlite_risks import SqliteRiskBook
+    from qingyubiao.risks import DayRisk
+
+    config = config_with_valve(tmp_path, mosquitto.url, mode="automatic")
+    db = config.deployment.store.db
+    book, alerts, risks = SqliteWaterBook(db), SqliteAlertStore(db), SqliteRiskBook(db)
+    today = dt.datetime.now(ZoneInfo("Asia/Shanghai")).date()
+    yesterday = (today - dt.timedelta(days=1)).isoformat()
+    due = {"days_left": 0, "need_mm": 110.0, "due_mm": 110.0, "drip_hours": 0.02, "depletion_mm": 110.0}
+    risks.write_risks([DayRisk("lijiahe", "or01", "irrigation", yesterday, 3, due),
+                       DayRisk("lijiahe", "or02", "irrigation", yesterday, 3, due)])  # fmt: skip
+    twin = TwinValve("127.0.0.1", mosquitto.port, "lijiahe", "or01-valve")
+    twin.start()
+    link = MqttValveLink(config.deployment.mqtt, f"qyb-auto-{uuid.uuid4().hex[:6]}", [("lijiahe", "or01-valve")])
+    manager = ValveManager(config, book, link, alerts, risks=risks)
+    try:
+        run_until(manager, lambda: twin._open_since is not None)
+        [r] = book.requests_since("lijiahe", 0)
+        assert (r.id, r.site, r.by, r.duration_s) == (f"a-or01-{today.isoformat()}", "or01", "auto", 60)  # 1.2 → 1 min
+        assert "自动灌溉：根层缺水约 110.0 毫米" in r.reason
+        manager._auto_read_ms = 0  # the next reading of the advice, at once
+        manager.tick()
+        assert len(book.requests_since("lijiahe", 0)) == 1  # once a day, also after a restart (the id is the day)
+        assert kinds(book)[:3] == ["requested", "command", "ack"]
+    finally:
+        link.close()
+        twin.stop()
+        for x in (book, alerts, risks):
+            x.close()

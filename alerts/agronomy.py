@@ -29,7 +29,7 @@ from agronomy.daily import Agronomy, DayResult, Hours, SiteInfo, WaterSite
 from agronomy.fire_blight import CLASS_NAMES
 from agronomy.params import Params, load_params
 from agronomy.risk import Risk
-from agronomy.water import load_water
+from agronomy.water import WaterParams, load_water
 from qingyubiao.alerting import AlertReader, AlertWriter, Audience, Episode, Kind, Severity, State, Transition
 from qingyubiao.config import Config, Site, Village
 from qingyubiao.risks import INFORMATIVE, MODEL_NAMES, PESTS, STAGE_MODEL, WATER_MODEL, Biofix, DayRisk, RiskBook
@@ -143,13 +143,7 @@ class RiskWatch:
         return SiteInfo(s.crop, s.stage, v.lat, v.lon, humid, self.water_site(s), v.elevation_m)
 
     def water_site(self, s: Site) -> WaterSite | None:
-        """The block's soil and drip for the root-zone balance; None without irrigation config or FAO-56 data."""
-        depletion, drip = self.water.depletion.get(s.crop), s.drip_mm_h
-        if s.irrigation is None or depletion is None or drip is None or s.crop not in self.water.kc:
-            return None
-        soil = self.water.soil[s.irrigation.soil]
-        root = s.irrigation.root_m or depletion.root_m
-        return WaterSite(soil.fc, soil.wp, root, depletion.p, drip, s.kind == "greenhouse")
+        return water_site(self.water, s)
 
     # -- alerts -----------------------------------------------------------------------
 
@@ -250,6 +244,16 @@ class RiskWatch:
         cum, biofix = x.detail["cum_dd"], x.detail["biofix"]
         return (f"{p.name_zh}{m.zh}（{when_zh}），积温 {cum} 度日（起点 {biofix}）。{m.advice_zh}",
                 f"{p.name_en}: {m.en} ({when_en}), {cum} degree-days since biofix {biofix}. {m.advice_en}")  # fmt: skip
+
+
+def water_site(water: WaterParams, s: Site) -> WaterSite | None:
+    """The block's soil and drip for the root-zone balance; None without irrigation config or FAO-56 data."""
+    depletion, drip = water.depletion.get(s.crop), s.drip_mm_h
+    if s.irrigation is None or depletion is None or drip is None or s.crop not in water.kc:
+        return None
+    soil = water.soil[s.irrigation.soil]
+    root = s.irrigation.root_m or depletion.root_m
+    return WaterSite(soil.fc, soil.wp, root, depletion.p, drip, s.kind == "greenhouse")
 
 
 def day_rows(

@@ -7,12 +7,15 @@ state and recorded irrigation of the caller's blocks, newest first.
 
 from __future__ import annotations
 
+import csv
 import datetime as dt
+import io
 import uuid
 from typing import Annotated, Any
 from zoneinfo import ZoneInfo
 
 from fastapi import APIRouter, HTTPException, Query
+from fastapi.responses import Response
 from pydantic import BaseModel, ConfigDict, Field
 
 from api.deps import CallerDep, StateDep, site_of, village_of
@@ -130,6 +133,52 @@ def audit(
     entries: list[AuditEntry] = book(state).audit_log(village, sites, limit)
     return [AuditOut(ts_ms=e.ts_ms, site=e.site, kind=e.kind, by=e.by, reason=e.reason, detail=e.detail)
             for e in entries]  # fmt: skip
+
+
+AUDIT_CSV = ("time_local", "time_utc", "site", "site_name", "kind", "by", "reason", "minutes", "mm", "valve",
+             "command", "soil_vwc_pct", "soil_vwc_at_utc")  # fmt: skip
+READING_WINDOW_MS = 2 * 3_600_000  # the block's soil moisture reading at most this long before the entry
+
+
+@router.get(
+    "/villages/{village}/irrigation/audit.csv",
+    summary="the water audit as CSV for Excel (UTF-8 with BOM), each entry beside the block's soil moisture then",
+    response_class=Response,
+    responses={200: {"content": {"text/csv": {"schema": {"type": "string"}}}}, **errors(404, 503)},
+)
+def audit_csv(
+    village: VillageId,
+    caller: CallerDep,
+    state: StateDep,
+    site: Annotated[str | None, Query(pattern=r"^[a-z0-9][a-z0-9_-]{0,62}$")] = None,
+    limit: Annotated[int, Query(ge=1, le=5000)] = 5000,
+) -> Response:
+    entries = audit(village, caller, state, site, limit)
+    v = caller.village
+    tz = ZoneInfo(v.tz)
+    soil = {s.id: next((i for i in state.site_series.get((village, s.id), [])
+                        if state.index.keys[i].metric == "soil_vwc_pct"), None) for s in v.site}  # fmt: skip
+    out = io.StringIO()
+    out.write("\ufeff")  # Excel opens UTF-8 (3号棚) only with the BOM
+    w = csv.writer(out, lineterminator="\r\n")
+    w.writerow(AUDIT_CSV)
+    for e in reversed(entries):  # oldest first, as a ledger reads
+        at = dt.datetime.fromtimestamp(e.ts_ms / 1000, tz)
+        series = soil.get(e.site)
+        value, seen = "", ""
+        if series is not None:
+            h = state.reader.history(series, e.ts_ms - READING_WINDOW_MS, e.ts_ms + 1, 60_000)
+            if len(h.bucket_ms):
+                value = f"{float(h.vmean[-1]):.1f}"
+                seen = dt.datetime.fromtimestamp(int(h.bucket_ms[-1]) / 1000, dt.UTC).strftime("%Y-%m-%dT%H:%MZ")
+        d = e.detail
+        minutes = d.get("minutes") if e.kind == "irrigated" else (d["duration_s"] / 60 if "duration_s" in d else "")
+        w.writerow([at.strftime("%Y-%m-%d %H:%M:%S"), dt.datetime.fromtimestamp(e.ts_ms / 1000, dt.UTC).isoformat(),
+                    e.site, caller.sites[e.site].name if e.site in caller.sites else e.site, e.kind, e.by, e.reason,
+                    minutes, d.get("mm", ""), d.get("valve", ""), d.get("command", ""), value, seen])  # fmt: skip
+    name = f"{village}-irrigation-audit.csv"
+    return Response(out.getvalue(), media_type="text/csv; charset=utf-8",
+                    headers={"Content-Disposition": f'attachment; filename="{name}"'})  # fmt: skip
 
 
 @router.post(

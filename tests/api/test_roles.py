@@ -79,6 +79,7 @@ TABLE: list[tuple[str, str, object, dict[str, int]]] = [
         {FARMER: 201, OTHER_FARMER: 404, SECRETARY: 201, ADMIN: 201, "none": 401},
     ),
     ("GET", f"{V}/irrigation/audit", None, {FARMER: 200, SECRETARY: 200, ADMIN: 200, "none": 401}),
+    ("GET", f"{V}/irrigation/audit.csv", None, {FARMER: 200, SECRETARY: 200, ADMIN: 200, "none": 401}),
     (  # the bundled gh01 has no valve: a 400 for those who may ask, not found for another household
         "POST",
         f"{V}/sites/gh01/irrigation/request",

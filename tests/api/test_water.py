@@ -69,3 +69,31 @@ def test_another_farmers_block_is_not_found(world: ApiWorld) -> None:
     r = world.client.post(f"{V}/sites/gh01/irrigation", json={"day": today(), "minutes": 30},
                           headers=world.auth(OTHER_FARMER))  # fmt: skip
     assert r.status_code == 404
+
+
+def test_the_audit_downloads_as_csv_for_excel_with_the_soil_moisture_of_each_moment(world: ApiWorld) -> None:
+    import csv
+    import io
+
+    from qingyubiao.water import AuditEntry
+
+    r = world.client.post(f"{V}/sites/gh01/irrigation", json={"day": today(), "minutes": 30, "note": "早上浇水"},
+                          headers=world.auth(FARMER))  # fmt: skip
+    assert r.status_code == 201
+    book = SqliteWaterBook(world.db)
+    detail = {"request": "r-1", "command": "c-1", "valve": "gh01-valve", "duration_s": 1800}
+    book.audit(AuditEntry(world.now_ms, "lijiahe", "gh01", "command", FARMER, "确认灌溉", detail))
+    book.close()
+    got = world.client.get(f"{V}/irrigation/audit.csv", headers=world.auth(FARMER))
+    assert got.status_code == 200 and got.headers["content-type"].startswith("text/csv")
+    assert got.content.startswith(b"\xef\xbb\xbf")  # the BOM: Excel reads 1号棚 as UTF-8
+    rows = list(csv.DictReader(io.StringIO(got.content.decode("utf-8-sig"))))
+    assert [(x["site"], x["site_name"], x["kind"]) for x in rows] == [("gh01", "1号棚", "irrigated"),
+                                                                      ("gh01", "1号棚", "command")]  # fmt: skip
+    irrigated, command = rows
+    assert irrigated["reason"] == "早上浇水" and irrigated["minutes"] == "30.0" and irrigated["soil_vwc_pct"] == ""
+    assert (command["minutes"], command["valve"], command["command"]) == ("30.0", "gh01-valve", "c-1")
+    assert command["soil_vwc_pct"] == "31.5"  # gh01's probe a minute before the command
+    assert command["time_utc"].endswith("+00:00") and len(command["time_local"]) == 19
+    other = world.client.get(f"{V}/irrigation/audit.csv", headers=world.auth(OTHER_FARMER))
+    assert other.status_code == 200 and len(other.content.decode("utf-8-sig").splitlines()) == 1  # the header only

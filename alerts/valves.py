@@ -195,7 +195,7 @@ class ValveManager:
         for s in blocks:
             x = advice.get(s.id)
             assert s.irrigation is not None
-            minutes = advised_minutes(x.detail, s.irrigation) if x is not None else 0
+            minutes = advised_minutes(x.detail, s) if x is not None else 0
             if x is None or not minutes or s.id in busy:
                 continue
             due = x.detail.get("due_mm")

@@ -113,7 +113,7 @@ def main() -> None:
     assert irr is not None
 
     def automatic(advice: dict[str, Any] | None, _day: dt.date) -> float:
-        return advised_minutes(advice, irr) / 60.0 if advice else 0.0
+        return advised_minutes(advice, site) / 60.0 if advice else 0.0
 
     t0 = time.perf_counter()
     auto = season(config, automatic, seed)

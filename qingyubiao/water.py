@@ -7,7 +7,7 @@ from dataclasses import dataclass, field
 from typing import TYPE_CHECKING, Any, Literal, Protocol
 
 if TYPE_CHECKING:
-    from qingyubiao.config import Irrigation
+    from qingyubiao.config import Site
 
 Source = Literal["manual", "valve"]
 
@@ -96,10 +96,11 @@ class WaterBook(Protocol):
         ...
 
 
-def advised_minutes(detail: dict[str, Any], irrigation: Irrigation) -> int:
-    """How long to open a block's valve for its irrigation advice (the `irrigation` risk row's detail):
-    the drip time of the water due now, at most one opening's limit; 0 when nothing is due today. What is
-    left after a capped opening is due again at the next day's advice."""
-    if detail.get("days_left") != 0 or not detail.get("need_mm") or not detail.get("drip_hours"):
+def advised_minutes(detail: dict[str, Any], site: Site) -> int:
+    """How long to open a block's valve for its irrigation advice (the `irrigation` risk row's detail): the
+    drip time of the water due now at the block's drip rate, at least a minute, at most one opening's
+    limit; 0 when nothing is due today. What is left after a capped opening is due again the next day."""
+    rate, irr = site.drip_mm_h, site.irrigation
+    if detail.get("days_left") != 0 or not detail.get("need_mm") or not rate or irr is None:
         return 0
-    return max(1, min(round(float(detail["drip_hours"]) * 60), irrigation.max_open_min))
+    return max(1, min(round(float(detail["need_mm"]) / rate * 60), irr.max_open_min))

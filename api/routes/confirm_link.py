@@ -82,7 +82,7 @@ def lookup(state: ApiState, token: str) -> AckPage | Advice:
     if site is None or irr is None or not irr.valve or irr.mode != "confirm":
         return NOT_CONFIRM
     newest = [x for x in state.risks.risks(village.id) if x.site == site.id and x.model == WATER_MODEL]
-    minutes = advised_minutes(newest[0].detail, irr) if newest and episode.ended_ms is None else 0
+    minutes = advised_minutes(newest[0].detail, site) if newest and episode.ended_ms is None else 0
     today = dt.datetime.fromtimestamp(state.now_ms() / 1000, ZoneInfo(village.tz)).date().isoformat()
     return Advice(ref, village, site, named, episode, minutes, f"{ref_id}-{today}")
 

@@ -106,7 +106,7 @@ def risks(
             note = irrigation_note(r.detail)
             irr = site.irrigation
             if irr is not None and irr.valve and irr.mode != "advice":
-                mode, minutes = irr.mode, advised_minutes(r.detail, irr)
+                mode, minutes = irr.mode, advised_minutes(r.detail, site)
         out.append(RiskOut(site=r.site, site_name=site.name, model=r.model, model_zh=zh, model_en=en, day=r.day,
                            risk=r.risk, risk_zh=RISK_NAMES[r.risk][0], risk_en=RISK_NAMES[r.risk][1],
                            detail=r.detail, note_zh=note[0], note_en=note[1], valve_mode=mode,

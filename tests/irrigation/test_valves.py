@@ -193,7 +193,8 @@ def test_automatic_mode_waters_a_block_once_a_day_for_the_advised_time(mosquitto
     book, alerts, risks = SqliteWaterBook(db), SqliteAlertStore(db), SqliteRiskBook(db)
     today = dt.datetime.now(ZoneInfo("Asia/Shanghai")).date()
     yesterday = (today - dt.timedelta(days=1)).isoformat()
-    due = {"days_left": 0, "need_mm": 110.0, "due_mm": 110.0, "drip_hours": 0.02, "depletion_mm": 110.0}
+    # 0.011 mm at or01's 0.67 mm an hour: a minute of drip
+    due = {"days_left": 0, "need_mm": 0.011, "due_mm": 0.011, "drip_hours": 0.0, "depletion_mm": 110.0}
     risks.write_risks([DayRisk("lijiahe", "or01", "irrigation", yesterday, 3, due),
                        DayRisk("lijiahe", "or02", "irrigation", yesterday, 3, due)])  # fmt: skip
     twin = TwinValve("127.0.0.1", mosquitto.port, "lijiahe", "or01-valve")
@@ -203,8 +204,8 @@ def test_automatic_mode_waters_a_block_once_a_day_for_the_advised_time(mosquitto
     try:
         run_until(manager, lambda: twin._open_since is not None)
         [r] = book.requests_since("lijiahe", 0)
-        assert (r.id, r.site, r.by, r.duration_s) == (f"a-or01-{today.isoformat()}", "or01", "auto", 60)  # 1.2 → 1 min
-        assert "自动灌溉：根层缺水约 110.0 毫米" in r.reason
+        assert (r.id, r.site, r.by, r.duration_s) == (f"a-or01-{today.isoformat()}", "or01", "auto", 60)
+        assert "自动灌溉：根层缺水约 0.011 毫米" in r.reason
         manager._auto_read_ms = 0  # the next reading of the advice, at once
         manager.tick()
         assert len(book.requests_since("lijiahe", 0)) == 1  # once a day, also after a restart (the id is the day)

@@ -124,6 +124,8 @@ class WaterResult:
     need_mm: F64
     hours: F64
     days_left: F64
+    rain_mm: F64  # forecast rain that counted in the advice (NaN: no forecast)
+    deferred: NDArray[np.bool_]  # the forecast rain put the irrigation off
 
 
 @dataclass
@@ -225,8 +227,9 @@ class Agronomy:
         per_place = np.stack([~is_day(mid, lat, lon) for lat, lon in self._coords])
         return per_place[self._place]
 
-    def day(self, h: Hours, irrigation_mm: F64 | None = None) -> DayResult:
-        """One day of every model; `irrigation_mm`: water applied to each site that day (the balance's input)."""
+    def day(self, h: Hours, irrigation_mm: F64 | None = None, rain_ahead: F64 | None = None) -> DayResult:
+        """One day of every model; `irrigation_mm`: water applied to each site that day (the balance's input);
+        `rain_ahead`: sites × days of forecast rain from the next day on, where one is known (the advice's)."""
         night = self.night(h.start_ms, h.temp_c.shape[1])
         known = np.sum(~np.isnan(h.temp_c), axis=1)
         # fmin/fmax skip NaN and give NaN for a day without readings (nanmin would warn)
@@ -245,11 +248,17 @@ class Agronomy:
         for name in self.p.pest:
             result.pests[name] = self._pest(name, h.start_ms, known, tmin, tmax)
         if len(self.water_at):
-            result.water = self._water(h, known, tmin, tmax, irrigation_mm)
+            result.water = self._water(h, known, tmin, tmax, irrigation_mm, rain_ahead)
         return result
 
     def _water(
-        self, h: Hours, known: NDArray[np.int64], tmin: F64, tmax: F64, irrigation_mm: F64 | None
+        self,
+        h: Hours,
+        known: NDArray[np.int64],
+        tmin: F64,
+        tmax: F64,
+        irrigation_mm: F64 | None,
+        rain_ahead: F64 | None,
     ) -> WaterResult:
         """ET0 and ETc of each watered block, its root-zone balance for the day, and the advice."""
         assert self.w is not None
@@ -294,7 +303,9 @@ class Agronomy:
         recent = np.where(seen > 0, np.nansum(self.water_recent, axis=1) / np.maximum(seen, 1), np.nan)
         total = self.balance.taw
         readily = raw(total, p_adjusted(self.balance.p_table, np.nan_to_num(recent, nan=5.0)))
-        a = advise(self.balance.dr, readily, recent, self.water_drip)
+        # forecast rain falls on the film, not the crop
+        ahead = None if rain_ahead is None else np.where(self.water_house[:, None], np.nan, rain_ahead[at])
+        a = advise(self.balance.dr, readily, total, recent, self.water_drip, ahead, et0, self.w.rain_ahead)
         risk = np.where(a.days_left <= 0, Risk.HIGH, np.where(a.days_left <= 2, Risk.MODERATE, Risk.LOW))
         risk = np.where(np.isnan(et0) | np.isnan(kcs), Risk.UNKNOWN, risk).astype(np.int8)
 
@@ -304,7 +315,8 @@ class Agronomy:
         return WaterResult(spread_(risk, Risk.NONE), spread_(method.astype(np.int8), -1), spread_(et0, np.nan),
                            spread_(etc, np.nan), spread_(self.balance.dr, np.nan), spread_(readily, np.nan),
                            spread_(total, np.nan), spread_(a.need_mm, np.nan), spread_(a.hours, np.nan),
-                           spread_(a.days_left, np.nan))  # fmt: skip
+                           spread_(a.days_left, np.nan), spread_(a.rain_mm, np.nan),
+                           spread_(a.deferred, False))  # fmt: skip
 
     def _spread(self, at: NDArray[np.intp], values: NDArray[Any], fill: float) -> NDArray[Any]:
         """A model's values for its rows, as an array over all sites (`fill` elsewhere)."""

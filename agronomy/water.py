@@ -60,12 +60,25 @@ class Greenhouse(_Strict):
     film_transmittance: float = Field(gt=0, le=1)
 
 
+class RainAhead(_Strict):
+    """How a rain forecast counts in the advice (docs/irrigation.md "Rain forecast")."""
+
+    horizon_days: int = Field(default=3, ge=1, le=7)  # forecast days the advice looks at
+    min_probability_pct: float = Field(default=60.0, ge=0, le=100)  # a day's rain counts from this chance
+    evaporated_fraction_et0: float = Field(default=0.2, ge=0, le=1)  # FAO-56 ch. 8: less than 0.2 ET0 evaporates
+    room_days: int = Field(default=2, ge=0, le=7)  # an irrigation due now leaves room for today's and these days' rain
+
+
+RAIN_AHEAD = RainAhead()
+
+
 class WaterParams(_Strict):
     kc: dict[str, CropKc]
     stage_period: dict[str, str]
     greenhouse: Greenhouse
     soil: dict[str, SoilWater]
     depletion: dict[str, Depletion]
+    rain_ahead: RainAhead = RAIN_AHEAD
 
     @model_validator(mode="after")
     def _periods(self) -> WaterParams:
@@ -181,19 +194,65 @@ class Balance:
 class Advice:
     """What a block needs, per site: refill `need_mm` (≈ `hours` of its drip) within `days_left` days."""
 
-    need_mm: F64  # the depletion to refill to field capacity, now (0 when none is due)
+    need_mm: F64  # the depletion to refill now, less the room left for forecast rain (0 when none is due)
     hours: F64  # of the block's drip for need_mm (NaN without a drip rate)
     days_left: F64  # days until the depletion reaches RAW at the recent ETc (0: irrigate now; inf: no use)
-    due_mm: F64  # what it will need then (RAW)
+    due_mm: F64  # what it will need then (RAW; now: need_mm)
+    rain_mm: F64  # the forecast rain that counted within the horizon (NaN: no forecast)
+    deferred: NDArray[np.bool_]  # the forecast rain put the irrigation off by at least a day
 
 
-def advise(dr: F64, raw_mm: F64, etc_recent: F64, drip_mm_h: F64) -> Advice:
+def advise(
+    dr: F64,
+    raw_mm: F64,
+    taw_mm: F64,
+    etc_recent: F64,
+    drip_mm_h: F64,
+    rain_ahead: F64 | None = None,
+    et0_recent: F64 | None = None,
+    rule: RainAhead = RAIN_AHEAD,
+) -> Advice:
     """Irrigate now (refill to field capacity) when less than a day of the recent water use is left before
-    the depletion reaches RAW; otherwise how many days are left, and how much will be due then."""
+    the depletion reaches RAW; otherwise how many days are left, and how much will be due then.
+
+    `rain_ahead` (sites × days from today, mm; NaN where the forecast does not say; already only the days
+    likely enough to rain): the depletion steps through the forecast days with the recent ETc and the rain
+    that does not evaporate at once (a day's rain below `evaporated_fraction_et0` × ET0 counts nothing;
+    rain beyond field capacity drains), and the days left are counted from there. An irrigation due now
+    leaves room for the rain forecast today and over the next `room_days` days instead of refilling to
+    field capacity, but puts down at least what keeps the depletion within RAW to the day's end."""
+    with np.errstate(divide="ignore", invalid="ignore"):
+        use = np.where(etc_recent > 0, etc_recent, 0.0)
+        plain = _days_to_raw(dr, raw_mm, etc_recent)
+        if rain_ahead is None or rain_ahead.size == 0:
+            days, rain, room, today = plain, np.full(dr.shape, np.nan), np.zeros(dr.shape), np.zeros(dr.shape)
+        else:
+            r = np.asarray(rain_ahead, dtype=np.float64)[:, : rule.horizon_days]
+            floor = rule.evaporated_fraction_et0 * np.nan_to_num(et0_recent if et0_recent is not None else use)
+            counted = np.where(r >= floor[:, None], r, 0.0)
+            counted = np.where(np.isnan(r), 0.0, counted)
+            said = np.any(~np.isnan(r), axis=1)
+            days, d = np.full(dr.shape, np.inf), dr.copy()
+            for k in range(r.shape[1]):  # a handful of days: the loop is over days, the arithmetic over sites
+                d = np.clip(d + use - counted[:, k], 0.0, taw_mm)
+                days = np.where(np.isinf(days) & (d > raw_mm), float(k), days)
+            after = r.shape[1] + _days_to_raw(d, raw_mm, etc_recent)  # past the forecast: the recent use alone
+            days = np.where(np.isinf(days), after, days)
+            days = np.where(said & ~np.isnan(etc_recent), days, plain)
+            rain = np.where(said, np.sum(counted, axis=1), np.nan)
+            today = counted[:, 0]
+            room = np.sum(counted[:, : 1 + rule.room_days], axis=1)
+        now = days <= 0
+        # at least what keeps the depletion within RAW to the day's end; at most a refill to field capacity
+        least = dr + use - today - raw_mm
+        need = np.where(now, np.clip(np.maximum(dr - room, least), 0.0, dr), 0.0)
+        due = np.where(now, need, raw_mm)
+        return Advice(need, due / drip_mm_h, days, due, rain, days > plain)
+
+
+def _days_to_raw(dr: F64, raw_mm: F64, etc: F64) -> F64:
+    """Whole days of `etc` until the depletion passes RAW (0: it has; inf: no water use)."""
     with np.errstate(divide="ignore", invalid="ignore"):
         left = raw_mm - dr
-        days = np.where(etc_recent > 0, np.floor(left / np.where(etc_recent > 0, etc_recent, 1.0)), np.inf)
-        days = np.where(left <= 0, 0.0, days)
-        now = days <= 0
-        due = np.where(now, dr, raw_mm)
-        return Advice(np.where(now, dr, 0.0), due / drip_mm_h, days, due)
+        days = np.where(etc > 0, np.floor(left / np.where(etc > 0, etc, 1.0)), np.inf)
+        return np.where(left <= 0, 0.0, days)

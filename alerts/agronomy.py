@@ -30,6 +30,7 @@ from agronomy.fire_blight import CLASS_NAMES
 from agronomy.params import Params, load_params
 from agronomy.risk import Risk
 from agronomy.water import WaterParams, load_water
+from alerts.forecast import Forecasts
 from qingyubiao.alerting import AlertReader, AlertWriter, Audience, Episode, Kind, Severity, State, Transition
 from qingyubiao.config import Config, Site, Village
 from qingyubiao.risks import INFORMATIVE, MODEL_NAMES, PESTS, STAGE_MODEL, WATER_MODEL, Biofix, DayRisk, RiskBook
@@ -61,6 +62,7 @@ class RiskWatch:
         params: Params | None = None,
         clock: Callable[[], float] = time.time,
         water_book: WaterBook | None = None,
+        forecasts: Forecasts | None = None,
     ) -> None:
         self.config, self.index, self.readings, self.book = config, index, readings, book
         self.alerts, self.writer = alerts, writer
@@ -68,6 +70,7 @@ class RiskWatch:
         self.water = load_water()
         self.clock = clock
         self.water_book = water_book  # irrigations recorded (by hand, by valves): the balance's water in
+        self.forecasts = forecasts  # rain forecasts: the newest day's advice counts the rain to come
         self._done: dict[str, tuple[str, int, int]] = {}  # village -> (day, biofix version, hour run)
         # each site's first series of each metric, found once (index.of_site scans the whole index)
         self._series: dict[tuple[str, str, str], int] = {}
@@ -77,6 +80,7 @@ class RiskWatch:
     def tick(self, now_ms: int | None = None) -> None:
         now = int(self.clock() * 1000) if now_ms is None else now_ms
         version = self.book.biofix_version() + (self.water_book.water_version() if self.water_book else 0)
+        version += self.forecasts.version() if self.forecasts else 0
         for v in self.config.village:
             day = last_complete_day(v, now)
             key = (day.isoformat(), version, now // RERUN_MS)
@@ -105,6 +109,12 @@ class RiskWatch:
         for x in self.water_book.irrigations(v.id, jan1.isoformat()) if self.water_book else []:
             if x.site in position:
                 applied.setdefault(x.day, np.zeros(len(v.site)))[position[x.site]] += x.mm
+        forecast = self.forecasts.get(v.id) if self.forecasts else None
+        ahead = None
+        if forecast is not None:  # from the day after the newest computed one: the advice's today on
+            rule = self.water.rain_ahead
+            mm = forecast.ahead(last + dt.timedelta(days=1), rule.horizon_days, rule.min_probability_pct)
+            ahead = np.tile(np.array([np.nan if x is None else x for x in mm]), (len(v.site), 1))
         results, rows = [], []
         for d in range(days):
             date = jan1 + dt.timedelta(days=d)
@@ -112,9 +122,12 @@ class RiskWatch:
                 if b.day == date.isoformat() and site in position and pest in self.p.pest:
                     model.set_biofix(pest, position[site])
             cut = slice(d * 24, (d + 1) * 24)
-            r = model.day(Hours(start_ms + d * DAY_MS, *(a[:, cut] for a in data)), applied.get(date.isoformat()))
+            newest = d == days - 1
+            hours = Hours(start_ms + d * DAY_MS, *(a[:, cut] for a in data))
+            r = model.day(hours, applied.get(date.isoformat()), ahead if newest else None)
             results.append(r)
-            rows += day_rows(self.p, v.id, [x.id for x in v.site], date, r, fixes)
+            source = forecast.source if forecast is not None and newest else None
+            rows += day_rows(self.p, v.id, [x.id for x in v.site], date, r, fixes, source)
         self.book.write_risks(rows)
         self.alert(v, last, results[-1], rows, now_ms)
         return results
@@ -200,9 +213,12 @@ class RiskWatch:
             d = x.detail
             why_zh = f"根层缺水 {d['depletion_mm']} 毫米，已到易吸收水量 {d['raw_mm']} 毫米"
             why_en = f"the root zone is {d['depletion_mm']} mm short, past its readily available {d['raw_mm']} mm"
-            return (f"需要灌溉：{why_zh}。建议今天滴灌约 {d['drip_hours']} 小时（约 {d['due_mm']} 毫米）。",
+            rain = d.get("forecast_rain_mm")
+            room_zh = f"已为预报降雨约 {rain} 毫米留出余量。" if rain else ""
+            room_en = f" Room is left for about {rain} mm of forecast rain." if rain else ""
+            return (f"需要灌溉：{why_zh}。建议今天滴灌约 {d['drip_hours']} 小时（约 {d['due_mm']} 毫米）。{room_zh}",
                     f"irrigation due: {why_en}. Run the drip about {d['drip_hours']} h today "
-                    f"(about {d['due_mm']} mm).")  # fmt: skip
+                    f"(about {d['due_mm']} mm).{room_en}")  # fmt: skip
         if model == "apple_scab":
             s = self.p.scab
             why_zh = f"叶面湿润 {x.detail['wet_h']:.0f} 小时，平均 {x.detail['mean_c']}℃"
@@ -257,7 +273,13 @@ def water_site(water: WaterParams, s: Site) -> WaterSite | None:
 
 
 def day_rows(
-    params: Params, village: str, sites: list[str], date: dt.date, r: DayResult, fixes: dict[tuple[str, str], Biofix]
+    params: Params,
+    village: str,
+    sites: list[str],
+    date: dt.date,
+    r: DayResult,
+    fixes: dict[tuple[str, str], Biofix],
+    forecast_source: str | None = None,
 ) -> list[DayRisk]:
     """One day's result as the risk book's rows, the numbers behind each risk in its detail."""
     day = date.isoformat()
@@ -281,7 +303,8 @@ def day_rows(
                       "off_by": None if st.off_by[i] < 0 else int(st.off_by[i])}  # fmt: skip
             rows.append(DayRisk(village, site, STAGE_MODEL, day, int(st.risk[i]), detail))
         if r.water is not None and r.water.risk[i] != Risk.NONE:  # a watered block (the rest are none)
-            rows.append(DayRisk(village, site, WATER_MODEL, day, int(r.water.risk[i]), water_detail(r, i, date)))
+            detail = water_detail(r, i, date, forecast_source)
+            rows.append(DayRisk(village, site, WATER_MODEL, day, int(r.water.risk[i]), detail))
         for pest, p in r.pests.items():
             b = fixes.get((site, pest))
             cum, eta = float(p.cum_dd[i]), float(p.days_to[i])
@@ -300,11 +323,12 @@ def day_rows(
 ET0_METHODS = {0: "penman_monteith", 1: "hargreaves", 2: "penman_monteith_greenhouse"}
 
 
-def water_detail(r: DayResult, i: int, date: dt.date) -> dict[str, object]:
+def water_detail(r: DayResult, i: int, date: dt.date, forecast_source: str | None = None) -> dict[str, object]:
     """The numbers behind a block's irrigation advice (docs/irrigation.md)."""
     w = r.water
     assert w is not None
     days = float(w.days_left[i])
+    rain = rounded(w.rain_mm[i])
     before = None if not np.isfinite(days) else (date + dt.timedelta(days=max(int(days), 1))).isoformat()
     return {
         "method": ET0_METHODS.get(int(w.method[i])),
@@ -318,6 +342,11 @@ def water_detail(r: DayResult, i: int, date: dt.date) -> dict[str, object]:
         "drip_hours": rounded(w.hours[i]),
         "days_left": None if not np.isfinite(days) else int(days),
         "before": before,
+        # the rain forecast that counted (None: no forecast, or none for a house) and whether it put the
+        # irrigation off; where it came from
+        "forecast_rain_mm": rain,
+        "rain_deferred": bool(w.deferred[i]),
+        "forecast": forecast_source if rain is not None else None,
     }
 
 

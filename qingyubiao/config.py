@@ -344,6 +344,9 @@ class AgronomySettings(_Strict):
     # The disease and pest models (docs/agronomy.md): daily risks and their alerts, in the collector.
     enabled: bool = True
     params: str | None = None  # a county's own copy of agronomy/params/models.toml
+    # an Open-Meteo compatible forecast API (https://api.open-meteo.com/v1/forecast, or the county's own):
+    # the water advice counts the rain it forecasts; None: the advice runs without a forecast
+    forecast_url: str | None = Field(default=None, pattern=r"^https?://")
 
 
 class Deployment(_Strict):
@@ -403,6 +406,7 @@ ENV_OVERRIDES: dict[str, tuple[str, ...]] = {
     "QYB_ALERT_RULES": ("deployment", "alerts", "rules_file"),
     "QYB_AGRONOMY": ("deployment", "agronomy", "enabled"),
     "QYB_AGRONOMY_PARAMS": ("deployment", "agronomy", "params"),
+    "QYB_FORECAST_URL": ("deployment", "agronomy", "forecast_url"),
     # secrets are better kept out of the config file
     "QYB_ACK_SECRET": ("deployment", "notify", "ack_secret"),
     "QYB_PUBLIC_URL": ("deployment", "notify", "public_url"),

@@ -134,12 +134,19 @@ def irrigation_note(detail: dict[str, Any]) -> tuple[str, str]:
     }.get(detail.get("method") or "", ("", ""))
     days, before = detail.get("days_left"), detail.get("before")
     due, hours = detail.get("due_mm"), detail.get("drip_hours")
+    rain = detail.get("forecast_rain_mm")
     if days == 0:
         zh = f"建议灌溉约 {due} 毫米（滴灌约 {hours} 小时），{before} 前完成"
         en = f"irrigate about {due} mm (about {hours} h of drip) before {before}"
+        if rain:
+            zh += f"；预报近日有雨约 {rain} 毫米，已为降雨留出余量"
+            en += f"; about {rain} mm of rain is forecast, room is left for it"
     elif days is None:
         zh, en = "近期不需要灌溉", "no irrigation needed for now"
     else:
-        zh = f"{days} 天内不需要灌溉；{before} 前约需灌溉 {due} 毫米（滴灌约 {hours} 小时）"
-        en = f"no irrigation needed for {days} days; about {due} mm ({hours} h of drip) due by {before}"
+        why_zh, why_en = ("土壤水分尚足", "the soil holds enough")
+        if detail.get("rain_deferred"):
+            why_zh, why_en = f"预报有雨约 {rain} 毫米", f"{rain} mm of rain forecast"
+        zh = f"{why_zh}，{days} 天内不需要灌溉；{before} 前约需灌溉 {due} 毫米（滴灌约 {hours} 小时）"
+        en = f"{why_en}: no irrigation needed for {days} days; about {due} mm ({hours} h of drip) due by {before}"
     return f"{zh}（参考蒸散量：{method[0]}）", f"{en} (ET0: {method[1]})"

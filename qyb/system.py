@@ -147,7 +147,15 @@ def build_collector(config: Config) -> CollectorSystem:
         book, water = SqliteRiskBook(db), SqliteWaterBook(db)
         closers += [book.close, water.close]
         params = load_params(Path(config.deployment.agronomy.params or DEFAULT))
-        risks = RiskWatch(config, index, store, book, alert_store, writer, params, water_book=water)
+        forecasts = None
+        if config.deployment.agronomy.forecast_url:  # rain forecasts for the water advice, on their own thread
+            from alerts.forecast import Forecasts
+
+            forecasts = Forecasts(config, config.deployment.agronomy.forecast_url)
+            forecasts.start()
+            closers.append(forecasts.close)
+        risks = RiskWatch(config, index, store, book, alert_store, writer, params, water_book=water,
+                          forecasts=forecasts)  # fmt: skip
 
     valves = None
     valve_sites = [

@@ -76,8 +76,8 @@ def test_irrigation_advice_is_said_in_words_with_its_method(world: ApiWorld) -> 
         "（参考蒸散量：彭曼-蒙特斯法，辐射按气温日较差估算）"
     )
     assert rows["gh01"]["note_en"] == (
-        "no irrigation needed for 4 days; about 57.2 mm (11.3 h of drip) due by 2026-04-24 (ET0: Hargreaves, from "
-        "temperature alone)"
+        "the soil holds enough: no irrigation needed for 4 days; about 57.2 mm (11.3 h of drip) due by 2026-04-24 "
+        "(ET0: Hargreaves, from temperature alone)"
     )
     mine = world.client.get(f"{V}/risks", headers=world.auth(FARMER)).json()
     assert {r["site"] for r in mine if r["model"] == "irrigation"} == {"gh01"}  # a farmer sees their own block only

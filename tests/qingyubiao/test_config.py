@@ -308,12 +308,19 @@ def test_plain_mqtt_defaults_to_1883_without_credentials(tmp_path: Path) -> None
         ("QYB_MQTT_URL", "http://x", "deployment.mqtt.url"),
         ("QYB_MQTT_PROTOCOL", "4", "deployment.mqtt.protocol"),
         ("QYB_MQTT_CA_FILE", "/nowhere/ca.crt", "deployment.mqtt.ca_file"),  # a missing CA: said at start
+        ("QYB_FORECAST_URL", "api.open-meteo.com/v1/forecast", "deployment.agronomy.forecast_url"),
     ],
 )
 def test_bad_env_override_names_the_variable(tmp_path: Path, var: str, value: str, key: str) -> None:
     err = config_error(tmp_path, MINIMAL, env={var: value})
     assert err.key == f"{key} (from {var})"
     assert value in err.problem
+
+
+def test_the_forecast_url_comes_from_the_environment(tmp_path: Path) -> None:
+    url = "https://api.open-meteo.com/v1/forecast"
+    assert load_config(write(tmp_path, MINIMAL), env={"QYB_FORECAST_URL": url}).deployment.agronomy.forecast_url == url
+    assert load_config(write(tmp_path, MINIMAL), env={}).deployment.agronomy.forecast_url is None
 
 
 def test_env_override_on_a_deployment_that_is_not_a_table(tmp_path: Path) -> None:

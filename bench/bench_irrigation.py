@@ -7,7 +7,8 @@ probe sees, configured as the balance's root depth; the season starts at field c
 irrigation 春灌 fills the profile). Each day the collector's own pieces run on the twin's hourly means:
 the FAO-56 balance fused with the probe (agronomy.daily), the advice (alerts.agronomy.water_detail) and the
 automatic mode's opening (qingyubiao.water.advised_minutes, at most 10 h a day); the water goes into the
-twin at 06:00. The calendar waters 6 h every day (about 4 mm, the plateau's peak apple ETc), the same drip.
+twin at 06:00; a second automatic run counts the rain of the next days as the twin's (perfect) forecast
+says it. The calendar waters 6 h every day (about 4 mm, the plateau's peak apple ETc), the same drip.
 
 Inside the band: the day's mean true soil moisture between θFC − RAW (p = 0.5, Table 22) and θFC + 1 %.
 
@@ -51,8 +52,11 @@ def season_config() -> Config:
     return Config.model_validate(raw)
 
 
-def season(config: Config, decide: Callable[[dict[str, Any] | None, dt.date], float], seed: int = 3) -> dict[str, Any]:
-    """Run the season; `decide(yesterday's advice, day)` gives the hours of drip to open at 06:00."""
+def season(
+    config: Config, decide: Callable[[dict[str, Any] | None, dt.date], float], seed: int = 3, forecast: bool = False
+) -> dict[str, Any]:
+    """Run the season; `decide(yesterday's advice, day)` gives the hours of drip to open at 06:00; with
+    `forecast`, the advice counts the twin's rain of the next days (a perfect forecast, sensors_sim/forecast.py)."""
     v = config.village[0]
     site = next(s for s in v.site if s.id == BLOCK)
     water = load_water()
@@ -91,7 +95,12 @@ def season(config: Config, decide: Callable[[dict[str, Any] | None, dt.date], fl
         h = Hours(int((start_s + (day - FIRST).days * 86_400) * 1000), mean[None, :, Q["air_temp_c"]],
                   mean[None, :, Q["air_rh_pct"]], mean[None, :, Q["leaf_wet_pct"]], rain[None, :],
                   mean[None, :, Q["soil_vwc_pct"]])  # fmt: skip
-        r = model.day(h, np.array([mm]))
+        ahead = None
+        if forecast:  # the rain of the days after this one, as the twin's forecast server would say it
+            weather = ph.weathers[int(ph.village_cell[0])]
+            first = int(weather.day_number(start_s + ((day - FIRST).days + 1.5) * 86_400))
+            ahead = weather.days(first, water.rain_ahead.horizon_days).rain_mm[None, :]
+        r = model.day(h, np.array([mm]), ahead)
         advice = water_detail(r, 0, day)
         theta = float(values[:, Q["soil_vwc_pct"]].mean())
         means.append(theta)
@@ -115,20 +124,22 @@ def main() -> None:
     def automatic(advice: dict[str, Any] | None, _day: dt.date) -> float:
         return advised_minutes(advice, site) / 60.0 if advice else 0.0
 
-    t0 = time.perf_counter()
-    auto = season(config, automatic, seed)
-    t1 = time.perf_counter()
-    fixed = season(config, lambda _a, _d: CALENDAR_H, seed)
-    t2 = time.perf_counter()
+    runs = []
+    for name, decide, ahead in (("automatic", automatic, False), ("automatic+rain", automatic, True),
+                                ("fixed calendar", lambda _a, _d: CALENDAR_H, False)):  # fmt: skip
+        t0 = time.perf_counter()
+        runs.append((name, season(config, decide, seed, ahead), time.perf_counter() - t0))
+    (_, auto, _), (_, rainy, _), (_, fixed, _) = runs
     lo, hi = auto["band"]
     print(f"{BLOCK}, seed {seed}, {FIRST} to {LAST} ({auto['days']} days), band {lo:.1f}-{hi:.1f} % VWC")
-    for name, x, secs in (("automatic", auto, t1 - t0), ("fixed calendar", fixed, t2 - t1)):
+    for name, x, secs in runs:
         share = 100.0 * x["inside"] / x["days"]
         print(
             f"  {name:15s} inside the band {x['inside']:3d}/{x['days']} days ({share:5.1f} %), water "
             f"{x['water_mm']:6.1f} mm, daily mean VWC {x['min_vwc']:.1f}-{x['max_vwc']:.1f} %  ({secs:.1f} s)"
         )
-    print(f"  automatic / calendar water: {auto['water_mm'] / fixed['water_mm']:.2f}")
+    print(f"  automatic / calendar water: {auto['water_mm'] / fixed['water_mm']:.2f}; with the rain forecast: "
+          f"{rainy['water_mm'] / fixed['water_mm']:.2f} ({rainy['water_mm'] - auto['water_mm']:+.1f} mm)")  # fmt: skip
 
 
 if __name__ == "__main__":

@@ -103,6 +103,24 @@ def demo_config(config: Config, data: str, broker_url: str | None) -> Config:
     return config.model_copy(update={"deployment": dep.model_copy(update={"mqtt": mqtt, "store": store})})
 
 
+# The bundled 李家河村 has no valve controllers yet (the secretary's next goal); the demo fits two so the
+# irrigation loop shows: the first orchard block asks its farmer (确认灌溉), the first greenhouse waters by itself.
+DEMO_VALVES = {"or01": "confirm", "gh01": "automatic"}
+
+
+def demo_valves(config: Config) -> Config:
+    """The config with a twin valve controller on the demo's blocks, unless it already names valves."""
+    if any(s.irrigation and s.irrigation.valve for v in config.village for s in v.site):
+        return config
+    raw = config.model_dump(exclude_unset=True)
+    for v in raw["village"]:
+        for s in v.get("site", []):
+            if s["id"] in DEMO_VALVES and s.get("irrigation"):
+                s["irrigation"] |= {"valve": f"{s['id']}-valve", "mode": DEMO_VALVES[s["id"]]}
+                v["device"].append({"id": f"{s['id']}-valve", "site": s["id"], "metrics": ["bat_v"], "interval_s": 600})
+    return Config.model_validate(raw)
+
+
 def run_demo(args: argparse.Namespace) -> int:
     from sensors_sim import publisher
 
@@ -117,7 +135,18 @@ def run_demo(args: argparse.Namespace) -> int:
         broker = EmbeddedBroker(_free_port(args.port))
         broker.start()
         url = f"mqtt://127.0.0.1:{broker.port}"
-    config = demo_config(config, args.data, url)
+    config = demo_valves(demo_config(config, args.data, url))
+    from sensors_sim import pacing
+    from sensors_sim.forecast import TwinForecast
+    from sensors_sim.twin import Twin
+
+    speed = float(getattr(args, "speed", None) or 60.0)
+    twin = Twin(config, seed=0, start_s=pacing.start_for(24.0, speed, time.time()))
+    forecast = None
+    if not config.deployment.agronomy.forecast_url:  # the twin forecasts the rain its weather will bring
+        forecast = TwinForecast(config, twin.physics).start()
+        agronomy = config.deployment.agronomy.model_copy(update={"forecast_url": forecast.url})
+        config = config.model_copy(update={"deployment": config.deployment.model_copy(update={"agronomy": agronomy})})
     system = build_collector(config)
     store = system.store
     if args.metrics_port:
@@ -149,13 +178,10 @@ def run_demo(args: argparse.Namespace) -> int:
         from datetime import datetime
         from zoneinfo import ZoneInfo
 
-        from sensors_sim import pacing
         from sensors_sim.runner import as_messages
-        from sensors_sim.twin import SimMessage, Twin
+        from sensors_sim.twin import SimMessage
         from sensors_sim.valves import twin_valves
 
-        speed = float(getattr(args, "speed", None) or 60.0)
-        twin = Twin(config, seed=0, start_s=pacing.start_for(24.0, speed, time.time()))
         tz = ZoneInfo(village.tz)
         next_report = [0.0]
 
@@ -186,6 +212,8 @@ def run_demo(args: argparse.Namespace) -> int:
         stop.set()
         if pages is not None:
             pages.stop()
+        if forecast is not None:
+            forecast.stop()
         worker.join(10)
         count = store.count()
         system.close()

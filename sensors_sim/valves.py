@@ -10,6 +10,7 @@ by the water the audit says was applied, at any simulation speed."""
 from __future__ import annotations
 
 import json
+import logging
 import threading
 import time
 from collections.abc import Callable
@@ -24,6 +25,7 @@ from qingyubiao import topics
 from qingyubiao.config import Config
 from sensors_sim.physics import Physics
 
+log = logging.getLogger(__name__)
 Failure = Literal["none", "stuck_open", "silent"]
 
 
@@ -36,6 +38,7 @@ class TwinValve:
     failure: Failure = "none"
     on_change: Callable[[bool], None] | None = None  # told True when the valve opens, False when it closes
     opened_s: list[tuple[float, float]] = field(default_factory=list)  # (opened, closed) epoch seconds, for tests
+    unreadable: list[bytes] = field(default_factory=list)  # payloads on the command topic that were no command
     _timer: threading.Timer | None = None
     _open_since: float | None = None
     _command: str | None = None
@@ -62,11 +65,19 @@ class TwinValve:
     def _on_command(self, _c: mqtt.Client, _u: object, msg: mqtt.MQTTMessage) -> None:
         if self.failure == "silent":
             return
-        cmd = json.loads(msg.payload)
-        if cmd.get("action") == "close":
-            self._close(cmd.get("id"))
+        if msg.topic != topics.device_cmd(self.village, self.device):
+            # the embedded broker (amqtt) may hand a client others' messages; a controller obeys only its own
             return
-        duration = float(cmd["duration_s"])
+        try:
+            cmd = json.loads(msg.payload)
+            if cmd.get("action") == "close":
+                self._close(cmd.get("id"))
+                return
+            duration = float(cmd["duration_s"])
+        except (ValueError, KeyError, TypeError, AttributeError):  # a controller ignores what it cannot read
+            self.unreadable.append(bytes(msg.payload))
+            log.warning("twin valve %s: not a command on %s: %r", self.device, msg.topic, bytes(msg.payload)[:80])
+            return
         self._open_since = time.time()
         self._command = cmd["id"]
         if self.on_change is not None:

@@ -59,3 +59,39 @@ def test_a_block_with_a_valve_is_not_watered_by_habit(lijiahe: Config) -> None:
     or01 = next(k for k, i in enumerate(valved.or_idx) if valved.sites[i].site == "or01")
     assert plain.or_habit[or01] and not valved.or_habit[or01]
     assert valved.or_habit.sum() == plain.or_habit.sum() - 1  # the other blocks keep their habit
+
+
+def test_a_twin_controller_ignores_what_is_not_its_command_and_obeys_the_next(mosquitto: Any) -> None:
+    """Garbage on its command topic is kept aside (never a crash of its MQTT thread), another device's
+    messages are not its business, and a real command afterwards still opens the valve."""
+    import json
+    import time
+
+    import paho.mqtt.client as mqtt
+
+    from sensors_sim.valves import TwinValve
+
+    twin = TwinValve("127.0.0.1", mosquitto.port, "lijiahe", "or01-valve")
+    twin.start()
+    pub = mqtt.Client(mqtt.CallbackAPIVersion.VERSION2, client_id="test-pub")
+    pub.connect("127.0.0.1", mosquitto.port)
+    pub.loop_start()
+    try:
+        for payload in (b"not json", b'{"id": "c1", "action": "open"}', b"[1, 2]"):
+            pub.publish("qyb/lijiahe/or01-valve/cmd", payload, qos=1).wait_for_publish(5)
+        good = {"id": "c2", "action": "open", "duration_s": 1, "auto_close": True, "reason": "test"}
+        pub.publish("qyb/lijiahe/or01-valve/cmd", json.dumps(good), qos=1).wait_for_publish(5)
+        deadline = time.monotonic() + 10
+        while not twin.opened_s and time.monotonic() < deadline:
+            time.sleep(0.1)
+        assert twin.unreadable == [b"not json", b'{"id": "c1", "action": "open"}', b"[1, 2]"]
+        assert len(twin.opened_s) == 1 and 0.9 < twin.opened_s[0][1] - twin.opened_s[0][0] < 3.0
+        # a message on another topic reaching it (the embedded broker does this) is not obeyed
+        foreign = mqtt.MQTTMessage(topic=b"qyb/lijiahe/gh01-valve/cmd")
+        foreign.payload = json.dumps(good | {"id": "c3"}).encode()
+        twin._on_command(twin.client, None, foreign)
+        assert twin._command == "c2" and len(twin.opened_s) == 1
+    finally:
+        pub.loop_stop()
+        pub.disconnect()
+        twin.stop()

@@ -125,13 +125,21 @@ def build_collector(config: Config) -> CollectorSystem:
     alert_store = SqliteAlertStore(db)
     closers.append(alert_store.close)
     writer: AlertWriter = alert_store
+    forwarder = None
+    if config.deployment.influx.url:  # forward to InfluxDB too, through its own spool and thread
+        from ingest.store.forwarder import influx_forwarder
+        from ingest.store.influx_alerts import InfluxAlertCopy
+
+        forwarder = influx_forwarder(config, index, metrics)
+        closers.append(forwarder.close)
+        writer = InfluxAlertCopy(alert_store, forwarder)  # the transitions too, for Grafana's annotations
     notes, pager = None, None
     if config.deployment.notify.enabled:
         users = UserStore(db, config)  # people added through the API or `qyb users` are paged at once
         closers.append(users.close)
         notes = build_notifications(config, alerts=alert_store, registry=metrics.registry, directory=users.people)
         closers.append(notes.close)
-        writer = NotifyingWriter(alert_store, notes.outbox, notes.router)
+        writer = NotifyingWriter(writer, notes.outbox, notes.router)
         pager = MaintainerPager(config, writer, notes.router, notes.dispatcher)
     rules = RulesFile(config.deployment.alerts.rules_file)
     manager = AlertManager(config, compile_plan(config, rules.load(), index), alert_store, writer=writer)
@@ -191,11 +199,7 @@ def build_collector(config: Config) -> CollectorSystem:
             retention_due[0] = time.monotonic() + 3600
 
     sinks: list[BatchSink] = [manager]
-    if config.deployment.influx.url:  # forward to InfluxDB too, through its own spool and thread
-        from ingest.store.forwarder import influx_forwarder
-
-        forwarder = influx_forwarder(config, index, metrics)
-        closers.append(forwarder.close)
+    if forwarder is not None:
         sinks.append(forwarder)
     collector = Collector(config, index, store, sinks=sinks, metrics=metrics, maintenance=maintenance, health=health)
     return CollectorSystem(collector, store, manager, notes, closers)

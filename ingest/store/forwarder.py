@@ -75,7 +75,10 @@ class Forwarder:
 
     def handle(self, batch: Batch, now_ms: int) -> None:
         """Spool the batch for the sender; never waits for the network."""
-        body, lines = self.encoder.encode(batch)
+        self.handle_lines(*self.encoder.encode(batch))
+
+    def handle_lines(self, body: str, lines: int) -> None:
+        """Spool ready line protocol (the alert transitions' copy, ingest/store/influx_alerts.py)."""
         if not lines:
             return
         data = body.encode()

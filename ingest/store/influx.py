@@ -58,13 +58,17 @@ def escape_tag_value(value: str) -> str:
     return out + " " if out.endswith("\\") else out  # a trailing backslash would escape the separator
 
 
-def line_prefix(measurement: str, tags: dict[str, str], field: str) -> str:
-    """`measurement,k=v,... field=`: everything of a line but the value and the time. Tags sorted, empty ones left
-    out, as Point does."""
+def series_key(measurement: str, tags: dict[str, str]) -> str:
+    """`measurement,k=v,...`: tags sorted, empty ones left out, as Point does."""
     tag_text = "".join(
         f",{escape_key(k)}={escape_tag_value(v)}" for k, v in sorted(tags.items()) if k and escape_tag_value(v)
     )
-    return f"{escape_measurement(measurement)}{tag_text} {escape_key(field)}="
+    return f"{escape_measurement(measurement)}{tag_text}"
+
+
+def line_prefix(measurement: str, tags: dict[str, str], field: str) -> str:
+    """`measurement,k=v,... field=`: everything of a line but the value and the time."""
+    return f"{series_key(measurement, tags)} {escape_key(field)}="
 
 
 def series_tags(config: Config, index: SeriesIndex) -> list[tuple[str, dict[str, str]]]:

@@ -88,7 +88,7 @@ class Plan:
         return sum(a.nbytes for a in per) // max(1, self.rule_of.size)
 
 
-def _matches(rule: Rule, crop: str, stage: str | None, site: str, device: str, kind: str, metric: str) -> bool:
+def matches(rule: Rule, crop: str, stage: str | None, site: str, device: str, kind: str, metric: str) -> bool:
     s = rule.scope
     return (
         rule.metric == metric
@@ -136,7 +136,7 @@ def compile_plan(config: Config, rules: RuleSet, index: SeriesIndex | None = Non
         site = sites[(k.village, k.site)]
         row: list[int] = []
         for rule in rules.rule:
-            if not _matches(rule, site.crop, site.stage, site.id, k.device, site.kind, k.metric):
+            if not matches(rule, site.crop, site.stage, site.id, k.device, site.kind, k.metric):
                 continue
             eff = rules.for_site(rule, site.id)
             if eff is None:

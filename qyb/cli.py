@@ -10,7 +10,18 @@ from collections.abc import Sequence
 
 from qingyubiao import LOG_FORMAT, __version__
 from qingyubiao.config import ConfigError
-from qyb import agronomy_cmd, alerts_cmd, api_cmd, collect_cmd, demo_cmd, readings_cmd, sim_cmd, store_cmd, users_cmd
+from qyb import (
+    agronomy_cmd,
+    alerts_cmd,
+    api_cmd,
+    collect_cmd,
+    dashboards_cmd,
+    demo_cmd,
+    readings_cmd,
+    sim_cmd,
+    store_cmd,
+    users_cmd,
+)
 from qyb.args import Handler
 
 
@@ -77,6 +88,7 @@ def _parser() -> argparse.ArgumentParser:
     api_cmd.register(command)
     users_cmd.register(command)
     agronomy_cmd.register(command)
+    dashboards_cmd.register(command)
     return p
 
 

@@ -33,6 +33,7 @@ class VictoriaMetrics:
     folder: Path
     port: int = field(default_factory=free_port)
     proc: subprocess.Popen[bytes] | None = None
+    args: list[str] = field(default_factory=list)  # more flags, e.g. -promscrape.config=FILE
 
     @property
     def url(self) -> str:
@@ -50,6 +51,7 @@ class VictoriaMetrics:
                     "-retentionPeriod=100y",
                     "-search.latencyOffset=0s",
                     "-loggerLevel=ERROR",
+                    *self.args,
                 ],
                 stdout=subprocess.DEVNULL,
                 stderr=log,

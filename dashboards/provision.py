@@ -30,7 +30,9 @@ class Sources:
     influx_token: bool = False  # send `Authorization: Token $QYB_INFLUX_TOKEN` (InfluxDB 2.x / 3.x DBRP)
 
 
-def datasources(s: Sources) -> dict[str, Any]:
+def datasources(s: Sources, token: str = "$QYB_INFLUX_TOKEN") -> dict[str, Any]:
+    """The two data sources; `token`: the InfluxDB token as Grafana should send it (files: the variable, which
+    Grafana expands from its environment; the HTTP API: the value itself)."""
     influx: dict[str, Any] = {
         "name": "qingyubiao-influxdb",
         "type": "influxdb",
@@ -41,7 +43,7 @@ def datasources(s: Sources) -> dict[str, Any]:
     }
     if s.influx_token:
         influx["jsonData"] |= {"httpHeaderName1": "Authorization"}
-        influx["secureJsonData"] = {"httpHeaderValue1": "Token $QYB_INFLUX_TOKEN"}
+        influx["secureJsonData"] = {"httpHeaderValue1": f"Token {token}"}
     prom = {
         "name": "qingyubiao-prometheus",
         "type": "prometheus",

@@ -19,6 +19,13 @@ def register(command: Command) -> None:
     b.add_argument("--influx-url", help="InfluxDB as Grafana reaches it (default: deployment.influx.url)")
     b.add_argument("--prometheus-url", default="http://127.0.0.1:9090", help="Prometheus (or VictoriaMetrics)")
     b.set_defaults(handler=_build)
+    p = sub.add_parser("push", help="create or update the folder, data sources and dashboards in a Grafana")
+    p.add_argument("--url", required=True, help="Grafana's base URL; the token comes from QYB_GRAFANA_TOKEN")
+    p.add_argument("--force", action="store_true", help="overwrite dashboards edited by hand in Grafana")
+    p.add_argument("--lang", choices=["zh", "en"], default="zh")
+    p.add_argument("--influx-url", help="InfluxDB as Grafana reaches it (default: deployment.influx.url)")
+    p.add_argument("--prometheus-url", default="http://127.0.0.1:9090", help="Prometheus (or VictoriaMetrics)")
+    p.set_defaults(handler=_push)
     k = sub.add_parser("sketch", help="draw each kind of dashboard's panel grid as a PNG (docs/dashboards.md)")
     k.add_argument("--out", required=True, help="folder for the PNG files")
     k.add_argument("--lang", choices=["zh", "en"], default="zh")
@@ -58,19 +65,55 @@ def _sketch(args: argparse.Namespace) -> int:
     return 0
 
 
+def _sources(args: argparse.Namespace) -> object:
+    from dashboards.provision import Sources
+
+    influx = load_config(args.config).deployment.influx
+    url = args.influx_url or influx.url
+    if not url:
+        return None
+    return Sources(url, influx.database or influx.bucket or "qingyubiao", args.prometheus_url, bool(influx.token))
+
+
+def _push(args: argparse.Namespace) -> int:
+    import os
+
+    from dashboards.provision import FOLDER, Sources, datasources
+    from dashboards.push import Grafana, PushError, push
+
+    token = os.environ.get("QYB_GRAFANA_TOKEN")
+    if not token:
+        print("qyb dashboards push: set QYB_GRAFANA_TOKEN (a Grafana service account token)", file=sys.stderr)
+        return 2
+    sources = _sources(args)
+    if not isinstance(sources, Sources):
+        print("qyb dashboards push: no InfluxDB: set deployment.influx.url (QYB_INFLUX_URL) or --influx-url",
+              file=sys.stderr)  # fmt: skip
+        return 2
+    secret = load_config(args.config).deployment.influx.token or ""
+    try:
+        outcomes = push(Grafana(args.url, token), FOLDER, datasources(sources, secret)["datasources"],
+                        _dashboards(args), args.force)  # fmt: skip
+    except PushError as e:
+        print(f"qyb dashboards push: {e}", file=sys.stderr)
+        return 1
+    for o in outcomes:
+        note = "  (edited in Grafana since the last push: --force to overwrite)" if o.result == "refused" else ""
+        print(f"  {o.kind:10s} {o.uid:28s} {o.result}{note}")
+    counts = {r: sum(o.result == r for o in outcomes) for r in ("created", "updated", "unchanged", "refused")}
+    print(", ".join(f"{n} {r}" for r, n in counts.items()))
+    return 3 if counts["refused"] else 0
+
+
 def _build(args: argparse.Namespace) -> int:
     from dashboards.provision import Sources, write
 
-    config = load_config(args.config)
-    influx = config.deployment.influx
-    url = args.influx_url or influx.url
-    if not url:
+    sources = _sources(args)
+    if not isinstance(sources, Sources):
         print("qyb dashboards build: no InfluxDB: set deployment.influx.url (QYB_INFLUX_URL) or --influx-url",
               file=sys.stderr)  # fmt: skip
         return 2
     dashboards = _dashboards(args)
-    database = influx.database or influx.bucket or "qingyubiao"
-    sources = Sources(url, database, args.prometheus_url, influx_token=bool(influx.token))
     files = write(Path(args.out), dashboards, sources)
     print(f"{len(dashboards)} dashboards, 2 data sources: {len(files)} files in {args.out}")
     print(f"  start Grafana with GF_PATHS_PROVISIONING={Path(args.out).resolve() / 'provisioning'}")

@@ -63,6 +63,7 @@ class RiskWatch:
         clock: Callable[[], float] = time.time,
         water_book: WaterBook | None = None,
         forecasts: Forecasts | None = None,
+        copy: Callable[[list[DayRisk]], None] | None = None,
     ) -> None:
         self.config, self.index, self.readings, self.book = config, index, readings, book
         self.alerts, self.writer = alerts, writer
@@ -71,6 +72,7 @@ class RiskWatch:
         self.clock = clock
         self.water_book = water_book  # irrigations recorded (by hand, by valves): the balance's water in
         self.forecasts = forecasts  # rain forecasts: the newest day's advice counts the rain to come
+        self.copy = copy  # the risks to InfluxDB too, for Grafana (ingest/store/influx_alerts.py)
         self._done: dict[str, tuple[str, int, int]] = {}  # village -> (day, biofix version, hour run)
         # each site's first series of each metric, found once (index.of_site scans the whole index)
         self._series: dict[tuple[str, str, str], int] = {}
@@ -129,6 +131,8 @@ class RiskWatch:
             source = forecast.source if forecast is not None and newest else None
             rows += day_rows(self.p, v.id, [x.id for x in v.site], date, r, fixes, source)
         self.book.write_risks(rows)
+        if self.copy is not None:
+            self.copy(rows)
         self.alert(v, last, results[-1], rows, now_ms)
         return results
 

@@ -3,9 +3,10 @@
 `village_dashboards(village, bands, lang)` gives, for one village: the overview (every site's newest air
 temperature, RH and soil moisture coloured by its crop's bands, and a state timeline of alert episodes),
 one site-detail dashboard per site (linked to each other by a dropdown), the orchard frost night, the
-sensor health and the collector/notification operations. `bands(site, metric, daytime)` are the alert
-core's edges for that site (alerts/bands.py, handed in by `qyb dashboards`); this package reads only the
-kernel. Titles and units zh-CN by default, English with `lang="en"`; the village's time zone.
+sensor health, the collector/notification operations, and the daily disease and pest risks.
+`bands(site, metric, daytime)` are the alert core's edges for that site (alerts/bands.py, handed in by
+`qyb dashboards`); this package reads only the kernel. Titles and units zh-CN by default, English with
+`lang="en"`; the village's time zone.
 """
 
 from __future__ import annotations
@@ -30,6 +31,7 @@ from grafana_foundation_sdk.models.dashboard import (
 from dashboards import influxql as iq
 from dashboards.influxql import INFLUX, PROMETHEUS, Influx
 from qingyubiao.config import Site, Village
+from qingyubiao.risks import INFORMATIVE, MODEL_NAMES
 
 Lang = Literal["zh", "en"]
 SITE_TAG = "qyb-site"
@@ -404,6 +406,51 @@ def operations(village: Village, lang: Lang) -> db.Dashboard:
     return d
 
 
+def risk_names(lang: Lang) -> Any:
+    from grafana_foundation_sdk.models.dashboard import ValueMap, ValueMappingResult
+
+    names = {
+        -2: ("无数据", "no data"),
+        -1: ("未知", "unknown"),
+        0: ("无", "none"),
+        1: ("低", "low"),
+        2: ("中", "moderate"),
+        3: ("高", "high"),
+    }
+    return ValueMap({str(k): ValueMappingResult(text=t(lang, *v)) for k, v in names.items()})
+
+
+def risks(village: Village, lang: Lang) -> db.Dashboard:
+    """The daily disease and pest risk of every site, one state timeline per model, over 30 days."""
+    d = base(
+        f"qyb-{village.id}-risks",
+        t(lang, f"{village.name} 病虫害风险", f"{village.name} disease and pest risk"),
+        village,
+        lang,
+        ["agronomy"],
+    ).time("now-30d", "now")
+    colours = [
+        Threshold(None, "text"),
+        Threshold(0, "green"),
+        Threshold(1, "yellow"),
+        Threshold(2, "orange"),
+        Threshold(3, "red"),
+    ]
+    models = [m for m in MODEL_NAMES if m not in INFORMATIVE]
+    for i, model in enumerate(models):
+        zh, en = MODEL_NAMES[model]
+        d = d.with_panel(
+            statetimeline.Panel()
+            .title(t(lang, zh, en))
+            .datasource(INFLUX)
+            .grid_pos(GridPos(h=8, w=12, x=(i % 2) * 12, y=(i // 2) * 8))
+            .with_target(Influx("A", iq.daily_risk(village.id, model), alias="$tag_site"))
+            .thresholds(db.ThresholdsConfig().mode(ThresholdsMode.ABSOLUTE).steps(colours))
+            .mappings([risk_names(lang)])
+        )
+    return d
+
+
 def village_dashboards(village: Village, bands: Bands, lang: Lang = "zh") -> dict[str, dict[str, Any]]:
     """uid -> dashboard JSON, as Grafana stores it."""
     built = [
@@ -412,6 +459,7 @@ def village_dashboards(village: Village, bands: Bands, lang: Lang = "zh") -> dic
         frost_night(village, bands, lang),
         sensor_health(village, lang),
         operations(village, lang),
+        risks(village, lang),
     ]
     out = {}
     for b in built:

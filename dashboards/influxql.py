@@ -111,3 +111,11 @@ def battery(village: str) -> str:
         f'SELECT mean("bat_v") AS "bat_v" FROM "greenhouse", "orchard" WHERE {where(village)} '
         'GROUP BY time($__interval), "device" fill(null)'
     )
+
+
+def daily_risk(village: str, model: str) -> str:
+    """Each site's daily risk of one model (the agronomy's, ingest/store/influx_alerts.py), a day a cell."""
+    return (
+        f'SELECT max("level") AS "level" FROM "risk" WHERE {where(village)} AND "model" = {q(model)} '
+        'GROUP BY time(1d), "site" fill(none)'
+    )

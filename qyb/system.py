@@ -162,8 +162,13 @@ def build_collector(config: Config) -> CollectorSystem:
             forecasts = Forecasts(config, config.deployment.agronomy.forecast_url)
             forecasts.start()
             closers.append(forecasts.close)
+        copy = None
+        if forwarder is not None:  # the daily risks to InfluxDB too, for Grafana's risk dashboard
+            from ingest.store.influx_alerts import InfluxRiskCopy
+
+            copy = InfluxRiskCopy(config, forwarder)
         risks = RiskWatch(config, index, store, book, alert_store, writer, params, water_book=water,
-                          forecasts=forecasts)  # fmt: skip
+                          forecasts=forecasts, copy=copy)  # fmt: skip
 
     valves = None
     valve_sites = [

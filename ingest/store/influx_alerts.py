@@ -1,4 +1,5 @@
-"""Alert transitions copied to InfluxDB, so Grafana can chart and annotate them (docs/dashboards.md).
+"""Alert transitions and agronomy risks copied to InfluxDB, so Grafana can chart and annotate them
+(docs/dashboards.md).
 
 Measurement `alert`, one point per transition of a firing episode (pending and cancelled ones never paged
 anyone and are left out): tags village, site, kind, severity, rule, state (firing | resolved); fields
@@ -9,11 +10,15 @@ the record the API and the pages read) through the forwarder's spool, as durable
 
 from __future__ import annotations
 
+import datetime as dt
 from collections.abc import Sequence
+from zoneinfo import ZoneInfo
 
 from ingest.store.forwarder import Forwarder
 from ingest.store.influx import series_key
 from qingyubiao.alerting import AlertWriter, Episode, Silence, State, Transition
+from qingyubiao.config import Config
+from qingyubiao.risks import DayRisk
 
 ALERT_MEASUREMENT = "alert"
 LEVELS = {"warning": 1, "critical": 2, "emergency": 3}
@@ -59,3 +64,30 @@ class InfluxAlertCopy:
 
     def load_snapshot(self) -> bytes | None:
         return self.inner.load_snapshot()
+
+
+RISK_MEASUREMENT = "risk"
+RECENT_DAYS = 7  # each run rewrites the last week (a backfilled day changes it); older days stay as written
+
+
+class InfluxRiskCopy:
+    """The agronomy risks of the newest days, copied to InfluxDB after the risk book has them: measurement
+    `risk`, tags village, site, model, field `level` (-2 no data, -1 unknown, 0 none … 3 high), at the
+    village day's local midnight (a point per site, model and day; rewriting it overwrites)."""
+
+    def __init__(self, config: Config, forwarder: Forwarder) -> None:
+        self.tz = {v.id: ZoneInfo(v.tz) for v in config.village}
+        self.forwarder = forwarder
+
+    def __call__(self, rows: Sequence[DayRisk]) -> None:
+        if not rows:
+            return
+        since = (dt.date.fromisoformat(max(x.day for x in rows)) - dt.timedelta(days=RECENT_DAYS - 1)).isoformat()
+        lines = [self.line(x) for x in rows if x.day >= since and x.village in self.tz]
+        self.forwarder.handle_lines("\n".join(lines), len(lines))
+
+    def line(self, x: DayRisk) -> str:
+        d = dt.date.fromisoformat(x.day)
+        midnight = int(dt.datetime(d.year, d.month, d.day, tzinfo=self.tz[x.village]).timestamp() * 1000)
+        tags = {"village": x.village, "site": x.site, "model": x.model}
+        return f"{series_key(RISK_MEASUREMENT, tags)} level={int(x.risk)}i {midnight}"

@@ -31,7 +31,7 @@ def built(lang: str = "zh") -> dict[str, dict]:
 def test_one_dashboard_per_view_and_per_site_in_the_village_time_zone() -> None:
     ds = built()
     village = load_config(bundled_config_path()).village[0]
-    assert set(ds) == {f"qyb-lijiahe-{x}" for x in ("overview", "frost", "health", "operations")} | {
+    assert set(ds) == {f"qyb-lijiahe-{x}" for x in ("overview", "frost", "health", "operations", "risks")} | {
         f"qyb-lijiahe-{s.id}" for s in village.site
     }
     assert {d["timezone"] for d in ds.values()} == {"Asia/Shanghai"}
@@ -46,7 +46,7 @@ def test_the_snapshots_show_what_changed() -> None:
     """UPDATE_SNAPSHOTS=1 writes them anew; the diff in review is the dashboards' change."""
     ds = built()
     for uid in ("qyb-lijiahe-overview", "qyb-lijiahe-gh01", "qyb-lijiahe-or01", "qyb-lijiahe-frost",
-                "qyb-lijiahe-health", "qyb-lijiahe-operations"):  # fmt: skip
+                "qyb-lijiahe-health", "qyb-lijiahe-operations", "qyb-lijiahe-risks"):  # fmt: skip
         text = json.dumps(ds[uid], ensure_ascii=False, indent=1, sort_keys=True) + "\n"
         path = SNAPSHOTS / f"{uid}.json"
         if os.environ.get("UPDATE_SNAPSHOTS"):
@@ -60,7 +60,7 @@ def test_qyb_dashboards_build_writes_provisioning_that_grafana_reads(tmp_path: P
     proc = subprocess.run([sys.executable, "-m", "qyb", "dashboards", "build", "--out", str(tmp_path)], env=env,
                           capture_output=True, text=True, timeout=60)  # fmt: skip
     assert proc.returncode == 0, proc.stderr
-    assert proc.stdout.startswith("34 dashboards, 2 data sources: 36 files")
+    assert proc.stdout.startswith("35 dashboards, 2 data sources: 37 files")
     sources = yaml.safe_load((tmp_path / "provisioning/datasources/qingyubiao.yaml").read_text(encoding="utf-8"))
     influx, prom = sources["datasources"]
     assert (influx["uid"], influx["type"], influx["url"]) == ("qyb-influxdb", "influxdb", "http://10.0.0.5:8086")
@@ -101,3 +101,27 @@ def test_an_alert_transition_is_one_point_with_its_text_escaped() -> None:
     resolved = alert_line(tr(state="resolved", value=math.nan, late=True))
     assert resolved is not None and "level=0i," in resolved and "value=" not in resolved and "late=true" in resolved
     assert alert_line(tr(state="pending")) is None and alert_line(tr(state="cancelled")) is None
+
+
+class Lines:
+    """A forwarder's handle_lines, kept."""
+
+    def __init__(self) -> None:
+        self.got: list[str] = []
+
+    def handle_lines(self, body: str, lines: int) -> None:
+        assert len(body.splitlines()) == lines
+        self.got += body.splitlines()
+
+
+def test_the_risks_of_the_last_week_go_to_influxdb_at_the_village_days_midnight() -> None:
+    from ingest.store.influx_alerts import InfluxRiskCopy
+    from qingyubiao.risks import DayRisk
+
+    sink = Lines()
+    copy = InfluxRiskCopy(load_config(bundled_config_path()), sink)  # type: ignore[arg-type]
+    rows = [DayRisk("lijiahe", "or01", "apple_scab", f"2026-04-{d:02d}", d % 4) for d in range(1, 21)]
+    copy(rows)
+    assert len(sink.got) == 7  # 14-20 April: a backfilled day within the week is rewritten
+    # 20 April 00:00 in Asia/Shanghai is 19 April 16:00 UTC
+    assert sink.got[-1] == "risk,model=apple_scab,site=or01,village=lijiahe level=0i 1776614400000"

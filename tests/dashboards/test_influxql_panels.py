@@ -29,10 +29,11 @@ from ingest.decoders.router import route
 from ingest.metrics import IngestMetrics
 from ingest.store.forwarder import Forwarder
 from ingest.store.influx import LineEncoder, influx_writer
-from ingest.store.influx_alerts import alert_line
+from ingest.store.influx_alerts import InfluxRiskCopy, alert_line
 from ingest.store.spool import Spool
 from qingyubiao.catalogue import METRICS
 from qingyubiao.config import Config, InfluxSettings, load_config
+from qingyubiao.risks import INFORMATIVE, MODEL_NAMES, DayRisk
 from qingyubiao.series import SeriesIndex
 from sensors_sim import scenario as scenarios
 from sensors_sim.twin import run_scenario
@@ -93,6 +94,12 @@ def loaded(tmp_path_factory: pytest.TempPathFactory) -> Iterator[Loaded]:
             window += 60_000
         pending.append((topic, payload))
     transitions += flush(window)
+    # a village day of every model's risk at every site, through the collector's risk copy (the models
+    # themselves are proven in tests/agronomy; here the rows only have to reach the risk dashboard's queries)
+    models = [m for m in MODEL_NAMES if m not in INFORMATIVE]
+    rows = [DayRisk("lijiahe", s.id, m, "2026-04-11", (k + j) % 4) for k, s in enumerate(config.village[0].site)
+            for j, m in enumerate(models)]  # fmt: skip
+    InfluxRiskCopy(config, forwarder)(rows)
     deadline = time.monotonic() + 60
     while forwarder.spool.depth and time.monotonic() < deadline:
         time.sleep(0.2)
@@ -136,7 +143,7 @@ def test_every_panel_query_returns_what_its_panel_shows(loaded: Loaded) -> None:
                 names = [c for c in series[0]["columns"] if c != "time"]
                 assert names == [f.split(" AS ")[1].strip('"') for f in target["query"].split(" FROM")[0].split(", ")]
             checked += 1
-    assert checked > 200  # 34 dashboards
+    assert checked > 200  # 35 dashboards
 
 
 def test_every_annotation_query_returns_the_sites_alerts(loaded: Loaded) -> None:

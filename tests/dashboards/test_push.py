@@ -155,7 +155,7 @@ def push(url: str, *extra: str, token: str = TOKEN) -> subprocess.CompletedProce
 def test_a_first_push_creates_everything_and_a_second_changes_nothing(grafana: FakeGrafana) -> None:
     first = push(grafana.url)
     assert first.returncode == 0, first.stderr
-    assert first.stdout.strip().endswith("37 created, 0 updated, 0 unchanged, 0 refused")  # folder, 2 sources, 34
+    assert first.stdout.strip().endswith("38 created, 0 updated, 0 unchanged, 0 refused")  # folder, 2 sources, 35
     assert grafana.folders == {"qingyubiao": {"uid": "qingyubiao", "title": "晴雨表"}}
     influx = grafana.sources["qyb-influxdb"]
     assert influx["url"] == "http://10.0.0.5:8086" and influx["jsonData"]["dbName"] == "qyb"
@@ -163,12 +163,12 @@ def test_a_first_push_creates_everything_and_a_second_changes_nothing(grafana: F
     [sent] = [b for m, p, b in grafana.requests if p == "/api/datasources" and b["uid"] == "qyb-influxdb"]
     assert sent["secureJsonData"] == {"httpHeaderValue1": "Token influx-secret"}  # the API gets the value itself
     saves = [b for m, p, b in grafana.requests if p == "/api/dashboards/db"]
-    assert len(saves) == 34 and all(b["overwrite"] is False and b["folderUid"] == "qingyubiao" for b in saves)
+    assert len(saves) == 35 and all(b["overwrite"] is False and b["folderUid"] == "qingyubiao" for b in saves)
     assert all(b["message"].startswith("qyb ") and b["dashboard"]["id"] is None for b in saves)
     grafana.requests.clear()
     second = push(grafana.url)
     assert second.returncode == 0, second.stderr
-    assert second.stdout.strip().endswith("0 created, 0 updated, 37 unchanged, 0 refused")
+    assert second.stdout.strip().endswith("0 created, 0 updated, 38 unchanged, 0 refused")
     assert [m for m, *_ in grafana.requests if m != "GET"] == []  # nothing written
 
 
@@ -190,7 +190,7 @@ def test_a_changed_generator_updates_what_qyb_pushed(grafana: FakeGrafana) -> No
     assert push(grafana.url).returncode == 0
     english = push(grafana.url, "--lang", "en")
     assert english.returncode == 0, english.stderr
-    assert "34 updated" in english.stdout and grafana.dashboards["qyb-lijiahe-overview"]["title"].endswith("overview")
+    assert "35 updated" in english.stdout and grafana.dashboards["qyb-lijiahe-overview"]["title"].endswith("overview")
     saved = [b for m, p, b in grafana.requests if p == "/api/dashboards/db"][-1]
     assert saved["overwrite"] is False and saved["dashboard"]["version"] == 1  # Grafana's version: a race is a 412
 

@@ -14,6 +14,7 @@ from qyb import (
     agronomy_cmd,
     alerts_cmd,
     api_cmd,
+    backup_cmd,
     collect_cmd,
     dashboards_cmd,
     demo_cmd,
@@ -89,6 +90,7 @@ def _parser() -> argparse.ArgumentParser:
     users_cmd.register(command)
     agronomy_cmd.register(command)
     dashboards_cmd.register(command)
+    backup_cmd.register(command)
     return p
 
 

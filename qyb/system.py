@@ -10,6 +10,7 @@ never through this module (docs/design.md "How edits reach the running processes
 from __future__ import annotations
 
 import logging
+import sqlite3
 import threading
 import time
 from collections.abc import Callable
@@ -40,14 +41,17 @@ def open_store(config: Config, index: SeriesIndex, readonly: bool = False) -> Sq
     s = config.deployment.store
     if readonly and not Path(s.db).exists():
         raise FileNotFoundError(f"no database at {s.db} (set QYB_DB or deployment.store.db)")
-    return SqliteStore(
-        s.db,
-        index,
-        synchronous=s.synchronous,
-        retention_days=s.retention_days,
-        dead_letter_limit=config.deployment.ingest.dead_letter_limit,
-        readonly=readonly,
-    )
+    try:
+        return SqliteStore(
+            s.db,
+            index,
+            synchronous=s.synchronous,
+            retention_days=s.retention_days,
+            dead_letter_limit=config.deployment.ingest.dead_letter_limit,
+            readonly=readonly,
+        )
+    except sqlite3.DatabaseError as e:  # read-only on a file qyb never wrote, or not SQLite at all
+        raise FileNotFoundError(f"{s.db} is not a qyb database ({e}); set QYB_DB or deployment.store.db") from e
 
 
 def open_reader(config: Config, index: SeriesIndex) -> ReadingReader:

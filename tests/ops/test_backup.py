@@ -95,3 +95,11 @@ def test_a_broken_backup_is_refused_and_the_database_stays(
     assert db.read_bytes() == before
     missing = qyb("backup", "--to", str(tmp_path / "b"), env=qyb_env(mosquitto, tmp_path / "none.sqlite"), check=False)
     assert missing.returncode == 1 and "no database at" in missing.stderr
+
+
+def test_a_file_that_is_no_qyb_database_is_said_not_a_traceback(tmp_path: Path, mosquitto: Mosquitto) -> None:
+    empty = tmp_path / "empty.sqlite"
+    sqlite3.connect(empty).close()
+    empty.write_bytes(b"")  # an empty file, as a wrong QYB_DB or an unfinished copy would be
+    r = qyb("export", "--from", "2020-01-01", env=qyb_env(mosquitto, empty), check=False)
+    assert r.returncode != 0 and "is not a qyb database" in r.stderr and "Traceback" not in r.stderr

@@ -211,46 +211,16 @@ def site_detail(village: Village, site: Site, bands: Bands, lang: Lang) -> db.Da
         .thresholds_style(cb.GraphThresholdsStyleConfig().mode(common.GraphThresholdsStyleMode.DASHED))
     )
     d = d.with_panel(temp)
-    d = d.with_panel(
-        series(
-            t(lang, "空气湿度", "Relative humidity"),
-            "percent",
-            iq.mean_of(m, village.id, "air_rh_pct", site.id),
-            GridPos(h=8, w=12, x=0, y=8),
-        )
-    )
-    d = d.with_panel(
-        series(
-            t(lang, "饱和水汽压差 VPD", "Vapour pressure deficit"),
-            "pressurekpa",
-            iq.vpd(m, village.id, site.id),
-            GridPos(h=8, w=12, x=12, y=8),
-        )
-    )
-    d = d.with_panel(
-        series(
-            t(lang, "距露点温差", "Dew-point margin"),
-            "celsius",
-            iq.dew_margin(m, village.id, site.id),
-            GridPos(h=8, w=12, x=0, y=16),
-        )
-    )
-    d = d.with_panel(
-        series(
-            t(lang, "土壤含水量", "Soil moisture"),
-            "percent",
-            iq.mean_of(m, village.id, "soil_vwc_pct", site.id),
-            GridPos(h=8, w=12, x=12, y=16),
-        )
-    )
-    d = d.with_panel(
-        series(
-            t(lang, "地温", "Soil temperature"),
-            "celsius",
-            iq.mean_of(m, village.id, "soil_temp_c", site.id),
-            GridPos(h=8, w=12, x=0, y=24),
-        )
-    )
+    v, mean = village.id, iq.mean_of
+    below = [  # two a row under the temperature: (zh, en, unit, query)
+        ("空气湿度", "Relative humidity", "percent", mean(m, v, "air_rh_pct", site.id)),
+        ("饱和水汽压差 VPD", "Vapour pressure deficit", "pressurekpa", iq.vpd(m, v, site.id)),
+        ("距露点温差", "Dew-point margin", "celsius", iq.dew_margin(m, v, site.id)),
+        ("土壤含水量", "Soil moisture", "percent", mean(m, v, "soil_vwc_pct", site.id)),
+        ("地温", "Soil temperature", "celsius", mean(m, v, "soil_temp_c", site.id)),
+    ]
+    for i, (zh, en, unit, query) in enumerate(below):
+        d = d.with_panel(series(t(lang, zh, en), unit, query, GridPos(h=8, w=12, x=(i % 2) * 12, y=8 + (i // 2) * 8)))
     return d.annotation(alert_annotation(village, site, lang))
 
 

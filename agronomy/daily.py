@@ -23,6 +23,7 @@ from agronomy.greenhouse import MouldState, downy_level, mould_day
 from agronomy.marssonina import in_season, marssonina_levels
 from agronomy.params import Params
 from agronomy.phenology import StageState, stage_day, stage_range, stages_off
+from agronomy.powdery import PowderyState, powdery_day
 from agronomy.risk import Risk
 from agronomy.scab import ScabState, scab_day
 from agronomy.water import Balance, WaterParams, advise, greenhouse_et0, kc, p_adjusted, raw
@@ -101,6 +102,14 @@ class DownyResult:
 
 
 @dataclass
+class PowderyResult:
+    risk: I8
+    index: F64  # the Gubler-Thomas index, 0-100 (NaN: not the model's crop)
+    run_h: NDArray[np.int16]  # the day's longest run of hours at 15-25 °C
+    tmax: F64
+
+
+@dataclass
 class StageResult:
     risk: I8  # NONE, or UNKNOWN after too many missing days; sites of crops without sums: NONE
     gdd: F64  # degree-days since 1 January (NaN: the crop has no sums)
@@ -146,6 +155,7 @@ class DayResult:
     downy_mildew: DownyResult
     marssonina: DownyResult  # the same shape: the period behind the risk
     stage: StageResult
+    powdery_mildew: PowderyResult
     water: WaterResult | None = None
     pests: dict[str, PestResult] = field(default_factory=dict)
 
@@ -181,6 +191,8 @@ class Agronomy:
         self.wet_at = np.flatnonzero(downy_crop | marssonina_crop)
         self.downy_of_wet, self.marssonina_of_wet = downy_crop[self.wet_at], marssonina_crop[self.wet_at]
         self.wet_run = WetRun.empty(len(self.wet_at))
+        self.powdery_at = np.flatnonzero(np.isin(crops, params.powdery_mildew.crops))
+        self.powdery = PowderyState.empty(len(self.powdery_at))
         # phenology: per crop with published sums, its sites and each one's configured stage in its order
         self.stage_sites = {c: np.flatnonzero(crops == c) for c in params.phenology}
         self.configured = np.full(n, -1, np.int16)
@@ -244,6 +256,7 @@ class Agronomy:
             downy,
             marssonina,
             self._stage(known, tmin, tmax),
+            self._powdery(h.temp_c),
         )
         for name in self.p.pest:
             result.pests[name] = self._pest(name, h.start_ms, known, tmin, tmax)
@@ -377,6 +390,12 @@ class Agronomy:
                                    self._spread(sites, wet_h, 0.0), self._spread(sites, mean_c, np.nan)))  # fmt: skip
         return out[0], out[1]
 
+    def _powdery(self, temp_c: F64) -> PowderyResult:
+        at = self.powdery_at
+        d = powdery_day(self.powdery, temp_c[at], self.p.powdery_mildew)
+        return PowderyResult(self._spread(at, d.risk, Risk.NONE), self._spread(at, d.index, np.nan),
+                             self._spread(at, d.run_h, 0), self._spread(at, d.tmax, np.nan))  # fmt: skip
+
     def _stage(self, known: NDArray[np.int64], tmin: F64, tmax: F64) -> StageResult:
         n = len(self.sites)
         gdd, lo, hi = np.full(n, np.nan), np.full(n, -1, np.int16), np.full(n, -1, np.int16)
@@ -433,6 +452,7 @@ class Agronomy:
             "mould": self.mould,
             "wet_run": self.wet_run,
             "stage": self.stage,
+            "powdery": self.powdery,
         }
 
     def snapshot(self) -> bytes:

@@ -129,6 +129,30 @@ class MarssoninaParams(_Strict):
         return self
 
 
+class PowderyParams(_Strict):
+    crops: list[str]
+    min_c: float  # a counting hour: min_c <= T < max_c
+    max_c: float
+    run_h: int = Field(ge=1, le=24)  # consecutive such hours that make a day count
+    hot_c: float  # a day reaching it loses points whatever else it had
+    gain: float = Field(gt=0)
+    loss: float = Field(gt=0)
+    start_days: int = Field(ge=1, le=10)  # counting days in a row that start the index
+    low_max: float = Field(ge=0, le=100)  # the index up to it: low; up to moderate_max: moderate; above: high
+    moderate_max: float = Field(ge=0, le=100)
+    max_unknown_h: int = Field(ge=0, le=24)
+    advice_zh: str
+    advice_en: str
+
+    @model_validator(mode="after")
+    def _ranges(self) -> PowderyParams:
+        if not self.min_c < self.max_c <= self.hot_c:
+            raise ValueError("powdery_mildew: min_c < max_c <= hot_c")
+        if self.low_max >= self.moderate_max:
+            raise ValueError("powdery_mildew: low_max must be below moderate_max")
+        return self
+
+
 class PhenologyParams(_Strict):
     base_c: float
     min_hours: int = Field(ge=1, le=24)
@@ -185,6 +209,7 @@ class Params(_Strict):
     grey_mould: GreyMouldParams
     downy_mildew: DownyParams
     marssonina: MarssoninaParams
+    powdery_mildew: PowderyParams
     phenology: dict[str, PhenologyParams]  # by crop
     pest: dict[str, PestParams]
 

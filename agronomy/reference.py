@@ -15,6 +15,7 @@ from agronomy.params import (
     Params,
     PestParams,
     PhenologyParams,
+    PowderyParams,
     ScabParams,
     WetnessParams,
 )
@@ -223,6 +224,37 @@ def marssonina_day(
         else:
             s.hours = s.temp_sum = 0.0
     return best, best_h, best_mean, unknown
+
+
+@dataclass
+class PowderySite:
+    index: float = 0.0
+    started: bool = False
+    streak: int = 0
+
+
+def powdery_day(s: PowderySite, temps: list[float], p: PowderyParams) -> tuple[int, float, int]:
+    """(risk, index, longest run of hours at min_c..max_c) of one site's day; advances `s`."""
+    run = best = 0
+    for t in temps:
+        run = run + 1 if not math.isnan(t) and p.min_c <= t < p.max_c else 0
+        best = max(best, run)
+    seen = [t for t in temps if not math.isnan(t)]
+    hot = bool(seen) and max(seen) >= p.hot_c
+    counts = best >= p.run_h and not hot
+    if len(temps) - len(seen) > p.max_unknown_h and not counts and not hot:
+        return Risk.UNKNOWN, s.index, best
+    if s.started:
+        s.index = min(100.0, max(0.0, s.index + (p.gain if counts else -p.loss)))
+    else:
+        s.streak = s.streak + 1 if counts else 0
+        s.index = p.gain * s.streak
+        if s.streak >= p.start_days:
+            s.started, s.streak, s.index = True, 0, p.gain * p.start_days
+    if not s.started:
+        return (Risk.LOW if s.index > 0 else Risk.NONE), s.index, best
+    risk = Risk.HIGH if s.index > p.moderate_max else Risk.MODERATE if s.index > p.low_max else Risk.LOW
+    return risk, s.index, best
 
 
 @dataclass

@@ -45,7 +45,7 @@ QUANTITIES = ("air_temp_c", "air_rh_pct", "leaf_wet_pct", "rain_mm", "soil_vwc_p
 KIND = {m: Kind.PEST_RISK if m in PESTS else Kind.DISEASE_RISK for m in MODEL_NAMES if m not in INFORMATIVE}
 KIND[WATER_MODEL] = Kind.IRRIGATION_DUE  # the advice alerts only when the water is due today (see `alert`)
 # the number an episode carries as its value, by the first key a model's detail has
-VALUE_KEYS = ("dh4", "wet_h_day", "wet_h", "cum_dd", "need_mm")
+VALUE_KEYS = ("dh4", "wet_h_day", "wet_h", "index", "cum_dd", "need_mm")
 GRACE_MS = 15 * 60_000  # a day is computed once its last readings (sent up to minutes late) are in
 RERUN_MS = 3_600_000  # and again every hour: readings backfilled after an outage count within the hour
 
@@ -250,6 +250,13 @@ class RiskWatch:
             dm = self.p.downy_mildew
             return (f"霜霉病侵染风险{level_zh}：{why_zh}。{dm.advice_zh}",
                     f"downy mildew infection risk {level_en}: {why_en}. {dm.advice_en}")  # fmt: skip
+        if model == "powdery_mildew":
+            pm, d = self.p.powdery_mildew, x.detail
+            band = f"{pm.min_c:g}–{pm.max_c:g}"
+            why_zh = f"白粉病指数 {d['index']:.0f}（满分 100），当天 {band}℃ 连续 {d['run_h']} 小时"
+            why_en = f"powdery mildew index {d['index']:.0f} of 100, {d['run_h']} h in a row at {band} °C that day"
+            return (f"白粉病风险{level_zh}：{why_zh}。{pm.advice_zh}",
+                    f"powdery mildew risk {level_en}: {why_en}. {pm.advice_en}")  # fmt: skip
         if model == "marssonina":
             why_zh = f"叶片连续湿润 {x.detail['wet_h']:.0f} 小时，平均 {x.detail['mean_c']}℃"
             why_en = f"leaves wet {x.detail['wet_h']:.0f} h in a row at a mean {x.detail['mean_c']} °C"
@@ -301,6 +308,9 @@ def day_rows(
         for model, wp in (("downy_mildew", r.downy_mildew), ("marssonina", r.marssonina)):
             detail = {"wet_h": float(wp.wet_h[i]), "mean_c": rounded(wp.mean_c[i])}
             rows.append(DayRisk(village, site, model, day, int(wp.risk[i]), detail))
+        pw = r.powdery_mildew
+        detail = {"index": rounded(pw.index[i]), "run_h": int(pw.run_h[i]), "tmax_c": rounded(pw.tmax[i])}
+        rows.append(DayRisk(village, site, "powdery_mildew", day, int(pw.risk[i]), detail))
         st = r.stage
         if st.estimated_name[i] is not None:  # a crop with published stage sums
             detail = {"gdd": round(float(st.gdd[i]), 1), "estimated": st.estimated_name[i], "next": st.next_name[i],

@@ -4,7 +4,7 @@ The sites are 李家河村's mix, repeated: of every 30, 24 greenhouses (8 tomat
 5 strawberry) and 6 orchards (4 apple, 2 pear) just after bloom, on 20 May, when every model is in
 season. Each has air temperature, RH and rain (a third also a leaf-wetness sensor), a biofix for each
 pest, a wet night and a dry afternoon, and 3 % of readings missing. Timed: 10-minute readings to hourly
-means, wetness, and every model (scab, fire blight, Marssonina, grey mould, downy mildew, the pests'
+means, wetness, and every model (scab, fire blight, Marssonina, grey mould, downy mildew, powdery mildew, the pests'
 degree-days and forecasts, the bud stage) for all sites at once; the reference runs the same day site
 by site, each site through the models of its crop, on a sample (its cost is linear in sites; the
 per-site figure is scaled to the same count and printed as such).
@@ -105,6 +105,8 @@ def scalar_models(params: Params, sites: list[SiteInfo], hourly: list[list[list[
             ref.downy_day(ref.DownySite(), wet, t, params.downy_mildew)
         if crop in params.grey_mould.crops:
             ref.mould_day(ref.MouldSite(), wet, t, params.grey_mould)
+        if crop in params.powdery_mildew.crops:
+            ref.powdery_day(ref.PowderySite(), t, params.powdery_mildew)
         if crop in params.phenology:
             ref.stage_day(ref.StageSite(), t, site.stage, params.phenology[crop])
         for pest in params.pest.values():

@@ -14,6 +14,7 @@ MODEL_NAMES = {
     "marssonina": ("苹果褐斑病", "Marssonina blotch"),
     "grey_mould": ("灰霉病", "grey mould"),
     "downy_mildew": ("霜霉病", "downy mildew"),
+    "powdery_mildew": ("白粉病", "powdery mildew"),
     "codling_moth": ("苹果蠹蛾", "codling moth"),
     "peach_fruit_moth": ("桃小食心虫", "peach fruit moth"),
     "phenology": ("物候期（积温估计）", "stage from degree-days"),

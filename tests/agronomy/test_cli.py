@@ -41,7 +41,7 @@ def test_agronomy_test_on_the_command_line(tmp_path: Path) -> None:
     env = {k: v for k, v in os.environ.items() if not k.startswith("QYB_")} | {"QYB_DB": str(tmp_path / "q.sqlite")}
     examples = Path(__file__).parents[2] / "alerts" / "examples" / "agronomy-cases.toml"
     ok = qyb("agronomy", "test", str(examples), env=env)
-    assert "7 passed, 0 failed" in ok.stdout and "通过 ok   火疫病" in ok.stdout
+    assert "8 passed, 0 failed" in ok.stdout and "通过 ok   火疫病" in ok.stdout
     wrong = tmp_path / "wrong.toml"
     wrong.write_text(examples.read_text(encoding="utf-8").replace('risk = "moderate"', 'risk = "high"', 1))
     failed = qyb("agronomy", "test", str(wrong), env=env, check=False)

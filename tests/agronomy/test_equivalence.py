@@ -23,7 +23,7 @@ def villages(draw: st.DrawFn) -> tuple[list[SiteInfo], list[list[np.ndarray]], l
     n = draw(st.integers(1, 6))
     days = draw(st.integers(1, 9))  # grey mould needs 5 days of a week
     sites = [
-        SiteInfo(draw(st.sampled_from(["apple", "pear", "cucumber", "tomato"])),
+        SiteInfo(draw(st.sampled_from(["apple", "pear", "cucumber", "tomato", "strawberry"])),
                  draw(st.sampled_from(["full_bloom", "green_tip", None])), LAT, LON, draw(st.booleans()))
         for _ in range(n)
     ]  # fmt: skip
@@ -32,9 +32,11 @@ def villages(draw: st.DrawFn) -> tuple[list[SiteInfo], list[list[np.ndarray]], l
     seed = draw(st.integers(0, 2**31))
     rng = np.random.default_rng(seed)
     gaps = rng.choice([0.0, 0.02, 0.1], (n, 1))  # per site: sensors that never miss an hour, and ones that do
+    # per site a climate: the whole range, mild houses (powdery mildew's 15-25 °C runs), a hot one (32 °C)
+    lo, hi = np.array([[-2, 30], [13, 26], [15, 24.9], [18, 34]])[rng.integers(0, 4, n)].T
     arrays = []
     for _ in range(days):
-        t = rng.uniform(-2, 30, (n, 24)).round(1)
+        t = rng.uniform(lo[:, None], hi[:, None], (n, 24)).round(1)
         rh = rng.choice([55.0, 85.0, 89.9, 90.0, 97.0], (n, 24))
         leaf = np.where(rng.random((n, 24)) < 0.3, rng.choice([0.0, 100.0], (n, 24)), np.nan)
         rain = np.where(rng.random((n, 24)) < 0.1, 0.5, np.nan)
@@ -63,6 +65,7 @@ def test_vectorized_models_match_the_reference(
     downy_sites = [ref.DownySite() for _ in sites]
     marssonina_sites = [ref.DownySite() for _ in sites]
     # degree-days already counted since 1 January (from the biofix draw), so stages change within the days drawn
+    powdery_sites = [ref.PowderySite() for _ in sites]
     stage_sites = [ref.StageSite(gdd=4 * (b or 0.0)) for b in biofix]
     model.stage.gdd[:] = [x.gdd for x in stage_sites]
     pest_sites = {k: [ref.PestSite(cum_dd=math.nan if b is None else b) for b in biofix] for k in PARAMS.pest}
@@ -115,6 +118,13 @@ def test_vectorized_models_match_the_reference(
             if not (s.crop in mp.crops and summer):
                 wet_h, mean_c = 0.0, math.nan
             assert got.marssonina.wet_h[i] == wet_h and close(got.marssonina.mean_c[i], mean_c)
+            pm = PARAMS.powdery_mildew
+            risk, index, run = ref.powdery_day(powdery_sites[i], list(t[i]), pm)
+            if s.crop in pm.crops:
+                assert (got.powdery_mildew.risk[i], got.powdery_mildew.run_h[i]) == (risk, run), (d, i)
+                assert got.powdery_mildew.index[i] == index, (d, i)
+            else:
+                assert got.powdery_mildew.risk[i] == Risk.NONE and np.isnan(got.powdery_mildew.index[i])
             if s.crop in PARAMS.phenology:
                 risk, lo, hi, off = ref.stage_day(stage_sites[i], list(t[i]), s.stage, PARAMS.phenology[s.crop])
                 st_ = got.stage

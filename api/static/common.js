@@ -8,14 +8,14 @@ const QYB = (() => {
       now: "刚刚更新", min: "{n} 分钟前更新", hour: "{n} 小时前更新", day: "{n} 天前更新",
       tomato: "番茄", cucumber: "黄瓜", pepper: "辣椒", strawberry: "草莓", apple: "苹果", pear: "梨",
       greenhouse: "温棚", orchard: "果园", dismiss: "关闭", lang: "EN", water: "确认灌溉 {n} 分钟",
-      watering: "已发送，阀门将打开", auto: "（自动灌溉）", refused: "不能开阀：{why}" },
+      sending: "正在发送…", watering: "已发送，阀门将打开", auto: "（自动灌溉）", refused: "不能开阀：{why}" },
     en: { title: "Qingyubiao", login: "Open this page with the login link the village sent you.", ok: "OK",
       warning: "Warning", critical: "Critical", stale: "No data", unknown: "Unknown",
       offline: "Offline: showing data from {t}", ack: "Got it", acked: "Acknowledged",
       air_temp_c: "Air temp", air_rh_pct: "Humidity", soil_vwc_pct: "Soil moisture", vpd: "VPD", never: "no data yet",
       now: "updated just now", min: "updated {n} min ago", hour: "updated {n} h ago", day: "updated {n} d ago",
       greenhouse: "greenhouse", orchard: "orchard", dismiss: "Dismiss", lang: "中文", water: "Water {n} min",
-      watering: "Sent: the valve opens", auto: " (watered automatically)", refused: "Cannot open: {why}" },
+      sending: "Sending…", watering: "Sent: the valve opens", auto: " (watered automatically)", refused: "Cannot open: {why}" },
   };
   let lang = localStorage.getItem("qyb_lang") || "zh";
   const t = (k, vars) => {

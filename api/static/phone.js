@@ -84,15 +84,18 @@
     const done = asked.get(siteId);
     b.textContent = done ?? t("water", { n: minutes });
     b.disabled = !!done;
+    // the card re-renders on every live reading: the tap's state lives in `asked`, and the answer re-renders the
+    // card, so a button drawn while the request is in flight is disabled and shows the answer once it comes
     b.onclick = async () => {
-      b.disabled = true;
+      asked.set(siteId, t("sending"));
+      renderRisks(siteId);
       try {
         await post(`/api/v1/villages/${me.village}/sites/${siteId}/irrigation/request`, { minutes });
         asked.set(siteId, t("watering"));
       } catch (e) {
         asked.set(siteId, t("refused", { why: e.detail || e.message }));
       }
-      b.textContent = asked.get(siteId);
+      renderRisks(siteId);
     };
     return b;
   }

@@ -69,7 +69,7 @@ def payloads(kind: str, n: int, t0: float) -> list[tuple[str, bytes]]:
     else:
         for k in range(n):
             readings = [
-                {"dev": devices[j % 24], "ts": t0 + (k * 64 + j) * 0.001, "m": {"air_temp_c": 20.0 + j / 10}}
+                {"dev": devices[j % 12], "ts": t0 + (k * 64 + j) * 0.001, "m": {"air_temp_c": 20.0 + j / 10}}
                 for j in range(64)
             ]
             out.append(("qyb/lijiahe/gw/gw-east/up", encoder.encode({"gw": "gw-east", "readings": readings})))

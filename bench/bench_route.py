@@ -46,7 +46,7 @@ def single_uplinks(n: int) -> list[tuple[str, bytes]]:
 
 def gateway_batches(n: int) -> list[tuple[str, bytes]]:
     readings = [
-        {"dev": f"gh{d % 24 + 1:02d}-air", "ts": NOW_MS / 1000 - 100 + d, "m": {"air_temp_c": 20.5, "air_rh_pct": 60.1}}
+        {"dev": f"gh{d % 12 + 1:02d}-air", "ts": NOW_MS / 1000 - 100 + d, "m": {"air_temp_c": 20.5, "air_rh_pct": 60.1}}
         for d in range(32)
     ]
     return [("qyb/lijiahe/gw/gw-east/up", json.dumps({"gw": "gw-east", "readings": readings}).encode())] * n

@@ -142,7 +142,14 @@ class Collector:
         props: Properties | None,
     ) -> None:
         if reason.is_failure:
-            self.health.failing(Part.BROKER, f"the broker refused the connection: {reason}")
+            # 134/135 (MQTT 3's 4/5): the login; paho goes on retrying, and a fixed env file is picked up on restart
+            hint = (
+                f" as {self.mqtt_settings.credentials[0] or 'anonymous'}: check QYB_MQTT_USERNAME and "
+                "QYB_MQTT_PASSWORD (`qyb broker credentials` writes them to collector.env)"
+                if reason.value in (134, 135)
+                else ""
+            )
+            self.health.failing(Part.BROKER, f"the broker refused the connection: {reason}{hint}")
             return
         self.health.recovered(Part.BROKER)
         with self._inbox_lock:

@@ -172,6 +172,10 @@ class MqttSettings(_Strict):
     # not queued: 100 lets a broker killed while the collector stalls keep the backlog (README).
     receive_maximum: int = Field(default=10_000, ge=1, le=65_535)
     ca_file: str | None = None
+    # the dispatcher's MQTT channel logs in as a user of its own, the one the ACL lets publish alerts
+    # (`qyb broker credentials`); without one it uses the collector's
+    notify_username: str | None = None
+    notify_password: str | None = None
 
     @field_validator("protocol", mode="before")
     @classmethod
@@ -211,6 +215,12 @@ class MqttSettings(_Strict):
     @property
     def tls(self) -> bool:
         return urlsplit(self.url).scheme == "mqtts"
+
+    def for_notifier(self) -> MqttSettings:
+        """These settings with the notifier's own login, when it has one."""
+        if self.notify_username is None:
+            return self
+        return self.model_copy(update={"username": self.notify_username, "password": self.notify_password})
 
     @property
     def credentials(self) -> tuple[str | None, str | None]:
@@ -385,6 +395,8 @@ ENV_OVERRIDES: dict[str, tuple[str, ...]] = {
     "QYB_MQTT_URL": ("deployment", "mqtt", "url"),
     "QYB_MQTT_USERNAME": ("deployment", "mqtt", "username"),
     "QYB_MQTT_PASSWORD": ("deployment", "mqtt", "password"),
+    "QYB_MQTT_NOTIFY_USERNAME": ("deployment", "mqtt", "notify_username"),
+    "QYB_MQTT_NOTIFY_PASSWORD": ("deployment", "mqtt", "notify_password"),
     "QYB_MQTT_CLIENT_ID": ("deployment", "mqtt", "client_id"),
     "QYB_MQTT_PROTOCOL": ("deployment", "mqtt", "protocol"),
     "QYB_MQTT_RECEIVE_MAXIMUM": ("deployment", "mqtt", "receive_maximum"),

@@ -23,6 +23,7 @@ class Uplink(msgspec.Struct, forbid_unknown_fields=False, gc=False):
     ts: float | str | None = None
     seq: int | None = None
     bat_v: float | None = None
+    dev: str | None = None  # optional; when given it must be the topic's device
 
 
 class GatewayReading(msgspec.Struct, gc=False):

@@ -15,6 +15,9 @@ class Reason(StrEnum):
     NON_FINITE = "non_finite"  # NaN or ±inf
     UNKNOWN_TOPIC = "unknown_topic"
     UNKNOWN_DEVICE = "unknown_device"
+    UNKNOWN_GATEWAY = "unknown_gateway"  # a batch on the topic of a gateway no configured device sits behind
+    # a reading naming a device the topic's device or gateway may not speak for: a sensor posing as another
+    FOREIGN_DEVICE = "foreign_device"
     UNKNOWN_METRIC = "unknown_metric"
     BAD_TIMESTAMP = "bad_timestamp"  # unparseable, or before 2000
     FUTURE_TIMESTAMP = "future_timestamp"

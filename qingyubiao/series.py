@@ -41,6 +41,10 @@ class SeriesIndex:
         self.devices: dict[tuple[str, str], DeviceRef] = {}
         self.village_devices: dict[str, dict[str, DeviceRef]] = {v.id: {} for v in config.village}
         self.by_dev_eui: dict[str, DeviceRef] = {}
+        # (village, gateway) pairs of the config: a batch from any other gateway is refused
+        self.gateways: frozenset[tuple[str, str]] = frozenset(
+            (v.id, d.gateway) for v in config.village for d in v.device if d.gateway is not None
+        )
         for v in config.village:
             sites = {s.id: s for s in v.site}
             for d in v.device:

@@ -15,6 +15,7 @@ from qyb import (
     alerts_cmd,
     api_cmd,
     backup_cmd,
+    broker_cmd,
     collect_cmd,
     dashboards_cmd,
     demo_cmd,
@@ -91,6 +92,7 @@ def _parser() -> argparse.ArgumentParser:
     agronomy_cmd.register(command)
     dashboards_cmd.register(command)
     backup_cmd.register(command)
+    broker_cmd.register(command)
     return p
 
 

@@ -94,6 +94,8 @@ class Mosquitto:
     # when the persistence database is written, how many messages a client may have unacknowledged
     # (README "Broker settings for production"; the tests' brokers let the collector take any number)
     tuning: str = "autosave_interval 1\nmax_inflight_messages 0"
+    # who may connect: anyone, unless a test gives the files of `qyb broker credentials` (tests/ops/test_broker_acl.py)
+    auth: str = "allow_anonymous true"
 
     @property
     def url(self) -> str:
@@ -103,13 +105,13 @@ class Mosquitto:
         conf = self.folder / "mosquitto.conf"
         (self.folder / "data").mkdir(parents=True, exist_ok=True)
         conf.write_text(
-            f"""listener {self.port} 127.0.0.1
-allow_anonymous true
+            f"""{self.auth}
+listener {self.port} 127.0.0.1
 user {getpass.getuser()}
 persistence true
 persistence_location {self.folder}/data/
 {self.tuning}
-max_queued_messages 0
+max_queued_messages 1000000
 log_dest file {self.folder}/mosquitto.log
 log_type error
 log_type warning

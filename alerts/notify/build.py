@@ -97,7 +97,9 @@ def build_channels(
         channels.append(SmsChannel(sms.url, sms.api_key, sms.sign_name, sms.template, sms.body_template, client,
                                    phones, sms.per_minute, langs))  # fmt: skip
     if s.mqtt:
-        link = MqttLink(config.deployment.mqtt, mqtt_client_id or f"{config.deployment.mqtt.client_id}-notify")
+        link = MqttLink(
+            config.deployment.mqtt.for_notifier(), mqtt_client_id or f"{config.deployment.mqtt.client_id}-notify"
+        )
         links.append(link)
         channels += [MqttAlertsChannel(link), BroadcastChannel(link)]
     return channels, links

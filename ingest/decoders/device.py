@@ -27,9 +27,19 @@ def decode(ctx: DecodeContext, village: str, device: str, payload: bytes) -> Non
         return
     if isinstance(msg, list):
         for u in msg:
-            ctx.add_typed(ref, u.ts, u.m, u.bat_v, Flag.BUFFERED)
-    else:
+            if u.dev is None or u.dev == device:
+                ctx.add_typed(ref, u.ts, u.m, u.bat_v, Flag.BUFFERED)
+            else:
+                _foreign(ctx, village, device, u.dev)
+    elif msg.dev is None or msg.dev == device:
         ctx.add_typed(ref, msg.ts, msg.m, msg.bat_v, 0)
+    else:
+        _foreign(ctx, village, device, msg.dev)
+
+
+def _foreign(ctx: DecodeContext, village: str, device: str, named: object) -> None:
+    detail = f"the reading names device {str(named)[:60]!r}, but came on {device!r}'s topic"
+    ctx.reject(Reason.FOREIGN_DEVICE, detail, village, device)
 
 
 def _decode_lenient(ctx: DecodeContext, village: str, device: str, payload: bytes) -> None:
@@ -44,4 +54,8 @@ def _decode_lenient(ctx: DecodeContext, village: str, device: str, payload: byte
             ctx.reject(Reason.BAD_SCHEMA, "a reading must be an object with 'm'", village, device)
             continue
         ts, m, extra = fields
+        named = item.get("dev", device)
+        if named != device:
+            _foreign(ctx, village, device, named)
+            continue
         ctx.add_untyped(ref, ts, {**m, **extra} if isinstance(m, dict) else m, flags)

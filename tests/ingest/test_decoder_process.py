@@ -18,7 +18,7 @@ import pytest
 from ingest.decoding import Decoded, DecoderProcess, InThreadDecoder, Limits, Message
 from qingyubiao.series import SeriesIndex
 from tests.ingest.conftest import MAX_BYTES, MAX_FUTURE_S, NOW_MS
-from tests.ingest.test_decoders import CS, GW, T, cs_event, j
+from tests.ingest.test_decoders import CS, T, cs_event, j
 
 LIMITS = Limits(MAX_BYTES, MAX_FUTURE_S)
 UP = "qyb/lijiahe/gh01-air/up"
@@ -29,14 +29,17 @@ MESSAGES: list[Message] = [
     (UP, j({"ts": T, "m": {"air_temp_c": 99_999}})),  # out of range: flagged, kept
     (UP, b"{not json"),
     ("qyb/lijiahe/ghost/up", j({"m": {"air_temp_c": 1}})),
-    (
-        GW,
-        j(
-            {
-                "gw": "gw-east",
-                "readings": [{"dev": f"gh{i:02d}-air", "ts": T + i, "m": {"air_temp_c": i}} for i in range(1, 25)],
-            }
-        ),
+    *(
+        (
+            f"qyb/lijiahe/gw/{gw}/up",
+            j(
+                {
+                    "gw": gw,
+                    "readings": [{"dev": f"gh{i:02d}-air", "ts": T + i, "m": {"air_temp_c": i}} for i in devices],
+                }
+            ),
+        )
+        for gw, devices in (("gw-east", range(1, 13)), ("gw-west", range(13, 25)))
     ),
     (CS, j(cs_event())),
     (CS, j(cs_event(rxInfo=[{"rssi": -60, "snr": 10.0}]))),

@@ -160,6 +160,46 @@ def test_gateway_batch_without_readings(decode: DecodeFn, payload: bytes) -> Non
     assert len(out.batch) == 0
 
 
+# -- who may speak for whom (issue 16): a sensor posing as another is refused, counted and kept ---------------
+
+
+def test_an_uplink_naming_another_device_is_refused(decode: DecodeFn, index: SeriesIndex) -> None:
+    own = (GH, j({"dev": "gh01-air", "ts": T, "m": {"air_temp_c": 20.0}}))
+    posing = (GH, j({"dev": "gh04-air", "ts": T, "m": {"air_temp_c": -3.0}}))
+    mixed = (
+        GH,
+        j([{"ts": T + 60, "m": {"air_temp_c": 21.0}}, {"dev": "gh04-air", "ts": T + 120, "m": {"air_temp_c": -3.0}}]),
+    )
+    lenient = (GH, b'{"dev": "gh04-air", "ts": %d, "m": {"air_temp_c": NaN}}' % int(T))  # the slow path too
+    out = decode(own, posing, mixed, lenient)
+    assert [(d, v) for d, _, _, v, _ in out.readings(index)] == [("gh01-air", 20.0), ("gh01-air", 21.0)]
+    assert out.reasons() == ["foreign_device"] * 3
+    assert all(r.device == "gh01-air" and "gh04-air" in r.detail for r in out.rejects)
+    assert out.rejects[0].payload == posing[1]  # dead-lettered as received
+
+
+def test_a_gateway_speaks_only_for_the_devices_behind_it(decode: DecodeFn, index: SeriesIndex) -> None:
+    batch = {"gw": "gw-east", "readings": [{"dev": "gh01-air", "ts": T, "m": {"air_temp_c": 18.5}},
+                                           {"dev": "gh13-air", "ts": T, "m": {"air_temp_c": -2.0}}]}  # fmt: skip
+    slow = {"gw": "gw-east", "readings": [{"dev": "gh13-air", "ts": T, "m": {"air_temp_c": "cold"}}]}
+    out = decode((GW, j(batch)), (GW, j(slow)))
+    assert out.readings(index) == [("gh01-air", "air_temp_c", T_MS, 18.5, 0)]
+    assert out.reasons() == ["foreign_device", "foreign_device"]
+    assert [r.device for r in out.rejects] == ["gh13-air", "gh13-air"]
+    assert "gw-west" in out.rejects[0].detail  # where gh13-air does report
+
+
+@pytest.mark.parametrize("lenient", [False, True])
+def test_a_batch_from_an_unknown_gateway_or_naming_another_is_refused_whole(decode: DecodeFn, lenient: bool) -> None:
+    reading = {"dev": "gh01-air", "ts": T, "m": {"air_temp_c": "x" if lenient else 18.5}}
+    stranger = (f"qyb/{VILLAGE}/gw/gw-stranger/up", j({"gw": "gw-stranger", "readings": [reading]}))
+    renamed = (GW, j({"gw": "gw-west", "readings": [reading]}))
+    out = decode(stranger, renamed)
+    assert len(out.batch) == 0
+    assert out.reasons() == ["unknown_gateway", "foreign_device"]
+    assert "gw-stranger" in out.rejects[0].detail and "gw-west" in out.rejects[1].detail
+
+
 # -- ChirpStack v4 ------------------------------------------------------------------
 
 

@@ -29,6 +29,7 @@ from qingyubiao import topics
 from qingyubiao.alerting import AlertReader, AlertWriter, Audience, Episode, Kind, Severity, State, Transition
 from qingyubiao.config import Config, MqttSettings, Site, Village
 from qingyubiao.interlocks import Now, Request, check
+from qingyubiao.mqtt_login import log_in
 from qingyubiao.risks import WATER_MODEL, RiskBook
 from qingyubiao.series import SeriesIndex
 from qingyubiao.store import ReadingReader
@@ -59,11 +60,7 @@ class MqttValveLink:
         self._filters = [topics.device_status(v, d) for v, d in valves]
         self.client = mqtt.Client(mqtt.CallbackAPIVersion.VERSION2, client_id=client_id,
                                   protocol=mqtt.MQTTv5 if settings.protocol == 5 else mqtt.MQTTv311)  # fmt: skip
-        user, pw = settings.credentials
-        if user:
-            self.client.username_pw_set(user, pw)
-        if settings.tls:
-            self.client.tls_set(ca_certs=settings.ca_file)
+        log_in(self.client, settings)
         self.connected = threading.Event()
         self.client.on_connect = self._on_connect
         self.client.on_disconnect = lambda *a: self.connected.clear()

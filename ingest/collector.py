@@ -13,7 +13,6 @@ from __future__ import annotations
 
 import logging
 import queue
-import ssl
 import threading
 import time
 from collections.abc import Callable, Sequence
@@ -32,6 +31,7 @@ from ingest.metrics import IngestMetrics
 from qingyubiao import topics
 from qingyubiao.batch import Flag
 from qingyubiao.config import Config, MqttSettings
+from qingyubiao.mqtt_login import log_in, warn_if_plain_text
 from qingyubiao.series import SeriesIndex
 from qingyubiao.store import BatchSink, ReadingWriter
 
@@ -58,11 +58,7 @@ def make_client(settings: MqttSettings, client_id: str | None = None, manual_ack
         clean_session=None if v5 else False,
         manual_ack=manual_ack,
     )
-    user, password = settings.credentials
-    if user:
-        client.username_pw_set(user, password)
-    if settings.tls:
-        client.tls_set(ca_certs=settings.ca_file, cert_reqs=ssl.CERT_REQUIRED)
+    log_in(client, settings)
     client.reconnect_delay_set(min_delay=1, max_delay=30)
     return client
 
@@ -174,13 +170,17 @@ class Collector:
         reason: mqtt.ReasonCode,
         props: Properties | None,
     ) -> None:
+        was_connected = self.connected.is_set()
         self.connected.clear()
         self.subscribed.clear()
         self.metrics.connected.set(0)
         if self._stopping:
             log.info("disconnected from broker")
-        else:
-            log.warning("disconnected from broker (%s); reconnecting", reason)
+            return
+        log.warning("disconnected from broker (%s); reconnecting", reason)
+        if not was_connected and not any(p.part is Part.BROKER for p in self.health.problems()):
+            # hung up on before any CONNACK (a TLS client certificate it wants, say): find out why, as below
+            self.health.failing(Part.BROKER, probe_broker(self.mqtt_settings))
 
     def _on_connect_fail(self, client: mqtt.Client, userdata: object) -> None:
         # paho retries quietly (every 1 to 30 s); find out why, in words, for the log and the overview
@@ -200,6 +200,7 @@ class Collector:
 
     def start(self) -> None:
         s = self.mqtt_settings
+        warn_if_plain_text(s, "the collector")
         self.client.connect_async(s.host, s.port, keepalive=s.keepalive_s, **session_options(s))
         self.client.loop_start()
 

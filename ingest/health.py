@@ -9,6 +9,7 @@ disk): it is sent from memory, once.
 
 from __future__ import annotations
 
+import contextlib
 import logging
 import socket
 import ssl
@@ -105,11 +106,23 @@ def probe_broker(settings: MqttSettings, timeout_s: float = 5.0) -> str:
         with socket.create_connection((settings.host, settings.port), timeout=timeout_s) as sock:
             if settings.tls:
                 context = ssl.create_default_context(cafile=settings.ca_file)
-                with context.wrap_socket(sock, server_hostname=settings.host):
-                    pass
+                if settings.cert_file:
+                    context.load_cert_chain(settings.cert_file, settings.key_file)
+                with context.wrap_socket(sock, server_hostname=settings.host) as tls:
+                    # TLS 1.3: a broker that wants a client certificate says so only after the handshake
+                    tls.settimeout(1.0)
+                    with contextlib.suppress(TimeoutError):  # it waits for our CONNECT, as it should
+                        tls.recv(1)
     except ssl.SSLCertVerificationError as e:
-        return f"TLS certificate of {settings.host}:{settings.port} not trusted ({e.verify_message}); check ca_file"
+        expired = "expired" in (e.verify_message or "")
+        fix = "renew the broker's certificate (qyb broker tls)" if expired else "check ca_file"
+        return f"TLS certificate of {settings.host}:{settings.port} not trusted ({e.verify_message}); {fix}"
     except ssl.SSLError as e:
+        if "CERTIFICATE_REQUIRED" in str(e.reason):
+            return (
+                f"{settings.host}:{settings.port} asks for a client certificate: set QYB_MQTT_CERT_FILE and "
+                "QYB_MQTT_KEY_FILE (qyb broker tls --client NAME makes one)"
+            )
         return f"TLS handshake with {settings.host}:{settings.port} failed: {e.reason or e}"
     except FileNotFoundError:
         return f"the CA file {settings.ca_file!r} does not exist"

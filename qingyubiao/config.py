@@ -19,7 +19,7 @@ from typing import Annotated, Any, Literal
 from urllib.parse import unquote, urlsplit
 from zoneinfo import ZoneInfo, ZoneInfoNotFoundError
 
-from pydantic import BaseModel, ConfigDict, Field, ValidationError, field_validator, model_validator
+from pydantic import BaseModel, ConfigDict, Field, ValidationError, ValidationInfo, field_validator, model_validator
 
 from qingyubiao.catalogue import METRICS
 
@@ -172,6 +172,9 @@ class MqttSettings(_Strict):
     # not queued: 100 lets a broker killed while the collector stalls keep the backlog (README).
     receive_maximum: int = Field(default=10_000, ge=1, le=65_535)
     ca_file: str | None = None
+    # a client certificate and its key, for a broker that asks for one (mosquitto's require_certificate)
+    cert_file: str | None = None
+    key_file: str | None = None
     # the dispatcher's MQTT channel logs in as a user of its own, the one the ACL lets publish alerts
     # (`qyb broker credentials`); without one it uses the collector's
     notify_username: str | None = None
@@ -183,13 +186,21 @@ class MqttSettings(_Strict):
         # QYB_MQTT_PROTOCOL arrives as text, and a Literal does not coerce "311" to 311.
         return int(v) if isinstance(v, str) and v.strip().isdigit() else v
 
-    @field_validator("ca_file")
+    @field_validator("ca_file", "cert_file", "key_file")
     @classmethod
-    def _ca_exists(cls, v: str | None) -> str | None:
+    def _file_exists(cls, v: str | None, info: ValidationInfo) -> str | None:
         # said at start, by name: paho would fail on it at every reconnect, and only the log would know
+        what = {"ca_file": "the CA file", "cert_file": "the client certificate", "key_file": "the client key"}
         if v is not None and not Path(v).is_file():
-            raise ValueError(f"the CA file {v!r} does not exist (mqtts:// needs the broker's CA certificate)")
+            need = "(mqtts:// needs the broker's CA certificate)" if info.field_name == "ca_file" else ""
+            raise ValueError(f"{what[str(info.field_name)]} {v!r} does not exist {need}".rstrip())
         return v
+
+    @model_validator(mode="after")
+    def _cert_with_key(self) -> MqttSettings:
+        if (self.cert_file is None) != (self.key_file is None):
+            raise ValueError("a client certificate needs its key: set both cert_file and key_file, or neither")
+        return self
 
     @field_validator("url")
     @classmethod
@@ -342,6 +353,18 @@ class ApiSettings(_Strict):
     token_ttl_days: float = Field(default=180.0, gt=0, le=3650)
     # An open live stream checks its token this often: revoked or expired, the stream ends.
     token_recheck_s: float = Field(default=30.0, gt=0, le=3600)
+    # https:// straight from `qyb api` (uvicorn's TLS): the certificate `qyb broker tls` signs, and its key
+    cert_file: str | None = None
+    key_file: str | None = None
+
+    @model_validator(mode="after")
+    def _tls_files(self) -> ApiSettings:
+        if (self.cert_file is None) != (self.key_file is None):
+            raise ValueError("https needs the certificate and its key: set both cert_file and key_file, or neither")
+        for f in (self.cert_file, self.key_file):
+            if f is not None and not Path(f).is_file():
+                raise ValueError(f"{f!r} does not exist")
+        return self
 
 
 class AlertSettings(_Strict):
@@ -401,6 +424,8 @@ ENV_OVERRIDES: dict[str, tuple[str, ...]] = {
     "QYB_MQTT_PROTOCOL": ("deployment", "mqtt", "protocol"),
     "QYB_MQTT_RECEIVE_MAXIMUM": ("deployment", "mqtt", "receive_maximum"),
     "QYB_MQTT_CA_FILE": ("deployment", "mqtt", "ca_file"),
+    "QYB_MQTT_CERT_FILE": ("deployment", "mqtt", "cert_file"),
+    "QYB_MQTT_KEY_FILE": ("deployment", "mqtt", "key_file"),
     "QYB_PAGE_AFTER_S": ("deployment", "ingest", "page_after_s"),
     "QYB_DB": ("deployment", "store", "db"),
     "QYB_INFLUX_URL": ("deployment", "influx", "url"),
@@ -415,6 +440,8 @@ ENV_OVERRIDES: dict[str, tuple[str, ...]] = {
     "QYB_METRICS_ADDR": ("deployment", "metrics_addr"),
     "QYB_TOKEN_TTL_DAYS": ("deployment", "api", "token_ttl_days"),
     "QYB_TOKEN_RECHECK_S": ("deployment", "api", "token_recheck_s"),
+    "QYB_API_CERT_FILE": ("deployment", "api", "cert_file"),
+    "QYB_API_KEY_FILE": ("deployment", "api", "key_file"),
     "QYB_ALERT_RULES": ("deployment", "alerts", "rules_file"),
     "QYB_AGRONOMY": ("deployment", "agronomy", "enabled"),
     "QYB_AGRONOMY_PARAMS": ("deployment", "agronomy", "params"),

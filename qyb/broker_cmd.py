@@ -8,6 +8,7 @@ from pathlib import Path
 
 from qingyubiao.broker_auth import BROKER_CONF, SERVICE_ENV_FILES, issue_credentials
 from qingyubiao.config import load_config
+from qingyubiao.village_ca import TLS_CONF, make_certificates
 from qyb.args import Command
 
 
@@ -27,11 +28,25 @@ def register(command: Command) -> None:
         default="mosquitto",
         help="the group the broker runs as: passwd and acl go to it, if it exists",
     )
+    tls = sub.add_parser(
+        "tls",
+        help="make the village CA (once) and a server certificate for mqtts:// and https://",
+        description="The CA is made on the first run and kept (devices trust it); each run signs a new server "
+        "certificate for the --host names, and a client certificate per --client. Writes mosquitto-tls.conf.",
+    )
+    tls.add_argument("--out", required=True, help="the folder for the CA and certificates (/etc/qyb/tls)")
+    tls.add_argument("--host", action="append", default=[], required=True,
+                     help="a name or address devices dial, e.g. qyb.lijiahe.cn or 10.0.0.2 (repeatable)")  # fmt: skip
+    tls.add_argument("--days", type=int, default=3650, help="the server certificate's validity (default 3650)")
+    tls.add_argument("--ca-days", type=int, default=7300, help="the CA's validity, on its first run (default 7300)")
+    tls.add_argument("--client", action="append", default=[], metavar="NAME", help="also a client certificate")
     cred.add_argument("--rotate", action="append", default=[], metavar="USER", help="a user to give a new password")
 
 
 def _broker(args: argparse.Namespace) -> int:
     config = load_config(args.config)
+    if args.action == "tls":
+        return _tls(args, config.village[0].name)
     folder = Path(args.out)
     try:
         issued = issue_credentials(config, folder, frozenset(args.rotate), args.broker_group)
@@ -50,4 +65,17 @@ def _broker(args: argparse.Namespace) -> int:
         file=sys.stderr,
     )
     print("reload the broker to apply: sudo systemctl reload mosquitto (or kill -HUP its pid)", file=sys.stderr)
+    return 0
+
+
+def _tls(args: argparse.Namespace, village_name: str) -> int:
+    folder = Path(args.out)
+    made = make_certificates(folder, args.host, args.days, args.ca_days, tuple(args.client), f"{village_name} qyb CA")
+    for path in made:
+        print(path)
+    print(
+        f"wrote {', '.join(p.name for p in made)} and {TLS_CONF} in {folder}; give devices ca.crt, keep ca.key "
+        "off the network (a USB stick in the committee's drawer), restart the broker to use a new certificate",
+        file=sys.stderr,
+    )
     return 0

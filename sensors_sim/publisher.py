@@ -21,6 +21,7 @@ from paho.mqtt.enums import CallbackAPIVersion, MQTTProtocolVersion
 from qingyubiao import topics
 from qingyubiao.catalogue import METRICS
 from qingyubiao.config import Config, Device, MqttSettings, Village
+from qingyubiao.mqtt_login import log_in
 from qingyubiao.payloads import encoder
 
 Format = Literal["device", "gateway", "chirpstack"]
@@ -57,6 +58,10 @@ def _devices(config: Config, fmt: Format) -> list[tuple[Village, Device]]:
         pairs = [(v, d) for v, d in pairs if d.dev_eui]
         if not pairs:
             raise ValueError("no device in the config has a dev_eui for the chirpstack format")
+    if fmt == "gateway":  # a gateway speaks only for the devices behind it (the collector refuses the rest)
+        pairs = [(v, d) for v, d in pairs if d.gateway]
+        if not pairs:
+            raise ValueError("no device in the config reports through a gateway, for the gateway format")
     return pairs
 
 
@@ -97,7 +102,8 @@ def messages(
         pending: dict[tuple[str, str], list[dict[str, object]]] = {}
         counts: dict[tuple[str, str], int] = {}
         for v, d, ts, m in source:
-            key = (v.id, d.gateway or "gw-sim")
+            assert d.gateway is not None  # (_devices)
+            key = (v.id, d.gateway)
             pending.setdefault(key, []).append({"dev": d.id, "ts": ts, "m": m})
             counts[key] = counts.get(key, 0) + len(m)
             if counts[key] >= batch_size:
@@ -145,11 +151,7 @@ def publish(
     client = mqtt.Client(
         CallbackAPIVersion.VERSION2, client_id=client_id, protocol=MQTTProtocolVersion.MQTTv311, clean_session=True
     )
-    user, password = settings.credentials
-    if user:
-        client.username_pw_set(user, password)
-    if settings.tls:
-        client.tls_set(ca_certs=settings.ca_file)
+    log_in(client, settings)
     client.max_inflight_messages_set(1000)
     client.max_queued_messages_set(0)
     client.reconnect_delay_set(1, 5)

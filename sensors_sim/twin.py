@@ -188,13 +188,13 @@ class Twin:
         topic = (
             topics.chirpstack_up(_app(v), d.dev_eui or "") if route == "chirpstack" else topics.device_up(v.id, d.id)
         )
-        return route, topic, (vi, d.gateway or "gw-sim"), self.plan.dev_series[di]
+        return route, topic, (vi, d.gateway or ""), self.plan.dev_series[di]
 
     def _route(self, d: Device) -> str:
         if self.fmt == "device":
             return "device"
-        if self.fmt == "gateway":
-            return "gateway"
+        if self.fmt == "gateway":  # a device with no gateway in the config has none to speak for it
+            return "gateway" if d.gateway else "device"
         if d.dev_eui and self.fmt in ("auto", "chirpstack"):
             return "chirpstack"
         return "gateway" if d.gateway and self.fmt == "auto" else "device"
@@ -380,7 +380,7 @@ class Twin:
                     )
                     msgs.append((at_s, topics.chirpstack_up(_app(v), d.dev_eui or ""), payload))
             elif r == "gateway":
-                per_gateway.setdefault((vi, d.gateway or "gw-sim"), []).extend({"dev": d.id, **it} for it in items)
+                per_gateway.setdefault((vi, d.gateway or ""), []).extend({"dev": d.id, **it} for it in items)
             else:
                 msgs.append((at_s, topics.device_up(v.id, d.id), encoder.encode(items)))
         for (vi, gw), readings in per_gateway.items():

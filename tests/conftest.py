@@ -14,15 +14,21 @@ import signal
 import socket
 import subprocess
 import sys
+import threading
 import time
 from collections.abc import Callable, Iterator
+from contextlib import contextmanager
 from dataclasses import dataclass, field
 from pathlib import Path
+from typing import TYPE_CHECKING
 
 import pytest
 
 from qingyubiao.config import Config, load_config
 from qingyubiao.series import SeriesIndex
+
+if TYPE_CHECKING:
+    from qyb.system import CollectorSystem
 
 IN_CI = os.environ.get("CI", "").lower() in ("1", "true", "yes")
 REPO = Path(__file__).resolve().parent.parent
@@ -179,3 +185,20 @@ def qyb(*args: str, env: dict[str, str], check: bool = True, timeout: float = 60
 def spawn_qyb(*args: str, env: dict[str, str], log: Path) -> subprocess.Popen[bytes]:
     with open(log, "ab") as out:  # the child keeps its own copy of the descriptor
         return subprocess.Popen([sys.executable, "-m", "qyb", *args], env=env, stdout=out, stderr=subprocess.STDOUT)
+
+
+@contextmanager
+def running_collector(config: Config) -> Iterator[CollectorSystem]:
+    """The collector (and its dispatcher) of `config` in a thread, stopped and closed on the way out."""
+    from qyb.system import build_collector
+
+    system = build_collector(config)
+    stop = threading.Event()
+    runner = threading.Thread(target=system.run, args=(stop,), daemon=True)
+    runner.start()
+    try:
+        yield system
+    finally:
+        stop.set()
+        runner.join(15)
+        system.close()

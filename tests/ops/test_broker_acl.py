@@ -16,6 +16,7 @@ import threading
 import time
 import uuid
 from collections.abc import Iterator
+from contextlib import closing
 from dataclasses import dataclass, field
 from pathlib import Path
 
@@ -28,8 +29,7 @@ from alerts.notify.channels.mqtt import MqttLink
 from qingyubiao import topics
 from qingyubiao.broker_auth import BROKER_CONF, broker_users, read_passwd
 from qingyubiao.config import Config, load_config
-from qyb.system import build_collector
-from tests.conftest import Mosquitto, need, qyb, wait_for
+from tests.conftest import Mosquitto, need, qyb, running_collector, wait_for
 
 pytestmark = pytest.mark.slow
 
@@ -153,13 +153,9 @@ def test_a_device_publishes_only_as_itself_and_only_the_notifier_raises_alerts(b
     db = tmp_path / "qyb.sqlite"
     env = {"QYB_MQTT_URL": broker.mosquitto.url, "QYB_DB": str(db), "QYB_METRICS_PORT": "0"}
     config = load_config(env=env | broker.env_file("collector.env"))
-    system = build_collector(config)  # the collector and its dispatcher, logged in as themselves
-    stop = threading.Event()
-    runner = threading.Thread(target=system.run, args=(stop,), daemon=True)
-    runner.start()
-    watch = broker.service("collector.env")  # sees everything qyb/# the broker lets through
-    gh03 = broker.login("gh03-air")
-    try:
+    # the collector and its dispatcher, logged in as themselves
+    with running_collector(config) as system, closing(broker.service("collector.env")) as watch, \
+            closing(broker.login("gh03-air")) as gh03:  # fmt: skip
         assert system.collector.subscribed.wait(15), "the collector logs in with collector.env"
         assert watch.subscribe("qyb/#") == 1
         assert gh03.subscribe(topics.device_cmd(V, "gh03-air")) == 1
@@ -221,12 +217,6 @@ def test_a_device_publishes_only_as_itself_and_only_the_notifier_raises_alerts(b
             letters = conn.execute("SELECT reason, device, payload FROM dead_letter ORDER BY id").fetchall()
             counted = dict(conn.execute("SELECT reason, n FROM reject_count").fetchall())
         assert ("foreign_device", "gh03-air", posing) in letters and counted["foreign_device"] == 1
-    finally:
-        stop.set()
-        watch.close()
-        gh03.close()
-        runner.join(15)
-        system.close()
 
 
 def test_strangers_wrong_passwords_and_the_api_health_login(broker: Broker) -> None:
@@ -266,11 +256,7 @@ def test_rotating_one_password_leaves_the_others_alone(broker: Broker) -> None:
 def test_a_collector_with_a_wrong_password_says_so_and_keeps_trying(broker: Broker, tmp_path: Path) -> None:
     env = {"QYB_MQTT_URL": broker.mosquitto.url, "QYB_DB": str(tmp_path / "qyb.sqlite"), "QYB_METRICS_PORT": "0"}
     wrong = broker.env_file("collector.env") | {"QYB_MQTT_PASSWORD": "an-old-password"}
-    system = build_collector(load_config(env=env | wrong))
-    stop = threading.Event()
-    runner = threading.Thread(target=system.run, args=(stop,), daemon=True)
-    runner.start()
-    try:
+    with running_collector(load_config(env=env | wrong)) as system:
 
         def said() -> str:
             return " ".join(p.detail for p in system.collector.health.problems())
@@ -280,8 +266,3 @@ def test_a_collector_with_a_wrong_password_says_so_and_keeps_trying(broker: Brok
         log = broker.mosquitto.folder / "mosquitto.log"
         tries = log.read_text().count("not authorised")
         wait_for(lambda: log.read_text().count("not authorised") > tries, 40, "another try")  # still retrying
-        assert runner.is_alive()
-    finally:
-        stop.set()
-        runner.join(15)
-        system.close()

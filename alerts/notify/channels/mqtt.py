@@ -18,6 +18,7 @@ from alerts.notify.outbox import Send
 from alerts.text import metric_names
 from qingyubiao import topics
 from qingyubiao.config import MqttSettings
+from qingyubiao.mqtt_login import log_in
 
 
 class MqttLink:
@@ -26,11 +27,7 @@ class MqttLink:
     def __init__(self, settings: MqttSettings, client_id: str) -> None:
         self.client = mqtt.Client(mqtt.CallbackAPIVersion.VERSION2, client_id=client_id,
                                   protocol=mqtt.MQTTv5 if settings.protocol == 5 else mqtt.MQTTv311)  # fmt: skip
-        user, pw = settings.credentials
-        if user:
-            self.client.username_pw_set(user, pw)
-        if settings.tls:
-            self.client.tls_set(ca_certs=settings.ca_file)
+        log_in(self.client, settings)
         self.connected = threading.Event()
         self.client.on_connect = lambda *a: self.connected.set()
         self.client.on_disconnect = lambda *a: self.connected.clear()

@@ -38,13 +38,23 @@ const QYB = (() => {
       .then((r) => { if (r.ok) localStorage.setItem("qyb_renewed", String(Date.now())); })
       .catch(() => { /* offline: next time */ });
   }
-  // the live stream ends with `logout` when the token is revoked or expired: back to the login message
-  function loggedOut(es) {
-    es.addEventListener("logout", () => {
-      es.close();
-      localStorage.removeItem("qyb_token");
-      const el = document.getElementById("login");
-      if (el) el.hidden = false;
+  const logout = () => {
+    localStorage.removeItem("qyb_token");
+    const el = document.getElementById("login");
+    if (el) el.hidden = false;
+  };
+  // The village's live stream. It ends with `logout` when the token is revoked or expired: back to the login
+  // message. A refused (re)connect closes the EventSource without an event, so ask /me why: 401 is a logout
+  // too, anything else (the server restarting) is tried again in a while.
+  function live(village, attach) {
+    const es = new EventSource(`/api/v1/villages/${village}/stream?access_token=${encodeURIComponent(token)}`);
+    attach(es);
+    es.addEventListener("logout", () => { es.close(); logout(); });
+    es.addEventListener("error", () => {
+      if (es.readyState !== EventSource.CLOSED) return; // the browser reconnects by itself
+      fetch("/api/v1/me", { headers: { Authorization: `Bearer ${token}` } })
+        .then((r) => { if (r.status === 401) logout(); else setTimeout(() => live(village, attach), 5000); })
+        .catch(() => setTimeout(() => live(village, attach), 5000));
     });
   }
   const offline = (stamp) => {
@@ -106,5 +116,5 @@ const QYB = (() => {
       b.onclick = () => { lang = lang === "zh" ? "en" : "zh"; localStorage.setItem("qyb_lang", lang); setupLang(rerender); rerender(); };
     }
   }
-  return { t, token, get, post, keep, ago, byUrgency, setupLang, loggedOut, lang: () => lang };
+  return { t, token, get, post, keep, ago, byUrgency, setupLang, live, lang: () => lang };
 })();

@@ -182,11 +182,11 @@
   }
 
   function live() {
-    const es = new EventSource(`/api/v1/villages/${me.village}/stream?access_token=${encodeURIComponent(QYB.token)}`);
-    QYB.loggedOut(es);
-    es.addEventListener("site", (ev) => { const s = JSON.parse(ev.data); sites.set(s.id, s); tile(s); });
-    es.addEventListener("alert", (ev) => { const a = JSON.parse(ev.data); alerts.set(a.id, a); renderAlerts(); });
-    es.addEventListener("alert_ended", (ev) => { alerts.delete(JSON.parse(ev.data).id); renderAlerts(); });
+    QYB.live(me.village, (es) => {
+      es.addEventListener("site", (ev) => { const s = JSON.parse(ev.data); sites.set(s.id, s); tile(s); });
+      es.addEventListener("alert", (ev) => { const a = JSON.parse(ev.data); alerts.set(a.id, a); renderAlerts(); });
+      es.addEventListener("alert_ended", (ev) => { alerts.delete(JSON.parse(ev.data).id); renderAlerts(); });
+    });
     setInterval(() => renderHealth().catch(() => {}), 60000);
     setInterval(() => renderProblems().catch(() => {}), 15000);
     setInterval(() => renderRisks().catch(() => {}), 300000); // the models run hourly

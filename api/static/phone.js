@@ -221,42 +221,42 @@
   }
 
   function live() {
-    const es = new EventSource(`/api/v1/villages/${me.village}/stream?access_token=${encodeURIComponent(QYB.token)}`);
-    QYB.loggedOut(es);
-    es.addEventListener("site", (ev) => {
-      const s = JSON.parse(ev.data);
-      const had = sites.get(s.id);
-      sites.set(s.id, s);
-      renderSite(s);
-      QYB.keep(`/api/v1/villages/${me.village}/sites`, [...sites.values()]);
-      if (had && had.updated_ms !== s.updated_ms && Date.now() - (cards.get(s.id).dataset.charted || 0) > 300000) {
-        cards.get(s.id).dataset.charted = Date.now();
-        chart(s);
-      }
-    });
-    const keepAlerts = () => QYB.keep(`/api/v1/villages/${me.village}/alerts`, [...alerts.values()]);
-    es.addEventListener("alert", (ev) => {
-      const a = JSON.parse(ev.data);
-      alerts.set(a.id, a);
-      renderAlerts(a.site);
-      renderNotices();
-      keepAlerts();
-    });
-    es.addEventListener("alert_ended", (ev) => {
-      const { id } = JSON.parse(ev.data);
-      const a = alerts.get(id);
-      alerts.delete(id);
-      if (a) renderAlerts(a.site);
-      renderNotices();
-      keepAlerts();
-    });
-    // what the phone was told (the outbox's feed); the browser resumes after the last id when it reconnects
-    es.addEventListener("notice", (ev) => {
-      const n = JSON.parse(ev.data);
-      if (notices.some((m) => m.id === n.id)) return;
-      notices = [n, ...notices].slice(0, NOTICES_SHOWN);
-      keepNotices();
-      renderNotices();
+    QYB.live(me.village, (es) => {
+      es.addEventListener("site", (ev) => {
+        const s = JSON.parse(ev.data);
+        const had = sites.get(s.id);
+        sites.set(s.id, s);
+        renderSite(s);
+        QYB.keep(`/api/v1/villages/${me.village}/sites`, [...sites.values()]);
+        if (had && had.updated_ms !== s.updated_ms && Date.now() - (cards.get(s.id).dataset.charted || 0) > 300000) {
+          cards.get(s.id).dataset.charted = Date.now();
+          chart(s);
+        }
+      });
+      const keepAlerts = () => QYB.keep(`/api/v1/villages/${me.village}/alerts`, [...alerts.values()]);
+      es.addEventListener("alert", (ev) => {
+        const a = JSON.parse(ev.data);
+        alerts.set(a.id, a);
+        renderAlerts(a.site);
+        renderNotices();
+        keepAlerts();
+      });
+      es.addEventListener("alert_ended", (ev) => {
+        const { id } = JSON.parse(ev.data);
+        const a = alerts.get(id);
+        alerts.delete(id);
+        if (a) renderAlerts(a.site);
+        renderNotices();
+        keepAlerts();
+      });
+      // what the phone was told (the outbox's feed); the browser resumes after the last id when it reconnects
+      es.addEventListener("notice", (ev) => {
+        const n = JSON.parse(ev.data);
+        if (notices.some((m) => m.id === n.id)) return;
+        notices = [n, ...notices].slice(0, NOTICES_SHOWN);
+        keepNotices();
+        renderNotices();
+      });
     });
   }
 

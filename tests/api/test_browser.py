@@ -225,6 +225,34 @@ def test_opening_the_page_renews_the_token_and_revoking_it_logs_the_page_out(
     users.close()
 
 
+def test_a_token_revoked_before_the_stream_connects_logs_the_page_out(
+    running: dict[str, object], village: Config
+) -> None:
+    # The stream refuses the revoked token with 401, which closes the EventSource without a `logout` event.
+    from playwright.sync_api import Route, expect, sync_playwright
+
+    base, db = str(running["base"]), running["db"]
+    assert isinstance(db, Path)
+    users = UserStore(db, village)
+    token = users.issue("lijiahe", "li-jianjun", label="revoked between load and stream")
+    [mine] = [t for t in users.tokens("lijiahe") if t.label == "revoked between load and stream"]
+
+    def revoke_then_connect(route: Route) -> None:
+        users.revoke(mine.hash_prefix)
+        route.continue_()
+
+    with sync_playwright() as p:
+        browser = p.chromium.launch(executable_path=str(running["chromium"]), headless=True, args=LAUNCH_ARGS)
+        page = phone_context(browser).new_page()
+        page.route("**/stream?*", revoke_then_connect)
+        with page.expect_response(lambda r: "/stream?" in r.url and r.status == 401):
+            page.goto(f"{base}/#token={token}")
+        expect(page.locator("#login")).to_be_visible()
+        assert page.evaluate("localStorage.getItem('qyb_token')") is None
+        browser.close()
+    users.close()
+
+
 def test_ack_link_page_on_a_phone_needs_a_tap_not_a_login(running: dict[str, object]) -> None:
     from playwright.sync_api import expect, sync_playwright
 

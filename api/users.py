@@ -85,10 +85,8 @@ class UserStore:
         self._db = open_sqlite(path, synchronous=None)
         with self._lock:
             self._db.executescript(SCHEMA)
-            columns = {row[1] for row in self._db.execute("PRAGMA table_info(api_token)")}
-            if "expires_ms" not in columns:  # a database from before token lifetimes
-                self._db.execute("ALTER TABLE api_token ADD COLUMN expires_ms INTEGER")
-            # tokens issued before lifetimes live one lifetime from when they were issued
+            # tokens issued before lifetimes (schema version 1 added the column) live one lifetime from
+            # when they were issued
             self._db.execute(
                 "UPDATE api_token SET expires_ms = created_ms + ? WHERE expires_ms IS NULL", (self.ttl_ms,)
             )

@@ -3,14 +3,21 @@
 All of them share one database file (docs/design.md): WAL, so readers never wait for the writer; a busy
 timeout, so two processes writing queue up instead of failing; and a read-only connection through a URI
 in which '?', '#' and '%' of the path are escaped — unescaped, SQLite opens (or creates) another file.
+Every open checks the schema version (qingyubiao/schema.py): a writable one migrates an older file, any
+one refuses a file newer than this qyb.
 """
 
 from __future__ import annotations
 
+import logging
 import sqlite3
 from pathlib import Path
 from typing import Literal
 from urllib.parse import quote
+
+from qingyubiao.schema import migrate, refuse_newer
+
+log = logging.getLogger(__name__)
 
 BUSY_TIMEOUT_MS = 10_000
 
@@ -34,8 +41,15 @@ def open_sqlite(
         Path(path).parent.mkdir(parents=True, exist_ok=True)
         db = sqlite3.connect(path, isolation_level=None, check_same_thread=False)
     db.execute(f"PRAGMA busy_timeout={BUSY_TIMEOUT_MS}")
-    if not readonly:
-        db.execute("PRAGMA journal_mode=WAL")
-        if synchronous is not None:
-            db.execute(f"PRAGMA synchronous={synchronous}")
+    try:
+        refuse_newer(db, path)  # before WAL mode, which rewrites the header of a file qyb must leave alone
+        if not readonly:
+            db.execute("PRAGMA journal_mode=WAL")
+            if synchronous is not None:
+                db.execute(f"PRAGMA synchronous={synchronous}")
+            if applied := migrate(db, path):
+                log.info("%s: schema migrated to version %d", path, applied[-1])
+    except BaseException:
+        db.close()
+        raise
     return db

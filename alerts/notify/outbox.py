@@ -120,14 +120,7 @@ class Outbox:
         )
         if not readonly:
             with self._lock:
-                self._db.executescript(SCHEMA)
-                self._migrate()
-
-    def _migrate(self) -> None:
-        """Columns added after the first release (CREATE TABLE IF NOT EXISTS leaves old tables as they were)."""
-        cols = {r[1] for r in self._db.execute("PRAGMA table_info(notify_send)")}
-        if "recovered" not in cols:
-            self._db.execute("ALTER TABLE notify_send ADD COLUMN recovered INTEGER NOT NULL DEFAULT 0")
+                self._db.executescript(SCHEMA)  # older tables are brought up to date by qingyubiao/schema.py
 
     def close(self) -> None:
         self._db.close()

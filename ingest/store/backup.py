@@ -8,7 +8,8 @@ a backup folder never holds a half-written backup under a backup's name. The old
 removed. A second disk or a mount of the county server is just another folder.
 
 `restore(backup, db)` checks the backup, moves the current database (and its WAL) aside, and puts the
-backup in its place; stop `qyb collect` and `qyb api` first.
+backup in its place; stop `qyb collect` and `qyb api` first. A backup from an older qyb is migrated on the
+first open; one from a newer qyb is refused.
 """
 
 from __future__ import annotations
@@ -19,11 +20,21 @@ import shutil
 import sqlite3
 from pathlib import Path
 
+from qingyubiao.schema import SCHEMA_VERSION, version_of
+
 PREFIX, SUFFIX = "qyb-", ".sqlite"
 
 
 class BackupError(Exception):
     """A backup or restore that cannot be done; the message says why."""
+
+
+def schema_version(path: Path) -> int:
+    db = sqlite3.connect(f"file:{path}?mode=ro", uri=True)
+    try:
+        return version_of(db)
+    finally:
+        db.close()
 
 
 def integrity(path: Path) -> str:
@@ -85,6 +96,10 @@ def restore(source: Path, db: Path, now: dt.datetime | None = None) -> Path | No
     check = integrity(source)
     if check != "ok":
         raise BackupError(f"{source} is not a sound database: {check}")
+    if (found := schema_version(source)) > SCHEMA_VERSION:  # an older one is migrated when qyb opens it
+        raise BackupError(
+            f"{source} has schema version {found}, newer than this qyb knows ({SCHEMA_VERSION}): upgrade qyb first"
+        )
     db.parent.mkdir(parents=True, exist_ok=True)
     stamp = (now or dt.datetime.now(dt.UTC)).strftime("%Y%m%dT%H%M%SZ")
     aside = None

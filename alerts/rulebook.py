@@ -98,9 +98,18 @@ class AlertRuleBook:
         except ValidationError as e:
             raise ValueError(f"{override['rule']} for {override['site']}: {e.errors()[0]['msg']}") from None
         # whole or not at all: the collector may read the file at any moment (RulesFile)
+        # and durable before the API says yes: the new file's bytes, then its name, reach the disk
         tmp = file.with_name(f".{file.name}.{os.getpid()}.tmp")
-        tmp.write_text(old + block, encoding="utf-8")
+        with tmp.open("w", encoding="utf-8") as f:
+            f.write(old + block)
+            f.flush()
+            os.fsync(f.fileno())
         os.replace(tmp, file)
+        folder = os.open(file.parent, os.O_RDONLY)
+        try:
+            os.fsync(folder)
+        finally:
+            os.close(folder)
         return self._dump(parsed.override[-1])
 
 

@@ -29,6 +29,7 @@ from api.routes import water as water_routes
 from api.state import AlertAccess, ApiState, RuleBook
 from api.users import UserStore
 from qingyubiao import __version__
+from qingyubiao.box import Check
 from qingyubiao.config import Config
 from qingyubiao.notifying import AckRefs, NotificationFeed
 from qingyubiao.risks import RiskBook
@@ -56,6 +57,7 @@ def create_app(
     feed: NotificationFeed | None = None,
     ack_refs: AckRefs | None = None,
     ack_secret: str | None = None,
+    box: Callable[[], list[Check]] | None = None,
 ) -> FastAPI:
     app = FastAPI(
         title="晴雨表 Qingyubiao API",
@@ -80,6 +82,7 @@ def create_app(
         feed=feed,
         ack_refs=ack_refs,
         ack_secret=ack_secret,
+        box=box,
     )
     _add_metrics(app)
     redact_access_log()  # whichever server runs the app: tokens in query strings and ack links stay out of logs

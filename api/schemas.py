@@ -8,6 +8,7 @@ from pydantic import BaseModel, Field
 
 from api.params import SLUG
 from qingyubiao.alerting import Kind
+from qingyubiao.box import Check, Level
 
 
 class MetricOut(BaseModel):
@@ -178,3 +179,21 @@ class NewTokenOut(BaseModel):
 
 class RenewedOut(BaseModel):
     expires_ms: int  # the token works until then unless it is renewed again or revoked
+
+
+class CheckOut(BaseModel):
+    """One line of `qyb status` (qingyubiao/box.py)."""
+
+    part: str
+    level: Level
+    text_zh: str
+    text_en: str
+
+
+class BoxOut(BaseModel):
+    level: Level  # the worst of the checks
+    checks: list[CheckOut]
+
+
+def check_out(c: Check) -> CheckOut:
+    return CheckOut(part=c.part, level=c.level, text_zh=c.text_zh, text_en=c.text_en)

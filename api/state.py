@@ -9,6 +9,7 @@ from typing import Protocol
 
 from api.users import UserStore
 from qingyubiao.alerting import AlertReader, Silence
+from qingyubiao.box import Check
 from qingyubiao.config import Config
 from qingyubiao.notifying import AckRefs, NotificationFeed
 from qingyubiao.risks import RiskBook
@@ -62,6 +63,7 @@ class ApiState:
     feed: NotificationFeed | None = None  # the outbox's per-person notices, streamed as `notice` events
     ack_refs: AckRefs | None = None  # what a one-tap ack link's reference names
     ack_secret: str | None = None  # checks those links (notify_settings: QYB_ACK_SECRET or the config)
+    box: Callable[[], list[Check]] | None = None  # the box's own health (qingyubiao/box.py): /healthz, the banner
     now_ms: Callable[[], int] = wall_ms
     stream_poll_s: float = 2.0
     # series of each (village, site), computed once: of_site() scans the whole index.

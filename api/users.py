@@ -82,7 +82,7 @@ class UserStore:
         self.config = config
         self.ttl_ms = int(config.deployment.api.token_ttl_days * 86_400_000)
         self._lock = threading.Lock()
-        self._db = open_sqlite(path, synchronous=None)
+        self._db = open_sqlite(path, synchronous="FULL")  # a token or person the API said yes to outlives a power cut
         with self._lock:
             self._db.executescript(SCHEMA)
             # tokens issued before lifetimes (schema version 1 added the column) live one lifetime from

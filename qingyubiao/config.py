@@ -281,6 +281,8 @@ class StoreSettings(_Strict):
     # where the API, the pages and `qyb export` read readings: the embedded SQLite store, or the InfluxDB
     # the collector forwards to (deployment.influx; InfluxQL, for a township or county box)
     read: Literal["sqlite", "influx"] = "sqlite"
+    # where `qyb backup` writes by default and `qyb status` looks for the last backup
+    backup_dir: str = "data/backups"
 
 
 HHMM_RANGE = r"^([01][0-9]|2[0-3]):[0-5][0-9]-([01][0-9]|2[0-3]):[0-5][0-9]$"
@@ -449,6 +451,7 @@ ENV_OVERRIDES: dict[str, tuple[str, ...]] = {
     # secrets are better kept out of the config file
     "QYB_ACK_SECRET": ("deployment", "notify", "ack_secret"),
     "QYB_PUBLIC_URL": ("deployment", "notify", "public_url"),
+    "QYB_BACKUP_DIR": ("deployment", "store", "backup_dir"),
     "QYB_WEBHOOK_URL": ("deployment", "notify", "webhook", "url"),
     "QYB_WEBHOOK_SECRET": ("deployment", "notify", "webhook", "secret"),
     "QYB_WECOM_URL": ("deployment", "notify", "wecom", "url"),

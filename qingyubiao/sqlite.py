@@ -30,11 +30,11 @@ def open_sqlite(
     path: str | Path,
     *,
     readonly: bool = False,
-    synchronous: Literal["FULL", "NORMAL"] | None = "FULL",
+    synchronous: Literal["FULL", "NORMAL"] = "FULL",
 ) -> sqlite3.Connection:
     """A connection usable from any thread (callers serialise with their own lock), in autocommit mode:
-    transactions are explicit (BEGIN ... COMMIT). Writable: the folder is created and WAL set;
-    `synchronous=None` leaves the connection's default."""
+    transactions are explicit (BEGIN ... COMMIT). Writable: the folder is created and WAL set, and
+    FULL synchronous unless the caller can lose its last commits to a power cut (NORMAL)."""
     if readonly:
         db = sqlite3.connect(read_only_uri(path), uri=True, isolation_level=None, check_same_thread=False)
     else:
@@ -45,9 +45,9 @@ def open_sqlite(
         refuse_newer(db, path)  # before WAL mode, which rewrites the header of a file qyb must leave alone
         if not readonly:
             db.execute("PRAGMA journal_mode=WAL")
-            if synchronous is not None:
-                db.execute(f"PRAGMA synchronous={synchronous}")
-            if applied := migrate(db, path):
+            db.execute(f"PRAGMA synchronous={synchronous}")
+            fresh = db.execute("SELECT count(*) FROM sqlite_master").fetchone()[0] == 0
+            if (applied := migrate(db, path)) and not fresh:  # a new file is made at the version, not migrated
                 log.info("%s: schema migrated to version %d", path, applied[-1])
     except BaseException:
         db.close()

@@ -12,7 +12,9 @@ from qyb.args import Command
 
 def register(command: Command) -> None:
     c = command("backup", _backup, "copy the database while the collector runs (consistent, checked)")
-    c.add_argument("--to", required=True, help="the backup folder (a second disk, a mount of the county server)")
+    c.add_argument(
+        "--to", help="the backup folder: a second disk, a mount of the county server (default: QYB_BACKUP_DIR)"
+    )
     c.add_argument("--keep", type=int, default=14, help="backups to keep in the folder (default 14)")
     r = command("restore", _restore, "put a backup in the database's place (stop qyb collect and qyb api first)")
     r.add_argument("backup", help="the backup file (qyb-….sqlite), or a backup folder for its newest")
@@ -21,9 +23,10 @@ def register(command: Command) -> None:
 def _backup(args: argparse.Namespace) -> int:
     from ingest.store.backup import BackupError, backup
 
-    db = Path(load_config(args.config).deployment.store.db)
+    store = load_config(args.config).deployment.store
+    db = Path(store.db)
     try:
-        path = backup(db, Path(args.to), args.keep)
+        path = backup(db, Path(args.to or store.backup_dir), args.keep)
     except (BackupError, OSError) as e:
         print(f"qyb backup: {e}", file=sys.stderr)
         return 1

@@ -5,6 +5,7 @@ from __future__ import annotations
 
 import argparse
 import logging
+import os
 import sys
 from collections.abc import Sequence
 
@@ -21,6 +22,7 @@ from qyb import (
     demo_cmd,
     readings_cmd,
     sim_cmd,
+    status_cmd,
     store_cmd,
     users_cmd,
 )
@@ -76,7 +78,12 @@ def _parser() -> argparse.ArgumentParser:
 
     def command(name: str, handler: Handler, help_text: str) -> argparse.ArgumentParser:
         c = sub.add_parser(name, help=help_text, description=help_text)
-        c.add_argument("--config", metavar="FILE", help="village config (default: the bundled 李家河村)")
+        c.add_argument(
+            "--config",
+            metavar="FILE",
+            default=os.environ.get("QYB_CONFIG"),
+            help="village config (default: $QYB_CONFIG, else the bundled 李家河村)",
+        )
         c.add_argument("-v", "--verbose", action="store_true")
         c.set_defaults(handler=handler)
         return c
@@ -93,6 +100,7 @@ def _parser() -> argparse.ArgumentParser:
     dashboards_cmd.register(command)
     backup_cmd.register(command)
     broker_cmd.register(command)
+    status_cmd.register(command)
     return p
 
 

@@ -18,6 +18,7 @@ from dataclasses import dataclass, field
 from pathlib import Path
 from typing import TYPE_CHECKING
 
+from qingyubiao.box import Check
 from qingyubiao.config import Config
 from qingyubiao.series import SeriesIndex
 
@@ -246,7 +247,28 @@ def build_api(config: Config, stream_poll_s: float = 2.0) -> FastAPI:
         water=SqliteWaterBook(db),
         feed=outbox,
         ack_refs=outbox,
+        box=box_checks(config),
     )
+
+
+BOX_CACHE_S = 15.0  # /healthz is polled by monitors; the broker probe is a login, at most this often
+
+
+def box_checks(config: Config) -> Callable[[], list[Check]]:
+    """The API's view of the box (`qyb status` without the API line, which is the API itself), cached."""
+    from ingest.box_facts import box_status
+
+    lock, kept = threading.Lock(), [(-BOX_CACHE_S, list[Check]())]
+
+    def checks() -> list[Check]:
+        with lock:
+            at, found = kept[0]
+            if time.monotonic() - at >= BOX_CACHE_S:
+                found = box_status(config, int(time.time() * 1000))
+                kept[0] = (time.monotonic(), found)
+            return found
+
+    return checks
 
 
 class ApiThread:

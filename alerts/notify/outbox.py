@@ -324,6 +324,15 @@ class Outbox:
         with self._lock:
             return [r[0] for r in self._db.execute(sql + " ORDER BY ts_ms", args)]
 
+    def waiting(self, now_ms: int) -> tuple[int, int | None]:
+        """Messages due and not yet delivered, and when the oldest of them fell due (`qyb status`)."""
+        with self._lock:
+            n, oldest = self._db.execute(
+                "SELECT count(*), min(due_ms) FROM notify_message WHERE status IN ('queued', 'sending') AND due_ms<=?",
+                (now_ms,),
+            ).fetchone()
+        return int(n), None if oldest is None else int(oldest)
+
     def status_counts(self) -> dict[str, int]:
         """Messages by status: queued, sending, retry (its request failed and waits for the next try), sent,
         failed; `uncertain` only in outboxes from before in-flight requests were resent."""

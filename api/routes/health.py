@@ -8,12 +8,19 @@ from prometheus_client import CONTENT_TYPE_LATEST, generate_latest
 from pydantic import BaseModel
 
 from api.deps import StateDep
+from api.schemas import BoxOut, check_out
+from qingyubiao.box import Check, worst
 
 
 class HealthOut(BaseModel):
-    status: str  # ok / error
+    status: str  # ok / error: the API and its store
     series: int | None = None
     detail: str | None = None
+    box: BoxOut | None = None  # the box around it (`qyb status`): broker, collector, disk, backups...
+
+
+def box_out(checks: list[Check]) -> BoxOut:
+    return BoxOut(level=worst(checks), checks=[check_out(c) for c in checks])
 
 
 router = APIRouter(tags=["health"])
@@ -21,7 +28,7 @@ router = APIRouter(tags=["health"])
 
 @router.get(
     "/healthz",
-    summary="is the API up and its store readable",
+    summary="is the API up and its store readable; `box`: the health of the box around it, as `qyb status`",
     responses={200: {"model": HealthOut}, 503: {"model": HealthOut, "description": "the store cannot be read"}},
 )
 def healthz(state: StateDep) -> JSONResponse:
@@ -29,7 +36,8 @@ def healthz(state: StateDep) -> JSONResponse:
         state.reader.latest([0] if len(state.index) else [])
     except Exception as e:
         return JSONResponse({"status": "error", "detail": f"store: {e}"}, status_code=503)
-    return JSONResponse({"status": "ok", "series": len(state.index)})
+    box = box_out(state.box()).model_dump(mode="json") if state.box else None
+    return JSONResponse({"status": "ok", "series": len(state.index), "box": box})
 
 
 @router.get(

@@ -19,7 +19,8 @@ from pydantic import BaseModel
 from api.deps import CallerDep, StateDep, require, village_of
 from api.errors import errors
 from api.params import VillageId
-from qingyubiao.config import Config
+from api.schemas import CheckOut, check_out
+from qingyubiao.box import Level, collector_metrics_url
 from qingyubiao.health import PROBLEM_METRIC, Part, Problem
 
 router = APIRouter(tags=["problems"])
@@ -38,14 +39,11 @@ class ProblemsOut(BaseModel):
     # reachable: the collector answered; unreachable: it did not (not running?); unwatched: metrics_port = 0
     collector: Literal["reachable", "unreachable", "unwatched"]
     problems: list[ProblemOut]
+    # the box's other failing parts (`qyb status`): the disk almost full, the broker down, no database
+    box: list[CheckOut] = []
 
 
-def collector_metrics_url(config: Config) -> str | None:
-    d = config.deployment
-    if not d.metrics_port:
-        return None
-    host = "127.0.0.1" if d.metrics_addr in ("0.0.0.0", "::") else d.metrics_addr
-    return f"http://{host}:{d.metrics_port}/metrics"
+BANNER_SKIPS = {"collector", "dispatcher"}  # said by `collector` above; so are the parts it has problems with
 
 
 def parse_problems(text: str) -> list[Problem]:
@@ -93,4 +91,9 @@ def ask_collector(url: str | None) -> ProblemsOut:
 )
 def problems(village: VillageId, caller: CallerDep, state: StateDep) -> ProblemsOut:
     village_of(caller, village)
-    return ask_collector(collector_metrics_url(state.config))
+    found = ask_collector(collector_metrics_url(state.config))
+    if state.box is None:
+        return found
+    said = BANNER_SKIPS | {p.part.value for p in found.problems}
+    down = [check_out(c) for c in state.box() if c.level is Level.DOWN and c.part not in said]
+    return found.model_copy(update={"box": down})

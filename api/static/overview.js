@@ -159,6 +159,7 @@
     const p = await get(`/api/v1/villages/${me.village}/problems`);
     const lines = p.problems.map((x) => `${QYB.lang() === "zh" ? x.text_zh : x.text_en} · ${tx("since")} ${time(x.since_ms)}`);
     if (p.collector === "unreachable") lines.push(tx("collector_silent"));
+    for (const c of p.box || []) lines.push(QYB.lang() === "zh" ? c.text_zh : c.text_en);
     const el = document.getElementById("problems");
     el.replaceChildren(...lines.map((text) => { const d = document.createElement("div"); d.textContent = text; return d; }));
     el.hidden = lines.length === 0;

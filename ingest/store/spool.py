@@ -53,6 +53,18 @@ class Record:
         return self.next_position[1] - self.position[1]
 
 
+def pending_bytes_in(folder: str | Path) -> int:
+    """Bytes not yet delivered, read from the files without opening (locking, repairing) the spool:
+    what `qyb status` shows while the collector holds it."""
+    at = Path(folder)
+    try:
+        seg, off = (int(x) for x in (at / "cursor").read_text().split())
+    except (FileNotFoundError, ValueError):
+        seg, off = 0, 0
+    sizes = [p.stat().st_size for p in at.glob("*.seg") if p.stem.isdigit() and int(p.stem) >= seg]
+    return max(0, sum(sizes) - off)
+
+
 class Spool:
     """Append from one thread, peek and consume from another."""
 

@@ -34,7 +34,8 @@ def _row(r: tuple[Any, ...]) -> DayRisk:
 class SqliteRiskBook:
     def __init__(self, path: str | Path) -> None:
         self._lock = threading.Lock()
-        self._db = open_sqlite(path, synchronous="NORMAL")  # a lost day of risks is recomputed
+        # FULL: a biofix is a person's word, acknowledged by the API (a day of risks would be recomputed)
+        self._db = open_sqlite(path, synchronous="FULL")
         with self._lock:
             self._db.executescript(SCHEMA)
 

@@ -33,7 +33,8 @@ def test_the_collectors_problems_reach_the_secretary_and_end(world: ApiWorld) ->
         health = Health(metrics.problem)
         watch(world, port)
         url = f"/api/v1/villages/{V}/problems"
-        assert world.client.get(url, headers=world.auth(SECRETARY)).json() == {"collector": "reachable", "problems": []}
+        nothing = {"collector": "reachable", "problems": [], "box": []}
+        assert world.client.get(url, headers=world.auth(SECRETARY)).json() == nothing
         health.failing(Part.STORE, "OperationalError: database or disk is full")
         problems._cache.clear()  # (the route asks the collector at most every 5 s)
         got = world.client.get(url, headers=world.auth(ADMIN)).json()
@@ -56,4 +57,4 @@ def test_the_collectors_problems_reach_the_secretary_and_end(world: ApiWorld) ->
 def test_a_silent_or_unwatched_collector_is_said_too(world: ApiWorld, port: int | None, said: str) -> None:
     watch(world, free_port() if port is None else port)  # a free port: nothing answers there
     got = world.client.get(f"/api/v1/villages/{V}/problems", headers=world.auth(SECRETARY)).json()
-    assert got == {"collector": said, "problems": []}
+    assert got == {"collector": said, "problems": [], "box": []}

@@ -3,14 +3,15 @@
 from __future__ import annotations
 
 import argparse
-import csv
 import json
+import os
 import sys
-from datetime import datetime
+from collections.abc import Iterator
 from zoneinfo import ZoneInfo
 
 from qingyubiao.config import load_config
 from qingyubiao.series import SeriesIndex
+from qingyubiao.spreadsheet import ReadingTable, csv_chunks
 from qingyubiao.timeutil import iso
 from qyb.args import Command, parse_when
 from qyb.system import open_reader, open_store
@@ -18,12 +19,19 @@ from qyb.system import open_reader, open_store
 
 def register(command: Command) -> None:
     command("check", _check, "validate a config file; exit non-zero on error")
-    c = command("export", _export, "write stored readings as CSV or JSON lines")
+    c = command("export", _export, "write stored readings as CSV (for Excel: names, local time) or JSON lines")
     c.add_argument("--from", dest="start", help="start: 2026-11-01, an RFC 3339 time, or -24h / -7d")
     c.add_argument("--to", dest="end", help="end (exclusive), same forms")
     c.add_argument("--site", action="append", help="only this site (repeatable)")
     c.add_argument("--format", choices=["csv", "jsonl"], default="csv")
     c.add_argument("--output", "-o", help="file to write (default: standard output)")
+    c.add_argument(
+        "--bom",
+        action=argparse.BooleanOptionalAction,
+        default=None,
+        help="start the CSV with the UTF-8 byte order mark Excel needs to read 3号棚 "
+        "(default: with --output yes, on standard output no)",
+    )
     c.add_argument(
         "--include-flagged",
         action="store_true",
@@ -53,6 +61,11 @@ def _check(args: argparse.Namespace) -> int:
 
 def _export(args: argparse.Namespace) -> int:
     config = load_config(args.config)
+    if args.bom and args.format != "csv":
+        raise ValueError("字节顺序标记只用于 CSV / --bom applies to CSV only")
+    # A file is most likely for Excel, which needs the BOM to read 3号棚; standard output most likely feeds
+    # a script or a pipe, where a BOM would stick to the first column's name.
+    bom = args.format == "csv" and (args.bom if args.bom is not None else bool(args.output))
     index = SeriesIndex(config)
     store = open_reader(config, index)  # deployment.store.read: SQLite or InfluxDB
     tz = ZoneInfo(config.village[0].tz)
@@ -65,27 +78,32 @@ def _export(args: argparse.Namespace) -> int:
             if site not in known:
                 raise ValueError(f"unknown site {site!r}; sites: {', '.join(sorted(known))}")
         series = [i for i, k in enumerate(index.keys) if k.site in args.site]
+    table = ReadingTable(config.village, args.include_flagged)
+    rows = table.rows(store.export(start, end, series))
     out = open(args.output, "w", newline="", encoding="utf-8") if args.output else sys.stdout  # noqa: SIM115
     n = 0
-    try:
-        columns = ["ts", "village", "site", "device", "metric", "value"]
-        if args.include_flagged:
-            columns.append("flags")
-        writer = csv.writer(out) if args.format == "csv" else None
-        if writer:
-            writer.writerow(columns)
-        for row in store.export(start, end, series):
-            if row.out_of_range and not args.include_flagged:
-                continue
-            ts = datetime.fromtimestamp(row.ts_ms / 1000, tz).isoformat(timespec="milliseconds")
-            values: list[object] = [ts, row.village, row.site, row.device, row.metric, row.value]
-            if args.include_flagged:
-                values.append(row.flags)
-            if writer:
-                writer.writerow(values)
-            else:
-                out.write(json.dumps(dict(zip(columns, values, strict=True)), ensure_ascii=False) + "\n")
+
+    def counted() -> Iterator[list[object]]:
+        nonlocal n
+        for row in rows:
             n += 1
+            yield row
+
+    try:
+        if args.format == "csv":
+            for piece in csv_chunks(table.columns, counted(), bom):
+                out.write(piece)
+        else:
+            for row in counted():
+                out.write(json.dumps(dict(zip(table.columns, row, strict=True)), ensure_ascii=False) + "\n")
+        out.flush()
+    except BrokenPipeError:
+        # `qyb export | head`: the reader has what it wanted. Stop quietly, and point standard output at
+        # /dev/null so the interpreter's last flush at exit does not fail (and print) again.
+        devnull = os.open(os.devnull, os.O_WRONLY)
+        os.dup2(devnull, sys.stdout.fileno())
+        os.close(devnull)
+        return 0
     finally:
         if args.output:
             out.close()

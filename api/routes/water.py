@@ -7,9 +7,7 @@ state and recorded irrigation of the caller's blocks, newest first.
 
 from __future__ import annotations
 
-import csv
 import datetime as dt
-import io
 import uuid
 from typing import Annotated, Any
 from zoneinfo import ZoneInfo
@@ -24,6 +22,7 @@ from api.params import SiteId, VillageId
 from api.state import ApiState
 from qingyubiao.config import Irrigation, Village
 from qingyubiao.interlocks import Now, Request, check
+from qingyubiao.spreadsheet import csv_chunks, local_time, site_names, utc_time
 from qingyubiao.water import AuditEntry, Irrigated, ValveRequest, WaterBook
 
 router = APIRouter(tags=["irrigation"])
@@ -158,12 +157,9 @@ def audit_csv(
     tz = ZoneInfo(v.tz)
     soil = {s.id: next((i for i in state.site_series.get((village, s.id), [])
                         if state.index.keys[i].metric == "soil_vwc_pct"), None) for s in v.site}  # fmt: skip
-    out = io.StringIO()
-    out.write("\ufeff")  # Excel opens UTF-8 (3号棚) only with the BOM
-    w = csv.writer(out, lineterminator="\r\n")
-    w.writerow(AUDIT_CSV)
+    names = site_names([v])
+    rows: list[list[object]] = []
     for e in reversed(entries):  # oldest first, as a ledger reads
-        at = dt.datetime.fromtimestamp(e.ts_ms / 1000, tz)
         series = soil.get(e.site)
         value, seen = "", ""
         if series is not None:
@@ -173,11 +169,11 @@ def audit_csv(
                 seen = dt.datetime.fromtimestamp(int(h.bucket_ms[-1]) / 1000, dt.UTC).strftime("%Y-%m-%dT%H:%MZ")
         d = e.detail
         minutes = d.get("minutes") if e.kind == "irrigated" else (d["duration_s"] / 60 if "duration_s" in d else "")
-        w.writerow([at.strftime("%Y-%m-%d %H:%M:%S"), dt.datetime.fromtimestamp(e.ts_ms / 1000, dt.UTC).isoformat(),
-                    e.site, caller.sites[e.site].name if e.site in caller.sites else e.site, e.kind, e.by, e.reason,
-                    minutes, d.get("mm", ""), d.get("valve", ""), d.get("command", ""), value, seen])  # fmt: skip
+        rows.append([local_time(e.ts_ms, tz), utc_time(e.ts_ms), e.site, names.get((village, e.site), e.site),
+                     e.kind, e.by, e.reason, minutes, d.get("mm", ""), d.get("valve", ""), d.get("command", ""), value,
+                     seen])  # fmt: skip
     name = f"{village}-irrigation-audit.csv"
-    return Response(out.getvalue(), media_type="text/csv; charset=utf-8",
+    return Response("".join(csv_chunks(AUDIT_CSV, rows, bom=True)), media_type="text/csv; charset=utf-8",
                     headers={"Content-Disposition": f'attachment; filename="{name}"'})  # fmt: skip
 
 

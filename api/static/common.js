@@ -8,14 +8,16 @@ const QYB = (() => {
       now: "刚刚更新", min: "{n} 分钟前更新", hour: "{n} 小时前更新", day: "{n} 天前更新",
       tomato: "番茄", cucumber: "黄瓜", pepper: "辣椒", strawberry: "草莓", apple: "苹果", pear: "梨",
       greenhouse: "温棚", orchard: "果园", dismiss: "关闭", lang: "EN", water: "确认灌溉 {n} 分钟",
-      sending: "正在发送…", watering: "已发送，阀门将打开", auto: "（自动灌溉）", refused: "不能开阀：{why}" },
+      sending: "正在发送…", watering: "已发送，阀门将打开", auto: "（自动灌溉）", refused: "不能开阀：{why}",
+      r24h: "24小时", r7d: "7天", r30d: "30天", high: "最高", low: "最低" },
     en: { title: "Qingyubiao", login: "Open this page with the login link the village sent you.", ok: "OK",
       warning: "Warning", critical: "Critical", stale: "No data", unknown: "Unknown",
       offline: "Offline: showing data from {t}", ack: "Got it", acked: "Acknowledged",
       air_temp_c: "Air temp", air_rh_pct: "Humidity", soil_vwc_pct: "Soil moisture", vpd: "VPD", never: "no data yet",
       now: "updated just now", min: "updated {n} min ago", hour: "updated {n} h ago", day: "updated {n} d ago",
       greenhouse: "greenhouse", orchard: "orchard", dismiss: "Dismiss", lang: "中文", water: "Water {n} min",
-      sending: "Sending…", watering: "Sent: the valve opens", auto: " (watered automatically)", refused: "Cannot open: {why}" },
+      sending: "Sending…", watering: "Sent: the valve opens", auto: " (watered automatically)", refused: "Cannot open: {why}",
+      r24h: "24 h", r7d: "7 days", r30d: "30 days", high: "high", low: "low" },
   };
   let lang = localStorage.getItem("qyb_lang") || "zh";
   const t = (k, vars) => {
@@ -116,5 +118,65 @@ const QYB = (() => {
       b.onclick = () => { lang = lang === "zh" ? "en" : "zh"; localStorage.setItem("qyb_lang", lang); setupLang(rerender); rerender(); };
     }
   }
-  return { t, token, get, post, keep, ago, byUrgency, setupLang, live, lang: () => lang };
+  // A site's history (uPlot): its temperature (else its first metric) and air humidity, gaps left as gaps.
+  // 7 and 30 days are hourly and 6-hourly buckets, which the store answers from its hourly rollups (a few KB
+  // a range, fetched only when asked for); they draw each bucket's low-high as a band, with the range's
+  // highest and lowest in the key.
+  const RANGES = { "24h": ["-24h", 900000], "7d": ["-7d", 3600000], "30d": ["-30d", 21600000] };
+  async function chart(el, village, site, range, height) {
+    const [start, step] = RANGES[range];
+    const base = `/api/v1/villages/${village}/sites/${site.id}/history?start=${start}&step_ms=${step}&metric=`;
+    const has = (m) => site.readings.some((r) => r.metric === m);
+    const metric = has("air_temp_c") ? "air_temp_c" : site.readings[0]?.metric;
+    if (!metric) return;
+    el.dataset.range = range;
+    let h;
+    try { h = await get(base + metric); } catch (e) { return; }
+    const hum = has("air_rh_pct") && metric !== "air_rh_pct" ? await get(base + "air_rh_pct").catch(() => null) : null;
+    if (el.dataset.range !== range) return; // another range was asked for meanwhile
+    if (!h.points.length && !(hum && hum.points.length)) { el.replaceChildren(); return; }
+    // every bucket of the range on the x axis; a bucket without readings is null, so gaps stay gaps
+    const xs = [];
+    for (let x = h.start_ms; x < h.end_ms; x += h.step_ms) xs.push(x);
+    const col = (pts, i) => { const m = new Map(pts.map((p) => [p[0], p[i]])); return xs.map((x) => m.get(x) ?? null); };
+    const long = range !== "24h";
+    const data = [xs.map((x) => x / 1000), col(h.points, 1)];
+    const series = [{}, { label: `${t(metric)} ${h.unit}`, stroke: "#c0392b", width: 2 }];
+    const bands = [];
+    if (long) { // point rows are [bucket, mean, min, max, count]
+      data.push(col(h.points, 3), col(h.points, 2));
+      const edge = { stroke: "#c0392b55", width: 1, points: { show: false } };
+      series.push(edge, edge);
+      bands.push({ series: [2, 3], fill: "#c0392b22" });
+    }
+    const pad = (n) => String(n).padStart(2, "0");
+    const tick = long ? (d) => `${d.getMonth() + 1}/${d.getDate()}` : (d) => `${d.getHours()}:${pad(d.getMinutes())}`;
+    const axes = [{ values: (u, vals) => vals.map((v) => tick(new Date(v * 1000))) }, { size: 36 }];
+    const scales = { "%": { range: [0, 100] } };
+    if (hum) {
+      data.push(col(hum.points, 1));
+      series.push({ label: `${t("air_rh_pct")} %`, stroke: "#2471a3", width: 1.5, scale: "%" });
+      axes.push({ scale: "%", side: 1, size: 36, grid: { show: false } });
+    }
+    el.replaceChildren();
+    const key = document.createElement("p");
+    key.className = "key";
+    for (const s of series.filter((s) => s.label)) {
+      const mark = document.createElement("span");
+      mark.style.color = s.stroke;
+      mark.textContent = "━";
+      key.append(mark, ` ${s.label}　`);
+    }
+    if (long && h.points.length) {
+      const hl = document.createElement("b");
+      hl.className = "hl";
+      const hi = Math.max(...h.points.map((p) => p[3])), lo = Math.min(...h.points.map((p) => p[2]));
+      hl.textContent = `${t(`r${range}`)} ${t("high")} ${hi.toFixed(1)}${h.unit} ${t("low")} ${lo.toFixed(1)}${h.unit}`;
+      key.append(hl);
+    }
+    el.append(key);
+    new uPlot({ width: el.clientWidth || 320, height, series, axes, scales, bands, legend: { show: false },
+      cursor: { drag: { x: false, y: false } } }, data, el);
+  }
+  return { t, token, get, post, keep, ago, byUrgency, setupLang, live, chart, lang: () => lang };
 })();

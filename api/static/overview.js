@@ -1,5 +1,5 @@
 // The secretary's overview: every site coloured by status, village alerts and who has not acknowledged,
-// sensor health, and the monthly summary for the notice board.
+// sensor health, a site's temperature over 7 or 30 days, and the monthly summary for the notice board.
 "use strict";
 (() => {
   const { t, get, ago } = QYB;
@@ -11,7 +11,8 @@
       not_acked: "未确认：", acked_by: "已确认：", offline_dev: "离线", low_battery: "电量低", all_ok: "全部正常",
       collector_silent: "采集程序没有应答：可能已停止运行，传感器数据没有入库。", risks: "病虫害风险", risk: "风险",
       high_risk_days: "病虫害高风险天数", no_risk: "没有中、高风险的地块", risk_of: "数据日期：",
-      stages: "物候期（积温估计）" },
+      stages: "物候期（积温估计）", history: "温度历史", printed: "打印日期：", seal: "村委会（盖章）",
+      signer: "负责人签字", sign_date: "日期" },
     en: { overview: "Village overview", greenhouses: "Greenhouses", orchards: "Orchards", active_alerts: "Active alerts",
       site: "Site", alert: "Alert", since: "Since", ack_state: "Acknowledged", health: "Sensor health",
       device: "Device", state: "State", last_seen: "Last seen", battery: "Battery", summary: "Monthly summary",
@@ -20,7 +21,9 @@
       offline_dev: "offline", low_battery: "low battery", all_ok: "all healthy",
       collector_silent: "the collector does not answer: it may have stopped, and no readings are stored.",
       risks: "Disease and pest risk", risk: "Risk", high_risk_days: "Days at high disease/pest risk",
-      no_risk: "no site at moderate or high risk", risk_of: "for ", stages: "Stage from degree-days" },
+      no_risk: "no site at moderate or high risk", risk_of: "for ", stages: "Stage from degree-days",
+      history: "Temperature history", printed: "Printed: ", seal: "Village committee (seal)",
+      signer: "Signature of the person in charge", sign_date: "Date" },
   };
   const tx = (k) => (EXTRA[QYB.lang()] || EXTRA.zh)[k] ?? t(k);
   const sites = new Map();
@@ -107,6 +110,31 @@
     }
   }
 
+  // The printout's date (村务公开 needs it beside the signatures), in the page's language.
+  function printDate() {
+    document.getElementById("print-date").textContent = new Date().toLocaleDateString(
+      QYB.lang() === "zh" ? "zh-CN" : "en", { year: "numeric", month: "long", day: "numeric" });
+  }
+
+  // One site's temperature over 7 or 30 days (hourly or 6-hourly buckets from the store's rollups).
+  let histRange = "7d";
+  function renderHistory() {
+    document.querySelectorAll("#history-panel .ranges button").forEach((b) => {
+      b.setAttribute("aria-pressed", String(b.dataset.r === histRange));
+    });
+    const site = sites.get(document.getElementById("hist-site").value);
+    return site ? QYB.chart(document.getElementById("history"), me.village, site, histRange, 260) : null;
+  }
+  function setupHistory() {
+    const select = document.getElementById("hist-site");
+    select.replaceChildren(...[...sites.values()].map((s) => new Option(s.name, s.id)));
+    select.onchange = renderHistory;
+    document.querySelectorAll("#history-panel .ranges button").forEach((b) => {
+      b.onclick = () => { histRange = b.dataset.r; renderHistory(); };
+    });
+    renderHistory();
+  }
+
   // The newest computed day's disease and pest risks: the sites at moderate or high, the highest first.
   async function renderRisks() {
     const all = await get(`/api/v1/villages/${me.village}/risks`);
@@ -178,6 +206,9 @@
     month.value = `${now.getFullYear()}-${String(now.getMonth() + 1).padStart(2, "0")}`;
     month.onchange = renderSummary;
     document.getElementById("print").onclick = () => window.print();
+    printDate();
+    window.addEventListener("beforeprint", printDate); // a page left open overnight prints today's date
+    setupHistory();
     await Promise.all([renderHealth(), renderSummary().catch(() => {}), renderProblems().catch(() => {}),
       renderRisks().catch(() => {})]);
   }
@@ -196,7 +227,7 @@
   const applyLang = () => document.querySelectorAll("[data-i18n]").forEach((el) => { el.textContent = tx(el.dataset.i18n); });
   const rerender = () => {
     applyLang(); for (const s of sites.values()) tile(s); renderAlerts();
-    if (me) { renderRisks().catch(() => {}); renderSummary().catch(() => {}); }
+    if (me) { renderRisks().catch(() => {}); renderSummary().catch(() => {}); printDate(); renderHistory(); }
   };
   QYB.setupLang(rerender);
   applyLang();

@@ -1,5 +1,5 @@
-// The farmer's phone page: a card per site, big numbers, a 24-hour chart, alerts to acknowledge, live updates,
-// and the latest notices (what the phone was told) at the top.
+// The farmer's phone page: a card per site, big numbers, a 24-hour chart (7 and 30 days on a tap), alerts to
+// acknowledge, live updates, and the latest notices (what the phone was told) at the top.
 "use strict";
 (() => {
   const { t, get, post, ago } = QYB;
@@ -44,6 +44,10 @@
     vpd.hidden = !by.air_temp_c || !by.air_rh_pct;
     el.querySelector(".ago").textContent = ago(site.updated_ms);
     el.querySelector(".ago").dataset.ms = site.updated_ms ?? "";
+    for (const b of el.querySelectorAll(".ranges button")) {
+      b.textContent = t(`r${b.dataset.r}`);
+      b.onclick = () => chart(sites.get(site.id), b.dataset.r);
+    }
     renderAlerts(site.id);
     renderRisks(site.id);
   }
@@ -173,37 +177,13 @@
     try { localStorage.setItem(noticesKey(), JSON.stringify(notices)); } catch (e) { /* full */ }
   }
 
-  async function chart(site) {
-    const el = card(site).querySelector(".chart");
-    const base = `/api/v1/villages/${me.village}/sites/${site.id}/history?start=-24h&step_ms=900000&metric=`;
-    const has = (m) => site.readings.some((r) => r.metric === m);
-    const metric = has("air_temp_c") ? "air_temp_c" : site.readings[0]?.metric;
-    if (!metric) return;
-    let h;
-    try { h = await get(base + metric); } catch (e) { return; }
-    const hum = has("air_rh_pct") ? await get(base + "air_rh_pct").catch(() => null) : null;
-    if (!h.points.length && !(hum && hum.points.length)) { el.replaceChildren(); return; }
-    // every bucket of the range on the x axis; a bucket without readings is null, so gaps stay gaps
-    const xs = [];
-    for (let x = h.start_ms; x < h.end_ms; x += h.step_ms) xs.push(x);
-    const idx = (pts) => { const m = new Map(pts.map((p) => [p[0], p[1]])); return xs.map((x) => m.get(x) ?? null); };
-    const data = [xs.map((x) => x / 1000), idx(h.points)];
-    const series = [{}, { label: `${t(metric)} ${h.unit}`, stroke: "#c0392b", width: 2 }];
-    const hhmm = (u, vals) => vals.map((v) => { const d = new Date(v * 1000); return `${d.getHours()}:${String(d.getMinutes()).padStart(2, "0")}`; });
-    const axes = [{ values: hhmm }, { size: 36 }];
-    const scales = { "%": { range: [0, 100] } };
-    if (hum) {
-      data.push(idx(hum.points));
-      series.push({ label: `${t("air_rh_pct")} %`, stroke: "#2471a3", width: 1.5, scale: "%" });
-      axes.push({ scale: "%", side: 1, size: 36, grid: { show: false } });
-    }
-    el.replaceChildren();
-    const key = document.createElement("p");
-    key.className = "key";
-    key.innerHTML = series.slice(1).map((s) => `<span style="color:${s.stroke}">━</span> ${s.label}`).join("　");
-    el.append(key);
-    new uPlot({ width: el.clientWidth || 320, height: 150, series, axes, scales, legend: { show: false },
-      cursor: { drag: { x: false, y: false } } }, data, el);
+  // today's 24 hours on load; 7 and 30 days only when tapped (a few KB each, from the store's rollups)
+  function chart(site, range) {
+    const el = card(site);
+    const box = el.querySelector(".chart");
+    const r = range || box.dataset.range || "24h";
+    el.querySelectorAll(".ranges button").forEach((b) => b.setAttribute("aria-pressed", String(b.dataset.r === r)));
+    return QYB.chart(box, me.village, site, r, 150);
   }
 
   async function load() {
@@ -217,7 +197,7 @@
     for (const s of list) { sites.set(s.id, s); renderSite(s); }
     try { notices = JSON.parse(localStorage.getItem(noticesKey()) || "[]"); } catch (e) { notices = []; }
     renderNotices();
-    list.forEach(chart);
+    list.forEach((s) => chart(s));
   }
 
   function live() {
@@ -228,8 +208,10 @@
         sites.set(s.id, s);
         renderSite(s);
         QYB.keep(`/api/v1/villages/${me.village}/sites`, [...sites.values()]);
-        if (had && had.updated_ms !== s.updated_ms && Date.now() - (cards.get(s.id).dataset.charted || 0) > 300000) {
-          cards.get(s.id).dataset.charted = Date.now();
+        const el = cards.get(s.id);
+        const days = (el.querySelector(".chart").dataset.range || "24h") !== "24h"; // a new reading hardly shows
+        if (had && had.updated_ms !== s.updated_ms && !days && Date.now() - (el.dataset.charted || 0) > 300000) {
+          el.dataset.charted = Date.now();
           chart(s);
         }
       });

@@ -11,22 +11,28 @@ import os
 import shutil
 import time
 from collections.abc import Iterator
+from datetime import datetime
 from pathlib import Path
 from typing import TYPE_CHECKING
+from zoneinfo import ZoneInfo
 
 import httpx
+import numpy as np
 import paho.mqtt.client as mqtt
 import pytest
 
 from alerts.notify.outbox import Outbox
 from api.users import UserStore
+from ingest.store.sqlite import SqliteStore
 from ingest.store.sqlite_alerts import SqliteAlertStore
+from qingyubiao.batch import Batch
 from qingyubiao.config import Config
+from qingyubiao.series import SeriesIndex
 from tests.conftest import REPO, Mosquitto, free_port, need, qyb, qyb_env, spawn_qyb, wait_for
 from tests.influx.servers import Influxd1
 
 if TYPE_CHECKING:
-    from playwright.sync_api import Browser, BrowserContext, ViewportSize
+    from playwright.sync_api import Browser, BrowserContext, Response, ViewportSize
 
 pytestmark = [pytest.mark.mosquitto, pytest.mark.slow]
 
@@ -42,6 +48,7 @@ LAUNCH_ARGS = [
 ]
 PHONE: ViewportSize = {"width": 360, "height": 740}
 PAGE_BUDGET_BYTES = 200_000
+PAGE_WIRE_BUDGET_BYTES = 45_000  # what a load costs a farmer on weak 4G: 41 KB (gzip); longer charts only on a tap
 ACK_SECRET = "browser-test-ack-secret"
 
 
@@ -123,6 +130,44 @@ def _keep(shot: Path, name: str) -> None:
         shutil.copy(shot, REPO / "docs" / "img" / name)
 
 
+def wire_bytes(responses: list[Response]) -> int:
+    """What a load cost on the network: response headers and bodies as sent (gzip), the live stream left out."""
+    total = 0
+    for r in responses:
+        if "/stream" in r.url:
+            continue
+        r.finished()
+        sizes = r.request.sizes()
+        total += sizes["responseHeadersSize"] + sizes["responseBodySize"]
+    return total
+
+
+HOUR = 3_600_000
+DAY = 24 * HOUR
+
+
+def _a_month_of_gh01(db: Path, village: Config) -> dict[str, tuple[float, float]]:
+    """30 days of hourly gh01 air readings, as a collector running all month would have stored them, with the
+    extremes of the last 7 days and of the 30 well inside each range (beyond anything the simulator's one
+    reading a minute ago reaches). Returns each range's (highest, lowest) temperature."""
+    index = SeriesIndex(village)
+    temp, rh = index.find("lijiahe", "gh01-air", "air_temp_c"), index.find("lijiahe", "gh01-air", "air_rh_pct")
+    assert temp is not None and rh is not None
+    hours_ago = np.arange(1, 30 * 24, dtype=np.int64)
+    ts = int(time.time() * 1000) - hours_ago * HOUR
+    celsius = 15.0 + 5.0 * np.sin(2 * np.pi * hours_ago / 24)  # 10-20 °C, day and night
+    extremes = {3: 51.0, 5: -11.0, 20: 57.0, 25: -17.0}  # days ago: the 7-day high and low, the 30-day ones
+    for days, value in extremes.items():
+        celsius[hours_ago == days * 24] = value
+    n = len(ts)
+    store = SqliteStore(db, index)
+    store.write(Batch(np.repeat(np.array([temp, rh], dtype=np.int32), n), np.tile(ts, 2),
+                      np.concatenate([celsius, 70.0 - celsius]), np.zeros(2 * n, dtype=np.uint16)))  # fmt: skip
+    store.refresh_rollups()  # the hourly rollups the 7- and 30-day charts are answered from
+    store.close()
+    return {"7d": (extremes[3], extremes[5]), "30d": (extremes[20], extremes[25])}
+
+
 def phone_context(browser: Browser) -> BrowserContext:
     """A cheap Android phone in the village: 360 px wide, Chinese, on the village clock."""
     return browser.new_context(
@@ -147,7 +192,7 @@ def test_phone_page_live_values_alert_ack_offline_and_size(running: dict[str, ob
         page = context.new_page()
         errors: list[str] = []
         page.on("pageerror", lambda e: errors.append(str(e)))
-        responses = []
+        responses: list[Response] = []
         page.on("response", lambda r: responses.append(r))
         page.goto(f"{base}/#token={tokens['li-jianjun']}")
 
@@ -163,6 +208,9 @@ def test_phone_page_live_values_alert_ack_offline_and_size(running: dict[str, ob
         page.wait_for_load_state("networkidle")
         loaded = sum(len(r.body()) for r in responses if "/stream" not in r.url)
         assert loaded < PAGE_BUDGET_BYTES, f"page load is {loaded} bytes"
+        wire = wire_bytes(responses)
+        print(f"phone page: {loaded} bytes unpacked, {wire} bytes on the wire")
+        assert wire < PAGE_WIRE_BUDGET_BYTES, f"page load is {wire} bytes on the wire"
 
         # a frost-cold reading: the collector's alert core fires at once (emergency), the stream brings it
         _publish(running["mqtt"], "gh01-air", {"air_temp_c": 1.5, "air_rh_pct": 95.0})  # type: ignore[arg-type]
@@ -330,4 +378,99 @@ def test_overview_shows_a_red_banner_while_the_broker_is_down(running: dict[str,
         assert banner.evaluate("e => getComputedStyle(e).backgroundColor") == "rgb(179, 38, 30)"  # red
         broker.start()  # and it goes once the broker is back (the page asks every 15 s)
         expect(banner).to_be_hidden(timeout=30_000)
+        browser.close()
+
+
+def test_phone_page_7_and_30_day_charts_come_on_a_tap_from_the_rollups(
+    running: dict[str, object], village: Config
+) -> None:
+    from playwright.sync_api import expect, sync_playwright
+
+    base, tokens, tmp, db = running["base"], running["tokens"], running["tmp"], running["db"]
+    assert isinstance(tokens, dict) and isinstance(tmp, Path) and isinstance(db, Path)
+    extremes = _a_month_of_gh01(db, village)
+    with sync_playwright() as p:
+        browser = p.chromium.launch(executable_path=str(running["chromium"]), headless=True, args=LAUNCH_ARGS)
+        page = phone_context(browser).new_page()
+        errors: list[str] = []
+        page.on("pageerror", lambda e: errors.append(str(e)))
+        asked: list[str] = []
+        page.on("request", lambda r: asked.append(r.url) if "/history?" in r.url else None)
+        page.goto(f"{base}/#token={tokens['li-jianjun']}")
+        gh01 = page.locator("#site-gh01")
+        expect(gh01.locator(".chart canvas")).to_have_count(1)
+        expect(gh01.locator(".ranges button[aria-pressed=true]")).to_have_text("24小时")
+        page.wait_for_load_state("networkidle")
+        assert asked and all("step_ms=900000" in url for url in asked)  # days are fetched only when asked for
+        for days, step, label in ((7, HOUR, "7天"), (30, 6 * HOUR, "30天")):
+            wanted = f"/sites/gh01/history?start=-{days}d&step_ms={step}&metric=air_temp_c"
+
+            def temperature(r: Response, wanted: str = wanted) -> bool:
+                return r.url.endswith(wanted)
+
+            with page.expect_response(temperature) as answer:
+                gh01.locator(f".ranges button[data-r='{days}d']").tap()
+            body = answer.value.json()
+            # hourly buckets or whole multiples of them: the store answers from its hourly rollups
+            assert body["step_ms"] == step and body["start_ms"] % HOUR == 0
+            assert days * DAY // step - 2 <= len(body["points"]) <= days * DAY // step + 1  # every bucket has data
+            high, low = extremes[f"{days}d"]
+            expect(gh01.locator(".chart .hl")).to_have_text(f"{label} 最高 {high:.1f}°C 最低 {low:.1f}°C")
+            expect(gh01.locator(".ranges button[aria-pressed=true]")).to_have_text(label)
+            expect(gh01.locator(".chart canvas")).to_have_count(1)
+            print(f"{days}-day chart: {wire_bytes([answer.value])} bytes on the wire for its temperature")
+        page.screenshot(path=tmp / "phone-30d.png", full_page=True)
+        gh01.locator(".ranges button[data-r='24h']").tap()
+        expect(gh01.locator(".chart .hl")).to_have_count(0)  # the day's chart has no range summary
+        expect(gh01.locator(".chart canvas")).to_have_count(1)
+        assert errors == []
+        browser.close()
+
+
+def test_overview_history_chart_and_the_printout_for_the_notice_board(
+    running: dict[str, object], village: Config
+) -> None:
+    from playwright.sync_api import expect, sync_playwright
+
+    base, tokens, tmp, db = running["base"], running["tokens"], running["tmp"], running["db"]
+    assert isinstance(tokens, dict) and isinstance(tmp, Path) and isinstance(db, Path)
+    extremes = _a_month_of_gh01(db, village)
+    with sync_playwright() as p:
+        browser = p.chromium.launch(executable_path=str(running["chromium"]), headless=True, args=LAUNCH_ARGS)
+        page = browser.new_page(viewport={"width": 1366, "height": 900}, locale="zh-CN", timezone_id="Asia/Shanghai")
+        errors: list[str] = []
+        page.on("pageerror", lambda e: errors.append(str(e)))
+        page.goto(f"{base}/overview#token={tokens['secretary']}")
+        expect(page.locator("#summary tbody tr")).to_have_count(30)
+        page.locator("#hist-site").select_option("gh01")
+        high, low = extremes["7d"]
+        expect(page.locator("#history .hl")).to_have_text(f"7天 最高 {high:.1f}°C 最低 {low:.1f}°C")
+        page.locator("#history-panel button[data-r='30d']").click()
+        high, low = extremes["30d"]
+        expect(page.locator("#history .hl")).to_have_text(f"30天 最高 {high:.1f}°C 最低 {low:.1f}°C")
+        box = page.locator("#history canvas").bounding_box()
+        assert box is not None and box["width"] > 1000  # the whole width of the overview
+        page.locator("#history-panel").screenshot(path=tmp / "overview-history.png")
+        expect(page.locator(".sign")).to_be_hidden()  # the signature lines are for paper only
+
+        # 打印: the summary for the notice board, with its date and signature lines, and no controls
+        page.emulate_media(media="print")
+        for control in ("#month", "#print", ".bar", "#history-panel", "#alerts"):
+            expect(page.locator(control)).to_be_hidden()
+        month = datetime.now(ZoneInfo("Asia/Shanghai")).strftime("%Y-%m")
+        expect(page.locator("#summary-title")).to_contain_text(month)  # the month is said in the title instead
+        expect(page.locator("#summary tbody tr")).to_have_count(30)
+        today = datetime.now(ZoneInfo("Asia/Shanghai"))
+        expect(page.locator("#print-date")).to_have_text(f"{today.year}年{today.month}月{today.day}日")
+        sign = page.locator(".sign")
+        expect(sign).to_be_visible()
+        for words in ("打印日期", "村委会（盖章）", "负责人签字", "日期"):
+            expect(sign).to_contain_text(words)
+        blanks = sign.locator(".blank")
+        expect(blanks).to_have_count(3)
+        for i in range(3):
+            line = blanks.nth(i).bounding_box()
+            assert line is not None and line["width"] > 100  # room to sign and stamp
+        page.screenshot(path=tmp / "printout.png", full_page=True)
+        assert errors == []
         browser.close()

@@ -11,6 +11,7 @@ import os
 import shutil
 import time
 from collections.abc import Iterator
+from contextlib import contextmanager
 from datetime import datetime
 from pathlib import Path
 from typing import TYPE_CHECKING
@@ -146,10 +147,25 @@ HOUR = 3_600_000
 DAY = 24 * HOUR
 
 
-def _a_month_of_gh01(db: Path, village: Config) -> dict[str, tuple[float, float]]:
+@contextmanager
+def chromium(running: dict[str, object]) -> Iterator[Browser]:
+    """Debian's headless Chromium, closed on the way out."""
+    from playwright.sync_api import sync_playwright
+
+    with sync_playwright() as p:
+        browser = p.chromium.launch(executable_path=str(running["chromium"]), headless=True, args=LAUNCH_ARGS)
+        try:
+            yield browser
+        finally:
+            browser.close()
+
+
+def _a_month_of_gh01(running: dict[str, object], village: Config) -> dict[str, tuple[float, float]]:
     """30 days of hourly gh01 air readings, as a collector running all month would have stored them, with the
     extremes of the last 7 days and of the 30 well inside each range (beyond anything the simulator's one
     reading a minute ago reaches). Returns each range's (highest, lowest) temperature."""
+    db = running["db"]
+    assert isinstance(db, Path)
     index = SeriesIndex(village)
     temp, rh = index.find("lijiahe", "gh01-air", "air_temp_c"), index.find("lijiahe", "gh01-air", "air_rh_pct")
     assert temp is not None and rh is not None
@@ -384,13 +400,12 @@ def test_overview_shows_a_red_banner_while_the_broker_is_down(running: dict[str,
 def test_phone_page_7_and_30_day_charts_come_on_a_tap_from_the_rollups(
     running: dict[str, object], village: Config
 ) -> None:
-    from playwright.sync_api import expect, sync_playwright
+    from playwright.sync_api import expect
 
-    base, tokens, tmp, db = running["base"], running["tokens"], running["tmp"], running["db"]
-    assert isinstance(tokens, dict) and isinstance(tmp, Path) and isinstance(db, Path)
-    extremes = _a_month_of_gh01(db, village)
-    with sync_playwright() as p:
-        browser = p.chromium.launch(executable_path=str(running["chromium"]), headless=True, args=LAUNCH_ARGS)
+    base, tokens, tmp = running["base"], running["tokens"], running["tmp"]
+    assert isinstance(tokens, dict) and isinstance(tmp, Path)
+    extremes = _a_month_of_gh01(running, village)
+    with chromium(running) as browser:
         page = phone_context(browser).new_page()
         errors: list[str] = []
         page.on("pageerror", lambda e: errors.append(str(e)))
@@ -424,19 +439,17 @@ def test_phone_page_7_and_30_day_charts_come_on_a_tap_from_the_rollups(
         expect(gh01.locator(".chart .hl")).to_have_count(0)  # the day's chart has no range summary
         expect(gh01.locator(".chart canvas")).to_have_count(1)
         assert errors == []
-        browser.close()
 
 
 def test_overview_history_chart_and_the_printout_for_the_notice_board(
     running: dict[str, object], village: Config
 ) -> None:
-    from playwright.sync_api import expect, sync_playwright
+    from playwright.sync_api import expect
 
-    base, tokens, tmp, db = running["base"], running["tokens"], running["tmp"], running["db"]
-    assert isinstance(tokens, dict) and isinstance(tmp, Path) and isinstance(db, Path)
-    extremes = _a_month_of_gh01(db, village)
-    with sync_playwright() as p:
-        browser = p.chromium.launch(executable_path=str(running["chromium"]), headless=True, args=LAUNCH_ARGS)
+    base, tokens, tmp = running["base"], running["tokens"], running["tmp"]
+    assert isinstance(tokens, dict) and isinstance(tmp, Path)
+    extremes = _a_month_of_gh01(running, village)
+    with chromium(running) as browser:
         page = browser.new_page(viewport={"width": 1366, "height": 900}, locale="zh-CN", timezone_id="Asia/Shanghai")
         errors: list[str] = []
         page.on("pageerror", lambda e: errors.append(str(e)))
@@ -473,4 +486,3 @@ def test_overview_history_chart_and_the_printout_for_the_notice_board(
             assert line is not None and line["width"] > 100  # room to sign and stamp
         page.screenshot(path=tmp / "printout.png", full_page=True)
         assert errors == []
-        browser.close()

@@ -18,16 +18,16 @@ from numpy.typing import NDArray
 
 from agronomy.degree_days import days_to, single_sine
 from agronomy.et0 import daily_pm, ea_from_rh, hargreaves, ra_daily, rs_from_temperature, rso
-from agronomy.fire_blight import BlightState, blight_day, count
-from agronomy.greenhouse import MouldState, downy_level, mould_day
-from agronomy.marssonina import in_season, marssonina_levels
+from agronomy.fire_blight import BlightState, blight_day
+from agronomy.greenhouse import MouldState, downy_level, downy_shortest, mould_day
+from agronomy.marssonina import in_season, marssonina_levels, marssonina_shortest
 from agronomy.params import Params
 from agronomy.phenology import StageState, stage_day, stage_range, stages_off
 from agronomy.powdery import PowderyState, powdery_day
 from agronomy.risk import Risk
 from agronomy.scab import ScabState, scab_day
 from agronomy.water import Balance, WaterParams, advise, greenhouse_et0, kc, p_adjusted, raw
-from agronomy.wetness import UNKNOWN, WetRun, best_hour, wet_periods, wetness
+from agronomy.wetness import UNKNOWN, WetRun, best_period, classify, count_hours, wet_periods, wetness
 from qingyubiao.sun import is_day
 
 F64 = NDArray[np.float64]
@@ -167,6 +167,24 @@ class PestState:
     reached: NDArray[np.int64]  # sites × milestones: day start (ms) it was reached, -1 not yet
 
 
+@dataclass
+class _Day:
+    """One day's inputs to the models, hours × sites; `*_of(rows)` the columns of a model's sites."""
+
+    temp: F64
+    wet: I8
+    night: NDArray[np.bool_]
+
+    def temp_of(self, rows: NDArray[np.intp]) -> F64:
+        return np.take(self.temp, rows, axis=1)
+
+    def wet_of(self, rows: NDArray[np.intp]) -> I8:
+        return np.take(self.wet, rows, axis=1)
+
+    def night_of(self, rows: NDArray[np.intp]) -> NDArray[np.bool_]:
+        return np.take(self.night, rows, axis=1)
+
+
 class Agronomy:
     def __init__(self, sites: list[SiteInfo], params: Params, water: WaterParams | None = None) -> None:
         self.sites, self.p, self.w = sites, params, water
@@ -184,8 +202,8 @@ class Agronomy:
         self.blight_at = np.flatnonzero(blight_crop)
         self.blight_season = np.isin(stages, fb.stages)[self.blight_at]
         self.blight = BlightState.empty(len(self.blight_at), fb.window_days)
-        self.mould_crop = np.isin(crops, params.grey_mould.crops)
-        self.mould = MouldState.empty(n, params.grey_mould.days)
+        self.mould_at = np.flatnonzero(np.isin(crops, params.grey_mould.crops))
+        self.mould = MouldState.empty(len(self.mould_at), params.grey_mould.days)
         # downy mildew and Marssonina follow the same wet periods: one run for the sites of either
         downy_crop, marssonina_crop = np.isin(crops, params.downy_mildew.crops), np.isin(crops, params.marssonina.crops)
         self.wet_at = np.flatnonzero(downy_crop | marssonina_crop)
@@ -235,31 +253,42 @@ class Agronomy:
 
     def night(self, start_ms: int, hours: int = 24) -> NDArray[np.bool_]:
         """Sites × hours: the sun is down at the middle of the hour."""
+        return self._night_by_place(start_ms, hours)[self._place]
+
+    def _night_by_place(self, start_ms: int, hours: int) -> NDArray[np.bool_]:
         mid = start_ms + 1_800_000 + 3_600_000 * np.arange(hours, dtype=np.int64)
-        per_place = np.stack([~is_day(mid, lat, lon) for lat, lon in self._coords])
-        return per_place[self._place]
+        return np.stack([~is_day(mid, lat, lon) for lat, lon in self._coords])
 
     def day(self, h: Hours, irrigation_mm: F64 | None = None, rain_ahead: F64 | None = None) -> DayResult:
         """One day of every model; `irrigation_mm`: water applied to each site that day (the balance's input);
-        `rain_ahead`: sites × days of forecast rain from the next day on, where one is known (the advice's)."""
-        night = self.night(h.start_ms, h.temp_c.shape[1])
-        known = np.sum(~np.isnan(h.temp_c), axis=1)
+        `rain_ahead`: sites × days of forecast rain from the next day on, where one is known (the advice's).
+
+        Wetness is worked out on the sites × hours input; the models then run on hours × sites copies of
+        it and of the temperatures, made once: their hour-by-hour steps read contiguous rows, and a sum over
+        the day adds 24 rows instead of reducing 24 cells per site."""
+        hours = h.temp_c.shape[1]
+        by_place = self._night_by_place(h.start_ms, hours)
+        wet = wetness(h.temp_c, h.rh_pct, h.leaf_wet_pct, h.rain_mm, by_place[self._place], self.p.wetness)
+        d = _Day(
+            np.ascontiguousarray(h.temp_c.T), np.ascontiguousarray(wet.T), np.take(by_place.T, self._place, axis=1)
+        )
+        known = count_hours(~np.isnan(d.temp))
         # fmin/fmax skip NaN and give NaN for a day without readings (nanmin would warn)
-        tmin, tmax = np.fmin.reduce(h.temp_c, axis=1), np.fmax.reduce(h.temp_c, axis=1)
-        wet = wetness(h.temp_c, h.rh_pct, h.leaf_wet_pct, h.rain_mm, night, self.p.wetness)
-        downy, marssonina = self._wet_periods(wet, h.temp_c, h.start_ms)
+        tmin, tmax = np.fmin.reduce(d.temp, axis=0), np.fmax.reduce(d.temp, axis=0)
+        downy, marssonina = self._wet_periods(d, h.start_ms)
         result = DayResult(
             h.start_ms,
-            self._scab(wet, h.temp_c, night),
-            self._blight(wet, h.temp_c),
-            self._mould(wet, h.temp_c),
+            self._scab(d),
+            self._blight(d),
+            self._mould(d),
             downy,
             marssonina,
             self._stage(known, tmin, tmax),
-            self._powdery(h.temp_c),
+            self._powdery(d),
         )
+        shared: dict[tuple[object, ...], F64] = {}  # pests of the same hosts and thresholds: one day's degree-days
         for name in self.p.pest:
-            result.pests[name] = self._pest(name, h.start_ms, known, tmin, tmax)
+            result.pests[name] = self._pest(name, h.start_ms, known, tmin, tmax, shared)
         if len(self.water_at):
             result.water = self._water(h, known, tmin, tmax, irrigation_mm, rain_ahead)
         return result
@@ -267,7 +296,7 @@ class Agronomy:
     def _water(
         self,
         h: Hours,
-        known: NDArray[np.int64],
+        known: NDArray[np.int32],
         tmin: F64,
         tmax: F64,
         irrigation_mm: F64 | None,
@@ -337,51 +366,55 @@ class Agronomy:
         out[at] = values
         return out
 
-    def _scab(self, wet: I8, temp_c: F64, night: NDArray[np.bool_]) -> ScabResult:
+    def _scab(self, d: _Day) -> ScabResult:
         at = self.scab_at
-        d = scab_day(self.scab, wet[at], temp_c[at], night[at], self.p.scab)
-        risk = np.where(d.level > 0, d.level, np.where(d.unknown_h > self.p.scab.max_unknown_h, Risk.UNKNOWN, 0))
+        r = scab_day(self.scab, d.wet_of(at), d.temp_of(at), d.night_of(at), self.p.scab)
+        risk = np.where(r.level > 0, r.level, np.where(r.unknown_h > self.p.scab.max_unknown_h, Risk.UNKNOWN, 0))
         risk = np.where(self.has_humidity[at], risk, Risk.NO_DATA)
         risk = np.where(self.scab_season, risk, Risk.NONE)  # outside the primary season
-        return ScabResult(self._spread(at, risk.astype(np.int8), Risk.NONE), self._spread(at, d.wet_h, 0.0),
-                          self._spread(at, d.mean_c, np.nan))  # fmt: skip
+        return ScabResult(self._spread(at, risk.astype(np.int8), Risk.NONE), self._spread(at, r.wet_h, 0.0),
+                          self._spread(at, r.mean_c, np.nan))  # fmt: skip
 
-    def _blight(self, wet: I8, temp_c: F64) -> BlightResult:
+    def _blight(self, d: _Day) -> BlightResult:
         at = self.blight_at
-        d = blight_day(self.blight, wet[at], temp_c[at], self.p.fire_blight)
-        infection = np.array([Risk.LOW, Risk.MODERATE, Risk.HIGH, Risk.HIGH], dtype=np.int8)[d.cls]
-        risk = np.where(d.wetted, infection, Risk.LOW)  # no wetting: the bacteria do not enter the flowers
-        risk = np.where(d.unknown & (risk < Risk.HIGH), Risk.UNKNOWN, risk)
+        r = blight_day(self.blight, d.wet_of(at), d.temp_of(at), self.p.fire_blight)
+        infection = np.array([Risk.LOW, Risk.MODERATE, Risk.HIGH, Risk.HIGH], dtype=np.int8)[r.cls]
+        risk = np.where(r.wetted, infection, Risk.LOW)  # no wetting: the bacteria do not enter the flowers
+        risk = np.where(r.unknown & (risk < Risk.HIGH), Risk.UNKNOWN, risk)
         risk = np.where(self.has_humidity[at], risk, Risk.NO_DATA)
         risk = np.where(self.blight_season, risk, Risk.NONE)
-        return BlightResult(self._spread(at, risk.astype(np.int8), Risk.NONE), self._spread(at, d.cls, 0),
-                            self._spread(at, d.dh4, 0.0), self._spread(at, d.wet_h, 0))  # fmt: skip
+        return BlightResult(self._spread(at, risk.astype(np.int8), Risk.NONE), self._spread(at, r.cls, 0),
+                            self._spread(at, r.dh4, 0.0), self._spread(at, r.wet_h, 0))  # fmt: skip
 
-    def _mould(self, wet: I8, temp_c: F64) -> MouldResult:
-        d = mould_day(self.mould, wet, temp_c, self.p.grey_mould)
-        risk = np.array([Risk.NONE, Risk.MODERATE, Risk.HIGH], dtype=np.int8)[d.level]
-        risk = np.where(d.unknown, Risk.UNKNOWN, risk)
-        risk = np.where(self.has_humidity, risk, Risk.NO_DATA)
-        risk = np.where(self.mould_crop, risk, Risk.NONE)
-        return MouldResult(risk.astype(np.int8), d.wet_mean, d.night_mean)
+    def _mould(self, d: _Day) -> MouldResult:
+        at = self.mould_at
+        r = mould_day(self.mould, d.wet_of(at), d.temp_of(at), self.p.grey_mould)
+        risk = np.array([Risk.NONE, Risk.MODERATE, Risk.HIGH], dtype=np.int8)[r.level]
+        risk = np.where(r.unknown, Risk.UNKNOWN, risk)
+        risk = np.where(self.has_humidity[at], risk, Risk.NO_DATA)
+        return MouldResult(self._spread(at, risk.astype(np.int8), Risk.NONE), self._spread(at, r.wet_mean, np.nan),
+                           self._spread(at, r.night_mean, np.nan))  # fmt: skip
 
-    def _wet_periods(self, wet: I8, temp_c: F64, start_ms: int) -> tuple[DownyResult, DownyResult]:
+    def _wet_periods(self, d: _Day, start_ms: int) -> tuple[DownyResult, DownyResult]:
         """Downy mildew and Marssonina from the day's wet periods, computed once for the sites of either."""
         at = self.wet_at
-        length, mean = wet_periods(self.wet_run, wet[at], temp_c[at])
-        unknown_h = count((wet[at] == UNKNOWN) | np.isnan(temp_c[at]))
+        wet, temp = d.wet_of(at), d.temp_of(at)
+        length, tsum = wet_periods(self.wet_run, wet, temp)  # hours × these sites
+        unknown_h = count_hours((wet == UNKNOWN) | np.isnan(temp))
         dp, mp = self.p.downy_mildew, self.p.marssonina
         out = []
-        for levels_of, max_unknown, applies in (
-            (lambda x, m: downy_level(x, m, dp), dp.max_unknown_h, self.downy_of_wet),
+        for levels_of, shortest, max_unknown, applies in (
+            (lambda x, m: downy_level(x, m, dp), downy_shortest(dp), dp.max_unknown_h, self.downy_of_wet),
             (
                 lambda x, m: marssonina_levels(x, m, mp),
+                marssonina_shortest(mp),
                 mp.max_unknown_h,
                 self.marssonina_of_wet & in_season(start_ms, mp),
             ),
         ):
             rows = np.flatnonzero(applies)  # each model classifies only its own sites' hours
-            level, wet_h, mean_c = best_hour(levels_of(length[rows], mean[rows]), length[rows], mean[rows])
+            length_r, tsum_r = np.take(length, rows, axis=1), np.take(tsum, rows, axis=1)
+            level, wet_h, mean_c = best_period(classify(length_r, tsum_r, shortest, levels_of), length_r, tsum_r)
             risk = np.array([Risk.NONE, Risk.MODERATE, Risk.HIGH], dtype=np.int8)[level]
             risk = np.where((level == 0) & (unknown_h[rows] > max_unknown), Risk.UNKNOWN, risk)
             risk = np.where(self.has_humidity[at][rows], risk, Risk.NO_DATA)
@@ -390,13 +423,13 @@ class Agronomy:
                                    self._spread(sites, wet_h, 0.0), self._spread(sites, mean_c, np.nan)))  # fmt: skip
         return out[0], out[1]
 
-    def _powdery(self, temp_c: F64) -> PowderyResult:
+    def _powdery(self, d: _Day) -> PowderyResult:
         at = self.powdery_at
-        d = powdery_day(self.powdery, temp_c[at], self.p.powdery_mildew)
-        return PowderyResult(self._spread(at, d.risk, Risk.NONE), self._spread(at, d.index, np.nan),
-                             self._spread(at, d.run_h, 0), self._spread(at, d.tmax, np.nan))  # fmt: skip
+        r = powdery_day(self.powdery, d.temp_of(at), self.p.powdery_mildew)
+        return PowderyResult(self._spread(at, r.risk, Risk.NONE), self._spread(at, r.index, np.nan),
+                             self._spread(at, r.run_h, 0), self._spread(at, r.tmax, np.nan))  # fmt: skip
 
-    def _stage(self, known: NDArray[np.int64], tmin: F64, tmax: F64) -> StageResult:
+    def _stage(self, known: NDArray[np.int32], tmin: F64, tmax: F64) -> StageResult:
         n = len(self.sites)
         gdd, lo, hi = np.full(n, np.nan), np.full(n, -1, np.int16), np.full(n, -1, np.int16)
         off = np.full(n, -1, np.int16)
@@ -415,10 +448,21 @@ class Agronomy:
             names[at], next_names[at] = order[lo[at]], order[hi[at]]
         return StageResult(risk, gdd, lo, hi, off, names, next_names)
 
-    def _pest(self, name: str, start_ms: int, known: NDArray[np.int64], tmin: F64, tmax: F64) -> PestResult:
+    def _pest(
+        self,
+        name: str,
+        start_ms: int,
+        known: NDArray[np.int32],
+        tmin: F64,
+        tmax: F64,
+        shared: dict[tuple[object, ...], F64],
+    ) -> PestResult:
         p, st, at = self.p.pest[name], self.pest[name], self.pest_at[name]
-        known, tmin, tmax = known[at], tmin[at], tmax[at]
-        dd = np.where(known >= p.min_hours, single_sine(tmin, tmax, p.lower_c, p.upper_c), np.nan)
+        key = (tuple(sorted(p.crops)), p.lower_c, p.upper_c, p.min_hours)
+        if key not in shared:
+            dd_all = single_sine(tmin[at], tmax[at], p.lower_c, p.upper_c)
+            shared[key] = np.where(known[at] >= p.min_hours, dd_all, np.nan)
+        dd = shared[key]
         counting = ~np.isnan(st.cum_dd)
         st.cum_dd = np.where(counting, st.cum_dd + np.nan_to_num(dd), st.cum_dd)
         st.recent = np.concatenate([st.recent[:, 1:], dd[:, None]], axis=1)

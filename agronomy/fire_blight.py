@@ -16,7 +16,7 @@ import numpy as np
 from numpy.typing import NDArray
 
 from agronomy.params import FireBlightParams
-from agronomy.wetness import UNKNOWN, WET
+from agronomy.wetness import UNKNOWN, WET, count_hours
 
 F64 = NDArray[np.float64]
 I8 = NDArray[np.int8]
@@ -48,31 +48,26 @@ class BlightDay:
 
 
 def degree_hours(temp_c: F64, base_c: float) -> F64:
-    """Each site's degree-hours above `base_c` in the hours given (hours without a reading add nothing)."""
-    excess = np.fmax(temp_c - base_c, 0.0)  # fmax: a NaN hour gives 0
-    return excess @ np.ones(temp_c.shape[1])  # BLAS row sums: several times numpy's sum over a short axis
-
-
-def count(mask: NDArray[np.bool_]) -> NDArray[np.int32]:
-    """True cells per row."""
-    return (mask.view(np.uint8) @ np.ones(mask.shape[1], np.uint8)).astype(np.int32)
+    """Hours × sites → each site's degree-hours above `base_c` (hours without a reading add nothing), summed
+    hour after hour as the reference does."""
+    return np.fmax(temp_c - base_c, 0.0).sum(axis=0)  # fmax: a NaN hour gives 0
 
 
 def wet_runs(is_wet: NDArray[np.bool_], k: int) -> NDArray[np.bool_]:
-    """Rows with `k` consecutive wet hours somewhere."""
-    width = is_wet.shape[1] - k + 1
+    """Hours × sites → the sites with `k` consecutive wet hours somewhere."""
+    width = is_wet.shape[0] - k + 1
     if width <= 0:
-        return np.zeros(is_wet.shape[0], dtype=bool)
-    run = is_wet[:, :width].copy()
+        return np.zeros(is_wet.shape[1], dtype=bool)
+    run = is_wet[:width].copy()
     for j in range(1, k):
-        run &= is_wet[:, j : j + width]
-    return np.asarray(run.any(axis=1))
+        run &= is_wet[j : j + width]
+    return np.asarray(run.any(axis=0))
 
 
 def blight_day(state: BlightState, wet: I8, temp_c: F64, p: FireBlightParams) -> BlightDay:
-    """Advance `state` by one day (sites × hours) and classify the day."""
+    """Advance `state` by one day (hours × sites) and classify the day."""
     dh_today = degree_hours(temp_c, p.base_c)
-    unknown_today = count(np.isnan(temp_c))
+    unknown_today = count_hours(np.isnan(temp_c))
     dh4 = state.dh.sum(axis=1) + dh_today
     unknown4 = state.unknown_h.sum(axis=1) + unknown_today
     state.dh = np.concatenate([state.dh[:, 1:], dh_today[:, None]], axis=1)
@@ -82,5 +77,5 @@ def blight_day(state: BlightState, wet: I8, temp_c: F64, p: FireBlightParams) ->
     cls = np.sum(dh4[:, None] >= limits[None, :] - 1e-9, axis=1).astype(np.int8)
     is_wet = wet == WET
     runs = wet_runs(is_wet, p.min_wet_h)
-    unknown = (unknown4 > p.max_unknown_h * p.window_days) | (~runs & (count(wet == UNKNOWN) > p.max_unknown_h))
-    return BlightDay(cls, dh4, runs, count(is_wet), unknown)
+    unknown = (unknown4 > p.max_unknown_h * p.window_days) | (~runs & (count_hours(wet == UNKNOWN) > p.max_unknown_h))
+    return BlightDay(cls, dh4, runs, count_hours(is_wet), unknown)

@@ -17,9 +17,8 @@ from dataclasses import dataclass, fields
 import numpy as np
 from numpy.typing import NDArray
 
-from agronomy.fire_blight import count
 from agronomy.params import DownyParams, GreyMouldParams
-from agronomy.wetness import UNKNOWN, WET
+from agronomy.wetness import UNKNOWN, WET, count_hours
 
 F64 = NDArray[np.float64]
 I8 = NDArray[np.int8]
@@ -30,7 +29,8 @@ I8 = NDArray[np.int8]
 
 @dataclass
 class MouldState:
-    """The six days before today, per site: wet hours, night hours at 9-21 °C, and whether the day counts."""
+    """The six days before today, day-major (days × sites, so a week's sum adds rows): wet hours, night
+    hours at 9-21 °C, and whether the day counts."""
 
     wet_h: F64
     night_h: F64
@@ -38,7 +38,7 @@ class MouldState:
 
     @staticmethod
     def empty(n: int, days: int) -> MouldState:
-        return MouldState(np.zeros((n, days - 1)), np.zeros((n, days - 1)), np.zeros((n, days - 1), bool))
+        return MouldState(np.zeros((days - 1, n)), np.zeros((days - 1, n)), np.zeros((days - 1, n), bool))
 
     def copy(self) -> MouldState:
         return MouldState(*(getattr(self, f.name).copy() for f in fields(self)))
@@ -59,21 +59,20 @@ def night_hours(hours: int, p: GreyMouldParams) -> NDArray[np.bool_]:
 
 
 def mould_day(state: MouldState, wet: I8, temp_c: F64, p: GreyMouldParams) -> MouldDay:
-    night = night_hours(temp_c.shape[1], p)
-    is_wet = wet == WET
+    """One day (hours × sites) into the week: the week's means and Yunis's conditions; advances `state`."""
+    night_t = temp_c[night_hours(temp_c.shape[0], p)]
     with np.errstate(invalid="ignore"):
-        mild = (temp_c >= p.night_min_c) & (temp_c <= p.night_max_c) & night[None, :]
-    unknown_h = count((wet == UNKNOWN) | np.isnan(temp_c))
-    known_today = unknown_h <= p.max_unknown_h
-    wet_h = np.concatenate([state.wet_h, count(is_wet)[:, None].astype(np.float64)], axis=1)
-    night_h = np.concatenate([state.night_h, count(mild)[:, None].astype(np.float64)], axis=1)
-    known = np.concatenate([state.known, known_today[:, None]], axis=1)
-    state.wet_h, state.night_h, state.known = wet_h[:, 1:], night_h[:, 1:], known[:, 1:]
-    days = count(known)
+        mild = (night_t >= p.night_min_c) & (night_t <= p.night_max_c)
+    unknown_h = count_hours((wet == UNKNOWN) | np.isnan(temp_c))
+    wet_h = np.concatenate([state.wet_h, count_hours(wet == WET)[None, :].astype(np.float64)])
+    night_h = np.concatenate([state.night_h, count_hours(mild)[None, :].astype(np.float64)])
+    known = np.concatenate([state.known, (unknown_h <= p.max_unknown_h)[None, :]])
+    state.wet_h, state.night_h, state.known = wet_h[1:], night_h[1:], known[1:]
+    days = np.count_nonzero(known, axis=0)
     enough = days >= p.min_known_days
     safe = np.maximum(days, 1)
-    wet_mean = np.where(enough, np.where(known, wet_h, 0.0) @ np.ones(p.days) / safe, np.nan)
-    night_mean = np.where(enough, np.where(known, night_h, 0.0) @ np.ones(p.days) / safe, np.nan)
+    wet_mean = np.where(enough, (wet_h * known).sum(axis=0) / safe, np.nan)  # whole hours: exact in any order
+    night_mean = np.where(enough, (night_h * known).sum(axis=0) / safe, np.nan)
     wet_ok = enough & (wet_mean > p.wet_h_per_day)
     night_ok = enough & (night_mean > p.night_h_per_day)
     level = np.where(wet_ok & night_ok, 2, np.where(wet_ok, 1, 0)).astype(np.int8)
@@ -81,6 +80,11 @@ def mould_day(state: MouldState, wet: I8, temp_c: F64, p: GreyMouldParams) -> Mo
 
 
 # -- downy mildew -------------------------------------------------------------------------
+
+
+def downy_shortest(p: DownyParams) -> float:
+    """The fewest wet hours any row of the table needs: shorter periods are never infective."""
+    return min(row[0] for row in p.table)
 
 
 def downy_level(hours: F64, mean_c: F64, p: DownyParams) -> I8:

@@ -30,6 +30,11 @@ def hours_needed(mean_c: F64, p: MarssoninaParams) -> F64:
     return np.where(inside, np.interp(t, temps, hours) - 1e-6, np.inf)  # np.interp holds the end rows
 
 
+def marssonina_shortest(p: MarssoninaParams) -> float:
+    """The fewest wet hours infection needs at any temperature (np.interp stays within the rows)."""
+    return min(h for _, h in p.table) - 1e-6
+
+
 def in_season(start_ms: int, p: MarssoninaParams) -> bool:
     # the day's midday in UTC falls on the village's date for any offset within ±12 h
     return dt.datetime.fromtimestamp(start_ms / 1000 + 43_200, dt.UTC).month in p.months

@@ -50,7 +50,7 @@ def stages_off(configured: I16, lo: I16, hi: I16) -> I16:
     return np.where(configured < 0, -1, off).astype(np.int16)
 
 
-def stage_day(state: StageState, tmin: F64, tmax: F64, known_hours: NDArray[np.int64], p: PhenologyParams) -> None:
+def stage_day(state: StageState, tmin: F64, tmax: F64, known_hours: NDArray[np.int32], p: PhenologyParams) -> None:
     """Add one day's degree-days (a day with too few hours adds none and is counted as missing)."""
     enough = known_hours >= p.min_hours
     dd = single_sine(tmin, tmax, p.base_c, NO_CUTOFF_C)

@@ -46,25 +46,25 @@ class PowderyDay:
 
 
 def longest_run(inside: NDArray[np.bool_]) -> NDArray[np.int16]:
-    """Sites × hours of True/False → each row's longest run of True."""
-    run = np.zeros(inside.shape[0], np.int16)
-    best = np.zeros(inside.shape[0], np.int16)
-    for col in np.ascontiguousarray(inside.T):  # hour-major: each step reads one contiguous row
-        run = np.where(col, run + 1, 0).astype(np.int16)
+    """Hours × sites of True/False → each site's longest run of True."""
+    run = np.zeros(inside.shape[1], np.int16)
+    best = np.zeros(inside.shape[1], np.int16)
+    for row in inside:  # one contiguous row of sites per hour
+        run = np.where(row, run + 1, 0).astype(np.int16)
         np.maximum(best, run, out=best)
     return best
 
 
 def powdery_day(state: PowderyState, temp_c: F64, p: PowderyParams) -> PowderyDay:
-    """One village day of hourly mean temperatures (sites × hours): the index and its risk; advances `state`."""
+    """One village day of hourly mean temperatures (hours × sites): the index and its risk; advances `state`."""
     with np.errstate(invalid="ignore"):
         inside = (temp_c >= p.min_c) & (temp_c < p.max_c)
     run = longest_run(inside)
-    tmax = np.fmax.reduce(temp_c, axis=1)
+    tmax = np.fmax.reduce(temp_c, axis=0)
     with np.errstate(invalid="ignore"):
         hot = tmax >= p.hot_c
     counts = (run >= p.run_h) & ~hot
-    unknown_h = np.sum(np.isnan(temp_c), axis=1)
+    unknown_h = np.count_nonzero(np.isnan(temp_c), axis=0)
     # a day with readings missing that showed neither a counting run nor the heat: nothing is known of it
     known = (unknown_h <= p.max_unknown_h) | counts | hot
     streak = np.where(counts, state.streak + 1, 0).astype(np.int16)

@@ -17,7 +17,7 @@ import numpy as np
 from numpy.typing import NDArray
 
 from agronomy.params import ScabParams
-from agronomy.wetness import DRY, WET
+from agronomy.wetness import DRY, WET, best_period, count_hours
 
 F64 = NDArray[np.float64]
 
@@ -68,42 +68,52 @@ class ScabDay:
 
 
 def scab_day(state: ScabState, wet: NDArray[np.int8], temp_c: F64, night: NDArray[np.bool_], p: ScabParams) -> ScabDay:
-    """Advance `state` through one day of hourly wetness (sites × hours) and say what the day reached."""
-    n, hours = wet.shape
-    day = ScabDay(np.zeros(n, np.int8), np.zeros(n), np.full(n, np.nan), np.zeros(n, np.int32))
+    """Advance `state` through one day of hourly wetness (hours × sites) and say what the day reached.
+
+    The hour-by-hour loop carries only the period's bookkeeping (cheap boolean and counting steps on
+    one row of sites each); the infection classes of every hour the period grew are worked out
+    afterwards, all hours at once, from the counts it recorded."""
+    hours, n = wet.shape
     known_t = ~np.isnan(temp_c)
     is_wet = (wet == WET) & known_t  # wet without a temperature is unknown
     is_dry = (wet == DRY) & known_t
-    day.unknown_h = np.sum(~(is_wet | is_dry), axis=1, dtype=np.int32)
-    temps = np.where(known_t, temp_c, 0.0)
-    waits = night & p.night_start_at_sunrise
+    unknown_h = hours - count_hours(is_wet) - count_hours(is_dry)
+    temps = np.where(is_wet, temp_c, 0.0)
+    no_wait = ~night if p.night_start_at_sunrise else np.ones_like(night)
+    wet_by_day = is_wet & ~night  # a wet daylight hour sets a waiting period counting
+    grown = np.empty((hours, n), bool)  # the period grew that hour
+    wet_h, temp_sum = np.empty((hours, n)), np.empty((hours, n))  # the period's counts after the hour
+    last_end = np.full(n, -1)  # the last hour a period ended
     s = state
     for h in range(hours):
-        w, d = is_wet[:, h], is_dry[:, h]
-        start = w & ~s.active
-        s.active |= start
-        s.counting = np.where(start, ~waits[:, h], s.counting) | (s.active & w & ~night[:, h])
-        add = s.active & w & s.counting
+        w = is_wet[h]
+        start = w > s.active  # wet, and no period under way
+        s.active |= w
+        s.counting = np.where(start, no_wait[h], s.counting) | wet_by_day[h]
+        add = np.logical_and(w, s.counting, out=grown[h])
         s.wet_h += add
-        s.temp_sum += temps[:, h] * add
-        s.dry_run = np.where(w, 0, s.dry_run + (d & s.active)).astype(np.int32)
-        counted = s.wet_h > 0
-        mean = np.where(counted, s.temp_sum / np.where(counted, s.wet_h, 1.0), np.nan)
-        # a day reports a period in the hours it grows: the dry hours after an infection do not repeat it
-        ratio = np.where(add, s.wet_h / light_hours(np.where(counted, mean, -99.0), p), 0.0)
-        now = ((ratio >= 1.0).view(np.int8) + (ratio >= p.moderate_factor) + (ratio >= p.severe_factor)).astype(np.int8)
-        s.level = np.maximum(s.level, now)
-        better = (now > day.level) | ((now == day.level) & (now > 0) & (s.wet_h > day.wet_h))
-        if better.any():
-            day.level = np.where(better, now, day.level).astype(np.int8)
-            day.wet_h = np.where(better, s.wet_h, day.wet_h)
-            day.mean_c = np.where(better, mean, day.mean_c)
+        s.temp_sum += temps[h] * add
+        wet_h[h], temp_sum[h] = s.wet_h, s.temp_sum
+        s.dry_run = np.where(w, 0, s.dry_run + (is_dry[h] & s.active)).astype(np.int32)
         end = s.active & (s.dry_run >= p.max_dry_gap_h)
         if end.any():
+            last_end[end] = h
             s.active &= ~end
             s.counting &= ~end
             s.wet_h[end] = 0.0
             s.temp_sum[end] = 0.0
             s.dry_run[end] = 0
-            s.level[end] = 0
+    # the class reached in each hour the period grew (0 in the others), worked out for those hours alone
+    at = np.flatnonzero(grown)
+    grew_h = wet_h.ravel().take(at)
+    ratio = grew_h / light_hours(temp_sum.ravel().take(at) / grew_h, p)
+    now = np.zeros((hours, n), np.int8)
+    now.ravel()[at] = (ratio >= 1.0).view(np.int8) + (ratio >= p.moderate_factor) + (ratio >= p.severe_factor)
+    # the day reports its highest class, the longest period at it, the first hour that reached both: a
+    # day reports a period in the hours it grows, so the dry hours after an infection do not repeat it
+    level, picked_h, picked_mean = best_period(now, wet_h, temp_sum)
+    day = ScabDay(level, picked_h, picked_mean, unknown_h)
+    # the period running at the day's end: the highest class since it began (an ended one starts at 0)
+    reached = np.where(np.arange(hours)[:, None] > last_end[None, :], now, 0).max(axis=0)
+    s.level = np.where(last_end < 0, np.maximum(s.level, reached), reached).astype(np.int8)
     return day

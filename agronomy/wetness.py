@@ -7,6 +7,7 @@ or above `rh_wet_pct`; at night also an air temperature within `night_dew_margin
 
 from __future__ import annotations
 
+from collections.abc import Callable
 from dataclasses import dataclass
 
 import numpy as np
@@ -18,6 +19,7 @@ from qingyubiao.humidity import dew_point_c
 WET, DRY, UNKNOWN = 1, 0, -1
 
 F64 = NDArray[np.float64]
+I8 = NDArray[np.int8]
 
 
 def wetness(
@@ -25,19 +27,19 @@ def wetness(
 ) -> NDArray[np.int8]:
     """WET / DRY / UNKNOWN per (site, hour); NaN marks an hour without a reading."""
     measured = ~np.isnan(leaf_wet_pct)
-    can_estimate = ~np.isnan(rh_pct) & ~np.isnan(temp_c)
-    rained = rain_mm > 0.0  # NaN compares false
+    can_estimate = ~(np.isnan(rh_pct) | np.isnan(temp_c))
     with np.errstate(invalid="ignore"):
-        humid = rh_pct >= p.rh_wet_pct
+        rained = rain_mm > 0.0  # NaN compares false
+        estimated = rh_pct >= p.rh_wet_pct
         # the dew margin matters only in night hours not humid already: worked out for those alone
-        ask = np.flatnonzero(night & ~humid & can_estimate)
+        ask = np.flatnonzero(night & can_estimate & ~estimated)
         t, rh = temp_c.ravel().take(ask), rh_pct.ravel().take(ask)
-        dewy = np.zeros(temp_c.size, dtype=bool)
-        dewy[ask] = t - dew_point_c(t, rh) <= p.night_dew_margin_c
-        estimated = humid | dewy.reshape(temp_c.shape)
-        wet = np.where(measured, leaf_wet_pct >= p.leaf_wet_pct, (can_estimate & estimated) | rained)
+        np.put(estimated, ask, t - dew_point_c(t, rh) <= p.night_dew_margin_c)  # flat C-order, any layout
+        estimated &= can_estimate
+        estimated |= rained
+        wet = np.where(measured, leaf_wet_pct >= p.leaf_wet_pct, estimated)
     known = measured | can_estimate | rained
-    return np.where(known, wet.astype(np.int8), np.int8(UNKNOWN)).astype(np.int8)
+    return np.where(known, wet.view(np.int8), np.int8(UNKNOWN))
 
 
 @dataclass
@@ -55,34 +57,51 @@ class WetRun:
         return WetRun(self.hours.copy(), self.temp_sum.copy())
 
 
+def count_hours(mask: NDArray[np.bool_]) -> NDArray[np.int32]:
+    """Hours × sites → the True hours of each site (a day has at most 255 hours)."""
+    return mask.view(np.uint8).sum(axis=0, dtype=np.uint8).astype(np.int32)
+
+
 def wet_periods(run: WetRun, wet: NDArray[np.int8], temp_c: F64) -> tuple[F64, F64]:
-    """Sites × hours: the length so far and the mean temperature of the wet period each wet hour belongs
-    to (0 and NaN in other hours). A period is consecutive wet hours with a temperature; a dry or unknown
-    hour ends it; the one running at the end of the day goes on tomorrow (`run` carries it). Hour by
-    hour over all sites at once, on hour-major copies (a column of a sites × hours array is strided)."""
-    is_wet = ((wet == WET) & ~np.isnan(temp_c)).T.copy()
-    temps = np.where(is_wet, temp_c.T, 0.0)
+    """Hours × sites: the length so far and the temperature sum of the wet period each wet hour belongs
+    to (0 in other hours). A period is consecutive wet hours with a temperature; a dry or unknown hour
+    ends it; the one running at the end of the day goes on tomorrow (`run` carries it). Hour by hour
+    over all sites at once; the outputs are for `classify` and `best_period`."""
+    is_wet = (wet == WET) & ~np.isnan(temp_c)
+    temps = np.where(is_wet, temp_c, 0.0)
     length, tsum = np.empty_like(temps), np.empty_like(temps)
     hours, total = run.hours, run.temp_sum
     for h in range(temps.shape[0]):
         w = is_wet[h]
-        hours = (hours + 1.0) * w  # a dry hour: back to 0
-        total = (total + temps[h]) * w
-        length[h], tsum[h] = hours, total
+        hours = np.multiply(hours + 1.0, w, out=length[h])  # a dry hour: back to 0
+        total = np.multiply(total + temps[h], w, out=tsum[h])
     run.hours, run.temp_sum = hours.copy(), total.copy()
-    with np.errstate(invalid="ignore", divide="ignore"):
-        mean = tsum / length  # 0 / 0 outside periods: NaN
-    return length.T, mean.T
+    return length, tsum
 
 
-def best_hour(levels: NDArray[np.int8], length: F64, mean: F64) -> tuple[NDArray[np.int8], F64, F64]:
-    """Per site: the highest level of the day's hours, and the length and mean of the longest period at it
-    (0 and NaN when the level is 0)."""
-    pick = np.argmax(levels.astype(np.int64) * 1_000_000 + length, axis=1)[:, None]
-    level = np.take_along_axis(levels, pick, axis=1)[:, 0]
-    hit = level > 0
-    return (
-        level,
-        np.where(hit, np.take_along_axis(length, pick, axis=1)[:, 0], 0.0),
-        np.where(hit, np.take_along_axis(mean, pick, axis=1)[:, 0], np.nan),
-    )
+def classify(length: F64, temp_sum: F64, shortest: float, levels_of: Callable[[F64, F64], NDArray[np.int8]]) -> I8:
+    """A model's class (`levels_of(hours, mean °C)`) of every hour of wet periods (hours × sites), worked
+    out only for the hours whose period has lasted `shortest` hours, the least any class needs; 0 elsewhere."""
+    cells = np.flatnonzero(length >= shortest)
+    hours = length.ravel().take(cells)
+    out = np.zeros(length.shape, np.int8)
+    out.ravel()[cells] = levels_of(hours, temp_sum.ravel().take(cells) / hours)
+    return out
+
+
+def best_period(levels: I8, length: F64, temp_sum: F64) -> tuple[I8, F64, F64]:
+    """Hours × sites: each hour's class, its period's length so far and temperature sum. Per site: the
+    highest class of the day, and the length and mean temperature of the period behind it — the longest
+    at that class, at the first hour it got there (0 and NaN when the class is 0)."""
+    level = levels.max(axis=0)
+    wet_h, mean = np.zeros(level.shape), np.full(level.shape, np.nan)
+    hit = np.flatnonzero(level > 0)  # on most days few sites: the rest need nothing more
+    if hit.size:
+        key = np.take(levels, hit, axis=1) * 1e6 + np.take(length, hit, axis=1)  # periods are < 1e6 h long
+        best = key.max(axis=0)
+        pick = np.zeros(hit.size, np.intp)
+        for h in range(key.shape[0] - 1, -1, -1):  # the first hour at the best (argmax along axis 0 is slow)
+            pick = np.where(key[h] == best, h, pick)
+        wet_h[hit] = length[pick, hit]
+        mean[hit] = temp_sum[pick, hit] / wet_h[hit]
+    return level, wet_h, mean

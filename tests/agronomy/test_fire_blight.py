@@ -66,7 +66,7 @@ def test_every_row_of_the_table_at_its_edges(params: Params, history: str) -> No
 
 def test_degree_hours_worked_by_hand(params: Params) -> None:
     # hours at 14, 16, 20.5 and 25 °C add 0 + 0.5 + 5 + 9.5 = 15 degree-hours; a missing hour adds none
-    t = np.array([[14.0, 16.0, 20.5, 25.0, np.nan]])
+    t = np.array([[14.0], [16.0], [20.5], [25.0], [np.nan]])  # hours × one site
     assert degree_hours(t, params.fire_blight.base_c).tolist() == [15.0]
 
 

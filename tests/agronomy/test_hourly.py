@@ -37,3 +37,14 @@ def test_no_gaps_at_all() -> None:
     values = np.random.default_rng(8).normal(15, 5, (50, 144))
     np.testing.assert_allclose(hourly_mean(values, 6), plain(values, 6, False), rtol=1e-12)
     np.testing.assert_allclose(hourly_sum(values, 6), plain(values, 6, True), rtol=1e-12)
+
+
+@pytest.mark.parametrize("missing", [0.03, 0.6])
+def test_an_odd_number_of_slots_per_hour(missing: float) -> None:
+    # 12-minute readings: five slots an hour (the gap counts take their general path)
+    rng = np.random.default_rng(9)
+    values = rng.normal(15, 5, (200, 120))
+    values[rng.random(values.shape) < missing] = np.nan
+    values[:30] = np.nan
+    np.testing.assert_allclose(hourly_mean(values, 5), plain(values, 5, False), rtol=1e-12, equal_nan=True)
+    np.testing.assert_allclose(hourly_sum(values, 5), plain(values, 5, True), rtol=1e-12, equal_nan=True)

@@ -8,6 +8,7 @@ import math
 import numpy as np
 import pytest
 
+from agronomy import hourly
 from agronomy.hourly import hourly_mean, hourly_sum
 
 
@@ -21,8 +22,12 @@ def plain(values: np.ndarray, per_hour: int, total: bool, min_readings: int = 1)
     return out
 
 
+@pytest.mark.parametrize("block", [hourly.BLOCK, 50])
 @pytest.mark.parametrize("missing", [0.0, 0.03, 0.6, 1.0])
-def test_hourly_means_and_sums_equal_the_plain_computation(missing: float) -> None:
+def test_hourly_means_and_sums_equal_the_plain_computation(
+    missing: float, block: int, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    monkeypatch.setattr(hourly, "BLOCK", block)  # 50 hours a pass: blocks of every kind, the last one short
     rng = np.random.default_rng(7)
     values = rng.normal(15, 5, (300, 144))
     values[rng.random(values.shape) < missing] = np.nan

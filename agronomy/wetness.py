@@ -31,15 +31,18 @@ def wetness(
     with np.errstate(invalid="ignore"):
         rained = rain_mm > 0.0  # NaN compares false
         estimated = rh_pct >= p.rh_wet_pct
-        # the dew margin matters only in night hours not humid already: worked out for those alone
-        ask = np.flatnonzero(night & can_estimate & ~estimated)
+        # the dew margin matters only where there is no sensor, at night, when not humid already: worked
+        # out for those hours alone
+        ask = np.flatnonzero(night & can_estimate & ~(estimated | measured))
         t, rh = temp_c.ravel().take(ask), rh_pct.ravel().take(ask)
         np.put(estimated, ask, t - dew_point_c(t, rh) <= p.night_dew_margin_c)  # flat C-order, any layout
         estimated &= can_estimate
         estimated |= rained
-        wet = np.where(measured, leaf_wet_pct >= p.leaf_wet_pct, estimated)
-    known = measured | can_estimate | rained
-    return np.where(known, wet.view(np.int8), np.int8(UNKNOWN))
+        sensor_wet = measured & (leaf_wet_pct >= p.leaf_wet_pct)
+    # boolean steps rather than np.where: several times faster on these arrays
+    wet = sensor_wet | (estimated & ~measured)
+    unknown = ~(measured | can_estimate | rained)  # never wet: WET − 1 would not happen
+    return wet.view(np.int8) - unknown.view(np.int8)  # UNKNOWN = 0 − 1
 
 
 @dataclass

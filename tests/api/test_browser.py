@@ -1,14 +1,13 @@
 """The pages in real headless Chromium at a phone viewport, fed by a running collector and the simulator.
 
 mosquitto ← `qyb sim` and a cold reading; `qyb collect` stores and alerts; `qyb api` serves the pages;
-Playwright drives Debian's chromium. Screenshots go to tmp (and to docs/img with QYB_SCREENSHOTS=1).
+Playwright drives Debian's chromium. Screenshots go to tmp; docs/img's come from the running demo
+(tests/api/test_demo_pages.py with QYB_SCREENSHOTS=1).
 """
 
 from __future__ import annotations
 
 import json
-import os
-import shutil
 import time
 from collections.abc import Iterator
 from contextlib import contextmanager
@@ -29,7 +28,7 @@ from ingest.store.sqlite_alerts import SqliteAlertStore
 from qingyubiao.batch import Batch
 from qingyubiao.config import Config
 from qingyubiao.series import SeriesIndex
-from tests.conftest import REPO, Mosquitto, free_port, need, qyb, qyb_env, spawn_qyb, wait_for
+from tests.conftest import Mosquitto, free_port, need, qyb, qyb_env, spawn_qyb, wait_for
 from tests.influx.servers import Influxd1
 
 if TYPE_CHECKING:
@@ -80,11 +79,8 @@ def running(
     procs = [collector]
     try:
         wait_for(lambda: "subscribed to" in collect_log.read_text(), 20, "the collector to subscribe")
-        if os.environ.get("QYB_SCREENSHOTS"):  # the village twin's last day, so the screenshots show whole charts
-            qyb("sim", "--twin", "--hours", "24", "--start=-24h", env=env)
-        else:  # one plausible reading per metric of every device, a minute old
-            per_round = sum(len(d.metrics) for d in village.village[0].device)
-            qyb("sim", "--count", str(per_round), "--start=-1m", env=env)
+        per_round = sum(len(d.metrics) for d in village.village[0].device)  # one plausible reading per metric
+        qyb("sim", "--count", str(per_round), "--start=-1m", env=env)  # of every device, a minute old
         users = UserStore(db, village)
         tokens = {who: users.issue("lijiahe", who) for who in ("li-jianjun", "secretary")}
         users.close()
@@ -124,11 +120,6 @@ def _publish(broker: Mosquitto, device: str, metrics: dict[str, float]) -> None:
     client.publish(f"qyb/lijiahe/{device}/up", json.dumps(payload), qos=1).wait_for_publish(10)
     client.loop_stop()
     client.disconnect()
-
-
-def _keep(shot: Path, name: str) -> None:
-    if os.environ.get("QYB_SCREENSHOTS"):
-        shutil.copy(shot, REPO / "docs" / "img" / name)
 
 
 def wire_bytes(responses: list[Response]) -> int:
@@ -239,7 +230,6 @@ def test_phone_page_live_values_alert_ack_offline_and_size(running: dict[str, ob
         expect(notice).to_contain_text("1号棚 气温 1.5℃", timeout=15_000)
         expect(notice.locator("button.ack")).to_have_text("我知道了")
         page.screenshot(path=tmp / "phone.png", full_page=True)
-        _keep(tmp / "phone.png", "phone.png")
         alert.locator("button").tap()
         expect(alert.locator("button")).to_have_text("已确认")
         expect(notice.locator("button.ack")).to_have_text("已确认")  # one alert, one state
@@ -371,7 +361,6 @@ def test_overview_grid_shows_the_village(running: dict[str, object], village: Co
         expect(page.locator("#problems")).to_be_hidden()  # the collector answers and has no problem
         page.wait_for_timeout(500)
         page.screenshot(path=tmp / "overview.png", full_page=False)
-        _keep(tmp / "overview.png", "overview.png")
         browser.close()
 
 

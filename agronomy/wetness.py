@@ -76,8 +76,8 @@ def wet_periods(run: WetRun, wet: NDArray[np.int8], temp_c: F64) -> tuple[F64, F
     hours, total = run.hours, run.temp_sum
     for h in range(temps.shape[0]):
         w = is_wet[h]
-        hours = np.multiply(hours + 1.0, w, out=length[h])  # a dry hour: back to 0
-        total = np.multiply(total + temps[h], w, out=tsum[h])
+        hours = np.multiply(np.add(hours, 1.0, out=length[h]), w, out=length[h])  # a dry hour: back to 0
+        total = np.multiply(np.add(total, temps[h], out=tsum[h]), w, out=tsum[h])
     run.hours, run.temp_sum = hours.copy(), total.copy()
     return length, tsum
 

@@ -72,11 +72,29 @@ def values_rate(config: Config, minutes: float) -> tuple[float, int]:
 
 
 def _scalar_step(
-    st: list[float], p: dict[str, float], dt: float, el: float, ghi: float, t_out: float, vap_out: float, wind: float
+    st: list[float],
+    p: dict[str, float],
+    dt: float,
+    el: float,
+    sun: tuple[float, float, float, float],
+    t_out: float,
+    vap_out: float,
+    wind: float,
 ) -> float:
-    """gh.step for one house with Python floats (same equations; quilt up, daytime)."""
-    t_air, t_mass, vap, vwc = st
-    light = p["tau"] * ghi * gh.TILT_GAIN
+    """gh.roof_light and gh.step for one house with Python floats (same equations; quilt up, daytime).
+    `sun`: (ghi, dhi, declination, latitude)."""
+    t_air, t_surf, t_mass, vap, vwc = st
+    ghi, dhi, decl, lat = sun
+    sin_el = math.sin(math.radians(el))
+    dni = max(ghi - dhi, 0.0) / max(sin_el, 0.02) if sin_el > 0.02 else 0.0
+    beta, phi = math.radians(p["tilt"]), math.radians(lat)
+    cos_inc = sin_el * math.cos(beta) + math.sin(beta) * (sin_el * math.sin(phi) - math.sin(math.radians(decl))) / (
+        math.cos(phi)
+    )
+    cos_inc = min(max(cos_inc, 0.0), 1.0)
+    iam = min(max(1.0 - gh.IAM_B * (1.0 / max(cos_inc, 1e-3) - 1.0), 0.0), 1.0)
+    sky = dhi * (1.0 + math.cos(beta)) / 2.0 * gh.IAM_DIFFUSE
+    light = p["tau"] * gh.FRONT_SHARE / math.cos(beta) * (dni * cos_inc * iam + sky)
     sat = 0.6108 * math.exp(17.27 * t_air / (t_air + 237.3)) * 1000.0 * 2.1668 / (t_air + 273.15)
     vent = min(max((t_air - p["setpoint"]) / gh.VENT_BAND, 0.0), 1.0)
     if vap > 0.9 * sat and t_air > p["setpoint"] - 8.0:
@@ -84,21 +102,22 @@ def _scalar_step(
     flow = (0.4 + 0.25 * wind) * gh.HEIGHT_M / 3600.0 + vent * gh.VENT_FLOW
     vpd = max(sat - vap, 0.0)
     transp = p["crop"] * (0.3 * light / gh.LATENT * min(max(vpd / 7.0, 0.1), 1.5) + 0.006 * min(max(vpd / 3.5, 0.1), 1))
-    q_air = (
-        gh.AIR_SHARE * light
-        + gh.H_MASS * (t_mass - t_air)
-        - (gh.U_FILM + 0.3 * wind + gh.RHO_CP * flow) * (t_air - t_out)
-    )
-    q_mass = (1 - gh.AIR_SHARE) * light - transp * gh.LATENT - gh.H_MASS * (t_mass - t_air)
-    q_mass -= gh.K_GROUND * (t_mass - gh.T_GROUND)
+    clear = 1.0 - p["cloud"]
+    t_sky = t_out - (gh.SKY_DEFICIT[0] + (gh.SKY_DEFICIT[1] - gh.SKY_DEFICIT[0]) * clear)
+    to_air = gh.H_SURF * (t_surf - t_air)
+    to_deep = gh.K_SURF * (t_surf - t_mass)
+    q_air = gh.AIR_SHARE * light + to_air - (gh.U_FILM + 0.3 * wind + gh.U_SHELL + gh.RHO_CP * flow) * (t_air - t_out)
+    q_surf = (1 - gh.AIR_SHARE) * light - transp * gh.LATENT - to_air - to_deep - gh.SKY_LW * (t_surf - t_sky)
+    q_mass = to_deep - gh.K_GROUND * (t_mass - gh.T_GROUND)
     t_air += dt * q_air / gh.C_AIR
+    t_surf += dt * q_surf / gh.C_SURF
     t_mass += dt * q_mass / gh.C_MASS
     t_film = t_air - 0.55 * (t_air - t_out)
     sat_film = 0.6108 * math.exp(17.27 * t_film / (t_film + 237.3)) * 1000.0 * 2.1668 / (t_film + 273.15)
     cond = 0.004 * max(vap - sat_film, 0.0)
     vap = min(max(vap + dt * (transp - flow * (vap - vap_out) - cond) / gh.HEIGHT_M, 0.1), sat)
     vwc -= transp * dt / 1000.0 / gh.SOIL_DEPTH_MM * 100.0
-    st[:] = [t_air, t_mass, vap, vwc]
+    st[:] = [t_air, t_surf, t_mass, vap, vwc]
     return 100.0 * vap / sat
 
 
@@ -111,18 +130,25 @@ def baseline_rate(config: Config, minutes: float, encode: bool = True) -> tuple[
         for d in v.device:
             if d.site.startswith("gh"):
                 houses.append((v.id, d))
-    state = {(vid, d.site): [20.0, 18.0, float(vapour_density(20.0, 70.0)), 30.0] for vid, d in houses}
-    params = {k: {"tau": rng.uniform(0.58, 0.78), "setpoint": rng.uniform(25, 27.5), "crop": 1.0} for k in state}
+    state = {(vid, d.site): [20.0, 19.0, 18.0, float(vapour_density(20.0, 70.0)), 30.0] for vid, d in houses}
+    params = {
+        k: {"tau": rng.uniform(0.58, 0.78), "tilt": rng.uniform(24, 32), "setpoint": rng.uniform(25, 27.5), "crop": 1.0}
+        for k in state
+    }
+    lat = config.village[0].lat
     n = 0
     t0 = time.process_time()
     steps = int(minutes)
     for i in range(steps):
         t = START + 60.0 * i
         w = ph.weathers[0].at(np.array([t]))
-        el, ghi, t_out = float(w["elevation"][0]), float(w["ghi"][0]), float(w["temp_c"][0])
-        wind = float(w["wind_m_s"][0])
+        el, t_out = float(w["elevation"][0]), float(w["temp_c"][0])
+        sun = (float(w["ghi"][0]), float(w["dhi"][0]), float(w["decl"][0]), lat)
+        wind, cloud = float(w["wind_m_s"][0]), float(w["cloud"][0])
         vap_out = float(vapour_density(t_out, float(w["rh_pct"][0])))
-        rh = {k: _scalar_step(st, params[k], 60.0, el, ghi, t_out, vap_out, wind) for k, st in state.items()}
+        for prm in params.values():
+            prm["cloud"] = cloud
+        rh = {k: _scalar_step(st, params[k], 60.0, el, sun, t_out, vap_out, wind) for k, st in state.items()}
         for vid, d in houses:
             if i % int(d.interval_s // 60):
                 continue
@@ -130,9 +156,9 @@ def baseline_rate(config: Config, minutes: float, encode: bool = True) -> tuple[
             truth = {
                 "air_temp_c": st[0],
                 "air_rh_pct": rh[(vid, d.site)],
-                "soil_vwc_pct": st[3],
-                "soil_temp_c": 0.75 * st[1] + 0.25 * st[0],
-                "soil_ec_ms_cm": 1.2 * (30 / st[3]) ** 0.8,
+                "soil_vwc_pct": st[4],
+                "soil_temp_c": 0.4 * st[1] + 0.6 * st[2],
+                "soil_ec_ms_cm": 1.2 * (30 / st[4]) ** 0.8,
             }
             m = {k: round(truth[k] + rng.gauss(0.0, 0.1), 1) for k in d.metrics}
             if encode:

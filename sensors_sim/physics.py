@@ -20,7 +20,7 @@ from sensors_sim import greenhouse as gh
 from sensors_sim import orchard as orc
 from sensors_sim.greenhouse import QUILT_MODES, VENT_MODES
 from sensors_sim.scenario import Scenario
-from sensors_sim.weather import Weather, WeatherOverride, vapour_density
+from sensors_sim.weather import Weather, WeatherOverride, day_of_year, vapour_density
 
 F64 = NDArray[np.float64]
 
@@ -42,13 +42,17 @@ Q = {name: i for i, name in enumerate(QUANTITIES)}
 LUX_PER_W = 110.0  # daylight luminous efficacy, lx per W/m²
 PAR_PER_W = 2.0  # µmol/m²/s of PAR per W/m² of global radiation
 SPIN_UP_S = 2 * 86_400.0
-# Crop -> (transpiration vigour, vent setpoint shift in K): cucumbers drink and like it warm,
+# A second night cover under the quilt (二层膜, an inner film curtain: about +0.28 m²K/W over the quilt's 0.83)
+# on the houses whose crops a winter night at 8–10 °C harms (pepper flowers deform below 10 °C, cucumber stops
+# below 8 °C; anchors-and-agronomy.md C2): the quilt-down cover's U times this.
+INNER_FILM = 0.75
+# Crop -> (transpiration vigour, vent setpoint shift in K, night cover factor): cucumbers drink and like it warm,
 # strawberries in flower are kept cooler (day optimum 23–25 °C; anchors-and-agronomy.md C2).
-CROP_TRAITS: dict[str, tuple[float, float]] = {
-    "cucumber": (1.2, 1.0),
-    "tomato": (1.0, 0.0),
-    "pepper": (0.9, 0.5),
-    "strawberry": (0.8, -1.5),
+CROP_TRAITS: dict[str, tuple[float, float, float]] = {
+    "cucumber": (1.2, 1.0, INNER_FILM),
+    "tomato": (1.0, 0.0, 1.0),
+    "pepper": (0.9, 0.5, INNER_FILM),
+    "strawberry": (0.8, -1.5, 1.0),
 }
 
 
@@ -98,6 +102,7 @@ class Physics:
         self.or_idx = np.flatnonzero(kinds == "orchard")
         village_of = np.array([s.village for s in self.sites], dtype=np.int64)
         self.gh_village = village_of[self.gh_idx]
+        self.gh_lat = np.array([config.village[v].lat for v in self.gh_village], dtype=np.float64)
         self.or_village = village_of[self.or_idx]
         # Villages close together share one weather (a cell of about 0.25°).
         cells: dict[tuple[int, int], int] = {}
@@ -124,11 +129,12 @@ class Physics:
             for c, vi in sorted(first_village.items())
         ]
         rng = np.random.default_rng([seed, 7])
-        self.gh_params = gh.HouseParams.draw(len(self.gh_idx), rng)
+        self.gh_params = gh.HouseParams.draw(len(self.gh_idx), rng, np.random.default_rng([seed, 8]))
         crops = [s.crop for v in config.village for s in v.site if s.kind == "greenhouse"]
-        vigour, vent_shift = zip(*(CROP_TRAITS.get(c, (1.0, 0.0)) for c in crops), strict=True) if crops else ((), ())
-        self.gh_params.crop *= np.array(vigour)
-        self.gh_params.vent_setpoint += np.array(vent_shift)
+        traits = [CROP_TRAITS.get(c, (1.0, 0.0, 1.0)) for c in crops]
+        self.gh_params.crop *= np.array([t[0] for t in traits])
+        self.gh_params.vent_setpoint += np.array([t[1] for t in traits])
+        self.gh_params.night_cover *= np.array([t[2] for t in traits])
         names = [self.sites[i].name for i in self.or_idx]
         self.or_params = orc.BlockParams.draw(names, rng)
         if scenario is not None:
@@ -141,7 +147,7 @@ class Physics:
                     self.gh_params.quilt_mode[k] = QUILT_MODES.index(o.quilt)
         t0 = self.start_s - spin_up_s
         out0 = self.weathers[0].at(np.array([t0]))["temp_c"][0]
-        self.gh_state = gh.HouseState.initial(len(self.gh_idx), float(out0), rng)
+        self.gh_state = gh.HouseState.initial(len(self.gh_idx), float(day_of_year(np.array([t0]))[0]), rng)
         self.or_state = orc.BlockState.initial(len(self.or_idx), float(out0) + 2.0, rng)
         # Blocks with a valve controller in the config are watered by it (sensors_sim.valves), not by habit:
         # `water_in()` gives the water (mm per site) their valves put down since it was last asked.
@@ -184,19 +190,24 @@ class Physics:
             stacked = np.stack([w[name] for w in cell_weather], axis=1)  # (k, cells)
             return stacked[:, self.village_cell[keys]]
 
-        g = {name: per(self.gh_village, name) for name in ("elevation", "ghi", "temp_c", "rh_pct", "wind_m_s", "cloud")}
+        g = {
+            name: per(self.gh_village, name)
+            for name in ("elevation", "ghi", "dhi", "decl", "temp_c", "rh_pct", "wind_m_s", "cloud")
+        }
         g_vap = vapour_density(g["temp_c"], g["rh_pct"])
+        gp = self.gh_params
+        sun_in = gh.roof_light(gp, g["elevation"], g["ghi"], g["dhi"], g["decl"], self.gh_lat)  # (k, n_gh)
         o = {
             name: per(self.or_village, name)
             for name in ("elevation", "ghi", "temp_c", "rh_pct", "wind_m_s", "calm_clear", "dew_c", "rain_mm_h")
         }
         solar_h = (t + self.config.village[0].lon / 15.0 * 3600.0) % 86_400.0 / 3600.0
         day = np.floor((t + self.config.village[0].lon / 15.0 * 3600.0) / 86_400.0).astype(np.int64)
-        gs, gp = self.gh_state, self.gh_params
+        gs = self.gh_state
         for i in range(k):
             light = gh.step(
                 gs, gp, dt, np.full(n_gh, solar_h[i]), np.full(n_gh, day[i]),
-                g["elevation"][i], g["ghi"][i], g["temp_c"][i], g_vap[i], g["wind_m_s"][i], 1.0 - g["cloud"][i],
+                g["elevation"][i], sun_in[i], g["temp_c"][i], g_vap[i], g["wind_m_s"][i], 1.0 - g["cloud"][i],
             )  # fmt: skip
             water = orc.irrigation_mm(self.or_state, float(solar_h[i]), dt) * self.or_habit
             if i == 0 and (valve_mm := self.water_in()) is not None:

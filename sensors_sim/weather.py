@@ -32,6 +32,7 @@ DIURNAL_RANGE_C = 13.0
 SOLAR_MAX_HOUR = 14.5  # local solar time of the daily maximum
 RAIN_START_H, RAIN_HOURS = 13.0, 6.0  # the climate's rain: an afternoon shower
 RAIN_DEW_MARGIN_C = 0.5
+SOLAR_CONSTANT = 1367.0  # W/m²
 
 
 @dataclass(frozen=True, slots=True)
@@ -67,6 +68,27 @@ def saturation_density(t_c: F64 | float) -> F64:
     return vapour_density(t_c, 100.0)
 
 
+def day_of_year(t_s: F64) -> F64:
+    """Day of the year (1–366, UTC date) of epoch seconds t_s."""
+    sec = np.asarray(t_s, dtype=np.float64).astype("datetime64[s]")
+    return (sec - sec.astype("datetime64[Y]")).astype("timedelta64[D]").astype(np.float64) + 1.0
+
+
+def declination_deg(t_s: F64) -> F64:
+    """Solar declination in degrees (Cooper 1969, as in Duffie & Beckman, Solar Engineering of Thermal Processes)."""
+    return 23.45 * np.sin(2 * np.pi * (284.0 + day_of_year(t_s)) / 365.0)
+
+
+def diffuse_fraction(ghi: F64, elev_deg: F64, t_s: F64) -> F64:
+    """Share of the global horizontal irradiance that is diffuse: Erbs, Klein & Duffie (1982), Solar Energy 28(4)
+    293-302, from the clearness index kt (global over extraterrestrial horizontal; sin(elevation) floored at 0.065
+    as pvlib.irradiance.erbs does). About 0.2 under a clear sky, 1 under thick cloud."""
+    g0 = SOLAR_CONSTANT * (1.0 + 0.033 * np.cos(2 * np.pi * day_of_year(t_s) / 365.0))
+    kt = np.clip(ghi / (g0 * np.maximum(np.sin(np.deg2rad(elev_deg)), 0.065)), 0.0, 1.0)
+    mid = 0.9511 - 0.1604 * kt + 4.388 * kt**2 - 16.638 * kt**3 + 12.336 * kt**4
+    return np.where(kt <= 0.22, 1.0 - 0.09 * kt, np.where(kt <= 0.8, mid, 0.165))
+
+
 def clear_sky_ghi(elev_deg: F64) -> F64:
     """Haurwitz clear-sky global horizontal irradiance, W/m², from solar elevation in degrees."""
     s = np.sin(np.deg2rad(np.maximum(elev_deg, 0.0)))
@@ -96,7 +118,8 @@ class Weather:
     """The weather driver of one village.
 
     `at(t_s)` gives the outdoor state at epoch seconds `t_s` (1-D array):
-    elevation (deg), ghi (W/m²), cloud (0–1), temp_c, rh_pct, wind_m_s,
+    elevation (deg), ghi and dhi (global and diffuse horizontal, W/m²), decl
+    (solar declination, deg), cloud (0–1), temp_c, rh_pct, wind_m_s,
     rain_mm_h, dew_c.
     """
 
@@ -223,6 +246,7 @@ class Weather:
         fm = (np.exp(-k * xm) - np.exp(-k)) / (1 - np.exp(-k))
         temp = np.where(early, tmin_today + (tmax_yday - tmin_today) * fm, temp)
         ghi = clear_sky_ghi(elev) * (1.0 - 0.75 * cloud**3.4)
+        dhi = ghi * diffuse_fraction(ghi, elev, t)  # the greenhouse's tilted roof takes beam and sky light apart
         sun_up = np.clip(np.sin(np.deg2rad(elev)), 0.0, 1.0)
         wind = np.maximum(0.0, wind_day * (0.55 + 0.9 * sun_up))
         # dew point: each day's value anchored at solar noon, blended linearly between days
@@ -238,6 +262,8 @@ class Weather:
         return {
             "elevation": elev,
             "ghi": ghi,
+            "dhi": dhi,
+            "decl": declination_deg(t),
             "cloud": cloud,
             "temp_c": temp,
             "rh_pct": rh,

@@ -8,9 +8,10 @@ from zoneinfo import ZoneInfo
 import numpy as np
 import pytest
 
+from alerts.rules import bundled_rules
 from qingyubiao.config import Config
 from qingyubiao.sun import elevation_deg
-from sensors_sim.physics import Trace, trace
+from sensors_sim.physics import Physics, Trace, trace
 from sensors_sim.scenario import load, parse
 from sensors_sim.weather import Weather
 
@@ -25,6 +26,12 @@ def at(text: str) -> float:
 def clear_april_day(lijiahe: Config) -> Trace:
     sc = parse({"start": "2026-04-22T00:00", "hours": 24, "weather": {"sky": "clear"}}, "clear")
     return trace(lijiahe, sc.start_s, 24, seed=3, scenario=sc)
+
+
+@pytest.fixture(scope="module")
+def clear_december_day(lijiahe: Config) -> Trace:
+    sc = parse({"start": "2025-12-15T00:00", "hours": 24, "weather": {"sky": "clear"}}, "clear-december")
+    return trace(lijiahe, sc.start_s, 24, seed=1, scenario=sc)
 
 
 @pytest.fixture(scope="module")
@@ -159,3 +166,88 @@ def test_orchard_soil_dries_and_dry_blocks_are_irrigated(lijiahe: Config) -> Non
     assert not jumps[:, 2:].any(), "blocks with enough water wait"
     wet = vwc[:, 2:]
     assert (np.diff(wet, axis=0) <= 1e-9).all() and (wet[-1] < wet[0]).all(), "without water the soil only dries"
+
+
+# A clear mid-December day at 李家河村 against published winter records of solar greenhouses in northern China
+# (docs/simulator.md, "Checked against", has the full references):
+# - Wang Q., Zhang H., Liu X., Sun Z. (2013), Chinese Journal of Agrometeorology 34(1): 37-42,
+#   https://zgnyqx.ieda.org.cn/CN/10.3969/j.issn.1000-6362.2013.01.006 : a clear winter day peaks at 13:00 (air
+#   35.5 °C in that sunken house, its back wall 41.8 °C), warming 6.5 K/h; an overcast one at 15.8 °C; winter
+#   minima 7.35 °C on average.
+# - Li W., Chen C., Li N., Dong Z. (2021), "The relationships between inside and outside temperature of solar
+#   greenhouse under different weather conditions", Hubei Agricultural Sciences 60(15): 65-68,
+#   http://hbnykx.cn/EN/abstract/abstract3865.shtml : in winter the maximum at 13:00-14:00, the minimum at 08:00.
+# - Zhang L., Cao N., Wei J., Duan X. (2014), "The temperature variation and minimum temperature forecast inside
+#   solar greenhouse in mountainous region of south Ningxia",
+#   http://ghdqnyyj.ijournal.cn/ghdqnyyjen/ch/reader/view_abstract.aspx?file_no=20140138&flag=1 : maximum at
+#   12:00-14:00, minimum at 07:00-09:00.
+# - Wei X., Li Y., Wen X. (n.d.), "太谷地区日光温室温湿度年变化规律的研究" (Taigu, Shanxi),
+#   https://data.zhenzhi.com/details/1/577628522 : clear winter days about 12 °C on average, below 10 °C for more
+#   than 10 h, the minimum at 07:00-09:00 and the maximum at 14:00-16:00.
+# - Outside: Lin County (临县, across the Yellow River from Wubu), China Meteorological Administration normals
+#   1991-2020 (https://en.wikipedia.org/wiki/Lin_County,_Shanxi): December mean daily minimum -9.2 °C, maximum
+#   0.7 °C, records -24.8 / 14.4 °C; 65 % of the possible sunshine.
+# So: inside maxima of about 25-30 °C in the early afternoon, dawn minima of about 8-12 °C, the coldest moment when
+# the quilt goes up 1-2 h after sunrise.
+
+
+def test_a_clear_december_day_outside_is_wubus(clear_december_day: Trace) -> None:
+    out = clear_december_day.outdoor
+    assert -16.0 < out["temp_c"].min() < -4.0 and -3.0 < out["temp_c"].max() < 8.0
+    assert out["temp_c"].max() - out["temp_c"].min() > 8.0, "a clear, dry day has a wide daily range"
+    # the sun 29° high at noon, about 10 MJ/m² on the horizontal over the day
+    assert out["elevation"].max() == pytest.approx(90.0 - 37.45 - 23.3, abs=0.5)
+    assert 8.5 < out["ghi"].sum() * 60.0 / 1e6 < 12.0
+
+
+def test_a_solar_greenhouse_warms_well_above_its_night_on_a_clear_december_day(clear_december_day: Trace) -> None:
+    tr = clear_december_day
+    air = np.stack([tr.site(g, "air_temp_c") for g in tr.greenhouses], axis=1)
+    day_max, night_min = air.max(axis=0), air.min(axis=0)
+    assert 24.0 <= np.median(day_max) <= 30.0 and day_max.min() > 20.0 and day_max.max() < 32.0
+    assert 8.0 <= np.median(night_min) <= 12.0
+    assert (day_max - night_min).min() > 10.0, "a 日光温棚 on a December day warms well above the night"
+    local_h = np.array([datetime.fromtimestamp(t, TZ).hour + datetime.fromtimestamp(t, TZ).minute / 60 for t in tr.t_s])
+    peak_h = local_h[np.argmax(air, axis=0)]
+    assert ((peak_h >= 12.5) & (peak_h <= 15.5)).all(), "the air peaks in the early afternoon"
+    # light through the tilted roof: more than the horizontal gets at the low winter sun (it was 0.85 of it)
+    noon = np.argmax(tr.outdoor["elevation"])
+    light = np.array([tr.site(g, "light_lux")[noon] for g in tr.greenhouses]) / 110.0
+    assert np.median(light) > 0.85 * tr.outdoor["ghi"][noon]
+
+
+def test_the_coldest_moment_is_when_the_quilt_goes_up(clear_december_day: Trace) -> None:
+    tr = clear_december_day
+    up_sky = tr.outdoor["elevation"] > 0
+    sunrise, sunset = tr.t_s[np.flatnonzero(up_sky)[0]], tr.t_s[np.flatnonzero(up_sky)[-1]]
+    for k, g in enumerate(tr.greenhouses):
+        air, down = tr.site(g, "air_temp_c"), tr.quilt_down[:, k]
+        up, closed = np.flatnonzero(~down)[0], np.flatnonzero(~down)[-1] + 1
+        assert 3600 <= tr.t_s[up] - sunrise <= 2 * 3600, f"{g}: the quilt goes up 1-2 h after sunrise"
+        assert 30 * 60 <= sunset - tr.t_s[closed] <= 2.5 * 3600, f"{g}: and down before sunset"
+        coldest = np.argmin(air)
+        assert tr.t_s[up] - 3 * 3600 <= tr.t_s[coldest] <= tr.t_s[up] + 30 * 60, g
+        # opened at the right time the house loses less than 1 K before the sun takes over (a grower's rule)
+        assert air[up] - air[up : up + 60].min() < 1.0, g
+
+
+def test_a_well_run_house_keeps_its_crop_above_its_damage_threshold(clear_december_day: Trace, lijiahe: Config) -> None:
+    critical = {
+        crop: rule.night
+        for rule in bundled_rules().rule
+        if rule.kind == "air_temp_low" and rule.severity == "critical"
+        for crop in rule.scope.crop
+    }
+    crops = {s.id: s.crop for s in lijiahe.village[0].site}
+    for g in clear_december_day.greenhouses:
+        assert clear_december_day.site(g, "air_temp_c").min() > critical[crops[g]], (g, crops[g])
+
+
+def test_the_deep_store_starts_where_a_long_run_puts_it(lijiahe: Config) -> None:
+    start = at("2025-12-15T00:00")
+    short = Physics(lijiahe, 1, start)
+    long = Physics(lijiahe, 1, start, spin_up_s=20 * 86_400.0)
+    assert np.median(short.gh_state.t_mass) == pytest.approx(np.median(long.gh_state.t_mass), abs=1.5)
+    nights = [np.concatenate([c.values[:, 0, ph.gh_idx] for c in ph.chunks(start + 86_400.0, 240)]).min(axis=0)
+              for ph in (short, long)]  # fmt: skip
+    assert np.median(nights[0]) == pytest.approx(np.median(nights[1]), abs=1.0)

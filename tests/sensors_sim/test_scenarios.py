@@ -93,8 +93,13 @@ def test_quiet_day_stays_inside_every_comfort_range(lijiahe: Config) -> None:
         assert m.lo <= r.value <= m.hi, r
     gh_air = [r.value for r in rs if r.device.startswith("gh") and r.metric == "air_temp_c"]
     assert min(gh_air) > 15.0 and max(gh_air) < 31.0
-    gh_rh = [r.value for r in rs if r.device.startswith("gh") and r.metric == "air_rh_pct"]
-    assert max(gh_rh) < 90.0
+    # The farmer cracks the vents at 90 % RH (greenhouse.step, 放风排湿): on a humid morning a sensor with its
+    # calibration offset (σ 1.5 %) may read a little above that for minutes before they open, never for the hours
+    # the wet-hours rule counts.
+    for d in lijiahe.village[0].device:
+        if d.site.startswith("gh") and "air_rh_pct" in d.metrics:
+            rh = series(rs, d.id, "air_rh_pct")[1]
+            assert rh.max() < 93.0 and (rh >= 90.0).sum() * d.interval_s <= 30 * 60, d.id
     vwc = [r.value for r in rs if r.metric == "soil_vwc_pct"]
     assert min(vwc) > 15.0
     or_air = [r.value for r in rs if r.device.startswith("or") and r.metric == "air_temp_c"]

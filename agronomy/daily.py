@@ -20,6 +20,7 @@ from agronomy.degree_days import days_to, single_sine
 from agronomy.et0 import daily_pm, ea_from_rh, hargreaves, ra_daily, rs_from_temperature, rso
 from agronomy.fire_blight import BlightState, blight_day
 from agronomy.greenhouse import MouldState, downy_level, downy_shortest, mould_day
+from agronomy.layout import Columns, columns, hours_major, run_or_index, site_order, to_site_order
 from agronomy.marssonina import in_season, marssonina_levels, marssonina_shortest
 from agronomy.params import Params
 from agronomy.phenology import StageState, stage_day, stage_range, stages_off
@@ -167,33 +168,23 @@ class PestState:
     reached: NDArray[np.int64]  # sites × milestones: day start (ms) it was reached, -1 not yet
 
 
-TRANSPOSE_BLOCK = 1024  # sites a step: their rows (192 kB of hourly floats) stay in the cache while read by column
-
-
-def hours_major(x: F64) -> F64:
-    """Sites × hours → an hours × sites copy, a block of sites at a time (twice as fast as one strided copy)."""
-    out = np.empty((x.shape[1], x.shape[0]), x.dtype)
-    for start in range(0, x.shape[0], TRANSPOSE_BLOCK):
-        out[:, start : start + TRANSPOSE_BLOCK] = x[start : start + TRANSPOSE_BLOCK].T
-    return out
-
-
 @dataclass
 class _Day:
-    """One day's inputs to the models, hours × sites; `*_of(rows)` the columns of a model's sites."""
+    """One day's inputs to the models, hours × sites (sites in the models' order); `*_of(cols)` the columns
+    of a model's sites."""
 
     temp: F64
     wet: I8
     night: NDArray[np.bool_]
 
-    def temp_of(self, rows: NDArray[np.intp]) -> F64:
-        return np.take(self.temp, rows, axis=1)
+    def temp_of(self, cols: Columns) -> F64:
+        return columns(self.temp, cols)
 
-    def wet_of(self, rows: NDArray[np.intp]) -> I8:
-        return np.take(self.wet, rows, axis=1)
+    def wet_of(self, cols: Columns) -> I8:
+        return columns(self.wet, cols)
 
-    def night_of(self, rows: NDArray[np.intp]) -> NDArray[np.bool_]:
-        return np.take(self.night, rows, axis=1)
+    def night_of(self, cols: Columns) -> NDArray[np.bool_]:
+        return columns(self.night, cols)
 
 
 class Agronomy:
@@ -203,24 +194,34 @@ class Agronomy:
         crops = np.array([s.crop for s in sites])
         stages = np.array([s.stage or "" for s in sites])
         self.has_humidity = np.array([s.has_humidity for s in sites], dtype=bool)
-        # each model runs on the rows of the sites whose crop it concerns (`*_at`), its state sized to them
+        # the hourly models read the day hours × sites with the sites ordered by crop (agronomy.layout):
+        # each model's sites are then one run of columns
+        dp, mp = params.downy_mildew, params.marssonina
+        groups = [params.scab.crops, params.fire_blight.crops, params.grey_mould.crops, dp.crops + mp.crops,
+                  params.powdery_mildew.crops]  # fmt: skip
+        self._order = site_order(crops.tolist(), groups)
+
+        def rows(of_model: NDArray[np.bool_]) -> tuple[NDArray[np.intp], Columns]:
+            """A model's sites (`*_at`, its state sized and ordered to them) and their columns in the day."""
+            cols = np.flatnonzero(of_model[self._order])
+            return self._order[cols], run_or_index(cols)
+
         scab_crop = np.isin(crops, params.scab.crops)
-        self.scab_at = np.flatnonzero(scab_crop)
+        self.scab_at, self.scab_cols = rows(scab_crop)
         self.scab_season = (scab_crop & np.isin(stages, params.scab.stages))[self.scab_at]
         self.scab = ScabState.empty(len(self.scab_at))
         fb = params.fire_blight
-        blight_crop = np.isin(crops, fb.crops)
-        self.blight_at = np.flatnonzero(blight_crop)
+        self.blight_at, self.blight_cols = rows(np.isin(crops, fb.crops))
         self.blight_season = np.isin(stages, fb.stages)[self.blight_at]
         self.blight = BlightState.empty(len(self.blight_at), fb.window_days)
-        self.mould_at = np.flatnonzero(np.isin(crops, params.grey_mould.crops))
+        self.mould_at, self.mould_cols = rows(np.isin(crops, params.grey_mould.crops))
         self.mould = MouldState.empty(len(self.mould_at), params.grey_mould.days)
         # downy mildew and Marssonina follow the same wet periods: one run for the sites of either
-        downy_crop, marssonina_crop = np.isin(crops, params.downy_mildew.crops), np.isin(crops, params.marssonina.crops)
-        self.wet_at = np.flatnonzero(downy_crop | marssonina_crop)
+        downy_crop, marssonina_crop = np.isin(crops, dp.crops), np.isin(crops, mp.crops)
+        self.wet_at, self.wet_cols = rows(downy_crop | marssonina_crop)
         self.downy_of_wet, self.marssonina_of_wet = downy_crop[self.wet_at], marssonina_crop[self.wet_at]
         self.wet_run = WetRun.empty(len(self.wet_at))
-        self.powdery_at = np.flatnonzero(np.isin(crops, params.powdery_mildew.crops))
+        self.powdery_at, self.powdery_cols = rows(np.isin(crops, params.powdery_mildew.crops))
         self.powdery = PowderyState.empty(len(self.powdery_at))
         # phenology: per crop with published sums, its sites and each one's configured stage in its order
         self.stage_sites = {c: np.flatnonzero(crops == c) for c in params.phenology}
@@ -246,7 +247,7 @@ class Agronomy:
         self.water_house = np.array([w.greenhouse for w in ws if w], dtype=bool)
         self.water_recent = np.full((len(ws), RATE_DAYS), np.nan)
         coords = sorted({(s.lat, s.lon) for s in sites})
-        self._place = np.array([coords.index((s.lat, s.lon)) for s in sites])
+        self._place = np.array([coords.index((s.lat, s.lon)) for s in sites], dtype=np.intp)
         self._coords = coords
 
     # -- inputs the farmer gives ----------------------------------------------------------
@@ -280,10 +281,13 @@ class Agronomy:
         hours = h.temp_c.shape[1]
         by_place = self._night_by_place(h.start_ms, hours)
         wet = wetness(h.temp_c, h.rh_pct, h.leaf_wet_pct, h.rain_mm, by_place[self._place], self.p.wetness)
-        d = _Day(hours_major(h.temp_c), np.ascontiguousarray(wet.T), np.take(by_place.T, self._place, axis=1))
-        known = count_hours(~np.isnan(d.temp))
+        order = self._order
+        d = _Day(hours_major(h.temp_c, order), hours_major(wet, order), np.take(by_place.T, self._place[order], axis=1))
         # fmin/fmax skip NaN and give NaN for a day without readings (nanmin would warn)
-        tmin, tmax = np.fmin.reduce(d.temp, axis=0), np.fmax.reduce(d.temp, axis=0)
+        known, tmin, tmax = (
+            to_site_order(x, order)
+            for x in (count_hours(~np.isnan(d.temp)), np.fmin.reduce(d.temp, axis=0), np.fmax.reduce(d.temp, axis=0))
+        )
         downy, marssonina = self._wet_periods(d, h.start_ms)
         result = DayResult(
             h.start_ms,
@@ -377,7 +381,9 @@ class Agronomy:
 
     def _scab(self, d: _Day) -> ScabResult:
         at = self.scab_at
-        r = scab_day(self.scab, d.wet_of(at), d.temp_of(at), d.night_of(at), self.p.scab)
+        r = scab_day(
+            self.scab, d.wet_of(self.scab_cols), d.temp_of(self.scab_cols), d.night_of(self.scab_cols), self.p.scab
+        )
         risk = np.where(r.level > 0, r.level, np.where(r.unknown_h > self.p.scab.max_unknown_h, Risk.UNKNOWN, 0))
         risk = np.where(self.has_humidity[at], risk, Risk.NO_DATA)
         risk = np.where(self.scab_season, risk, Risk.NONE)  # outside the primary season
@@ -386,7 +392,7 @@ class Agronomy:
 
     def _blight(self, d: _Day) -> BlightResult:
         at = self.blight_at
-        r = blight_day(self.blight, d.wet_of(at), d.temp_of(at), self.p.fire_blight)
+        r = blight_day(self.blight, d.wet_of(self.blight_cols), d.temp_of(self.blight_cols), self.p.fire_blight)
         infection = np.array([Risk.LOW, Risk.MODERATE, Risk.HIGH, Risk.HIGH], dtype=np.int8)[r.cls]
         risk = np.where(r.wetted, infection, Risk.LOW)  # no wetting: the bacteria do not enter the flowers
         risk = np.where(r.unknown & (risk < Risk.HIGH), Risk.UNKNOWN, risk)
@@ -397,7 +403,7 @@ class Agronomy:
 
     def _mould(self, d: _Day) -> MouldResult:
         at = self.mould_at
-        r = mould_day(self.mould, d.wet_of(at), d.temp_of(at), self.p.grey_mould)
+        r = mould_day(self.mould, d.wet_of(self.mould_cols), d.temp_of(self.mould_cols), self.p.grey_mould)
         risk = np.array([Risk.NONE, Risk.MODERATE, Risk.HIGH], dtype=np.int8)[r.level]
         risk = np.where(r.unknown, Risk.UNKNOWN, risk)
         risk = np.where(self.has_humidity[at], risk, Risk.NO_DATA)
@@ -407,7 +413,7 @@ class Agronomy:
     def _wet_periods(self, d: _Day, start_ms: int) -> tuple[DownyResult, DownyResult]:
         """Downy mildew and Marssonina from the day's wet periods, computed once for the sites of either."""
         at = self.wet_at
-        wet, temp = d.wet_of(at), d.temp_of(at)
+        wet, temp = d.wet_of(self.wet_cols), d.temp_of(self.wet_cols)
         length, tsum = wet_periods(self.wet_run, wet, temp)  # hours × these sites
         unknown_h = count_hours((wet == UNKNOWN) | np.isnan(temp))
         dp, mp = self.p.downy_mildew, self.p.marssonina
@@ -421,8 +427,8 @@ class Agronomy:
                 self.marssonina_of_wet & in_season(start_ms, mp),
             ),
         ):
-            rows = np.flatnonzero(applies)  # each model classifies only its own sites' hours
-            length_r, tsum_r = np.take(length, rows, axis=1), np.take(tsum, rows, axis=1)
+            rows = run_or_index(np.flatnonzero(applies))  # each model classifies only its own sites' hours
+            length_r, tsum_r = columns(length, rows), columns(tsum, rows)
             level, wet_h, mean_c = best_period(classify(length_r, tsum_r, shortest, levels_of), length_r, tsum_r)
             risk = np.array([Risk.NONE, Risk.MODERATE, Risk.HIGH], dtype=np.int8)[level]
             risk = np.where((level == 0) & (unknown_h[rows] > max_unknown), Risk.UNKNOWN, risk)
@@ -434,7 +440,7 @@ class Agronomy:
 
     def _powdery(self, d: _Day) -> PowderyResult:
         at = self.powdery_at
-        r = powdery_day(self.powdery, d.temp_of(at), self.p.powdery_mildew)
+        r = powdery_day(self.powdery, d.temp_of(self.powdery_cols), self.p.powdery_mildew)
         return PowderyResult(self._spread(at, r.risk, Risk.NONE), self._spread(at, r.index, np.nan),
                              self._spread(at, r.run_h, 0), self._spread(at, r.tmax, np.nan))  # fmt: skip
 

@@ -95,10 +95,16 @@ def probe_broker(settings: MqttSettings, timeout_s: float = 3.0) -> Check:
             c.subscribe(UPTIME_TOPIC, qos=0)
 
     def on_message(_c: mqtt.Client, _u: object, m: mqtt.MQTTMessage) -> None:
-        got["uptime"] = m.payload.decode(errors="replace")
+        if m.topic != UPTIME_TOPIC:  # the demo's embedded broker (amqtt) also hands out other retained messages
+            return
+        try:
+            got["uptime"] = float(m.payload.decode(errors="replace").split()[0])
+        except (ValueError, IndexError):  # a broker with another $SYS format: up, for how long unsaid
+            return
         uptime.set()
 
-    client = mqtt.Client(CallbackAPIVersion.VERSION2, client_id=f"qyb-status-{os.getpid()}", protocol=mqtt.MQTTv5)
+    protocol = mqtt.MQTTv5 if settings.protocol == 5 else mqtt.MQTTv311  # the demo's embedded broker speaks 3.1.1
+    client = mqtt.Client(CallbackAPIVersion.VERSION2, client_id=f"qyb-status-{os.getpid()}", protocol=protocol)
     client.on_connect, client.on_message = on_connect, on_message
     try:
         log_in(client, settings)
@@ -117,7 +123,7 @@ def probe_broker(settings: MqttSettings, timeout_s: float = 3.0) -> Check:
             return Check("broker", Level.WARN, f"消息代理在运行，但拒绝了登录（{rc}）：检查 {login}",
                          f"the broker is up but refused our login ({rc}): check {login}")  # fmt: skip
         if uptime.wait(timeout_s):
-            zh, en = _duration(float(str(got["uptime"]).split()[0]))
+            zh, en = _duration(float(str(got["uptime"])))
             return Check("broker", Level.OK, f"消息代理运行中，已运行 {zh}", f"broker up for {en}")
         return Check("broker", Level.OK, "消息代理运行中", "broker up")
     finally:

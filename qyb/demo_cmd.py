@@ -194,6 +194,11 @@ def run_demo(args: argparse.Namespace) -> int:
         url = f"mqtt://127.0.0.1:{broker.port}"
     api_port = _free_port(args.api_port)
     config = demo_valves(demo_config(config, args.data, url, f"http://127.0.0.1:{api_port}"))
+    # the port the collector's metrics are served on, in the config the API reads to find them (its banner
+    # said the collector did not answer when 9108 was taken or --metrics-port was 0)
+    metrics_port = _free_port(args.metrics_port) if args.metrics_port else 0
+    update = {"metrics_port": metrics_port, "metrics_addr": "127.0.0.1"}
+    config = config.model_copy(update={"deployment": config.deployment.model_copy(update=update)})
     from sensors_sim.forecast import TwinForecast
     from sensors_sim.twin import Twin
 
@@ -205,8 +210,8 @@ def run_demo(args: argparse.Namespace) -> int:
         agronomy = config.deployment.agronomy.model_copy(update={"forecast_url": forecast.url})
         config = config.model_copy(update={"deployment": config.deployment.model_copy(update={"agronomy": agronomy})})
     system = build_collector(config)
-    if args.metrics_port:
-        system.metrics.serve(_free_port(args.metrics_port), addr="127.0.0.1")
+    if metrics_port:
+        system.metrics.serve(metrics_port, addr="127.0.0.1")
     deadline = time.monotonic() + args.duration if args.duration else None
     live = _Live(config, system, twin, lambda: deadline is not None and time.monotonic() >= deadline)
     try:

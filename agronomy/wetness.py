@@ -38,7 +38,7 @@ def wetness(
         np.put(estimated, ask, t - dew_point_c(t, rh) <= p.night_dew_margin_c)  # flat C-order, any layout
         estimated &= can_estimate
         estimated |= rained
-        sensor_wet = measured & (leaf_wet_pct >= p.leaf_wet_pct)
+        sensor_wet = leaf_wet_pct >= p.leaf_wet_pct  # NaN (no sensor) compares false
     # boolean steps rather than np.where: several times faster on these arrays
     wet = sensor_wet | (estimated & ~measured)
     unknown = ~(measured | can_estimate | rained)  # never wet: WET − 1 would not happen

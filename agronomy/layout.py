@@ -19,6 +19,7 @@ from numpy.typing import NDArray
 Columns = slice | NDArray[np.intp]
 T = TypeVar("T", bound=np.generic)
 BLOCK = 1024  # sites a step of the transpose: their rows (192 kB of hourly floats) stay in the cache
+SMALL = 4 << 20  # bytes: an array this small is transposed in one go (a day's wetness of 1e5 sites, 2.4 MB)
 MAX_SEARCH = 7  # up to this many crops every order is tried (7! = 5040); beyond, they go by name
 
 
@@ -58,8 +59,10 @@ def columns(x: NDArray[T], cols: Columns) -> NDArray[T]:
 
 
 def hours_major(x: NDArray[T], order: NDArray[np.intp]) -> NDArray[T]:
-    """Sites × hours → an hours × sites copy with the sites in `order`, a block of sites at a time (twice
-    as fast as one strided copy of the whole array)."""
+    """Sites × hours → an hours × sites copy with the sites in `order`, a block of sites at a time when the
+    array is larger than the cache holds (twice as fast as one strided copy of the whole array)."""
+    if x.nbytes <= SMALL:
+        return np.ascontiguousarray(np.take(x, order, axis=0).T)
     out = np.empty((x.shape[1], x.shape[0]), x.dtype)
     for start in range(0, x.shape[0], BLOCK):
         out[:, start : start + BLOCK] = np.take(x, order[start : start + BLOCK], axis=0).T

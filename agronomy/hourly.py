@@ -5,8 +5,8 @@ several times faster than numpy's sum over a short last axis, and faster than a 
 column of ones (bench/bench_agronomy.py). It runs on the readings as they are: an hour with a missing
 slot comes out NaN, and only the hours with some but not all slots missing (a few percent) are summed
 again without their gaps — cheaper than zeroing every NaN first. The readings are taken a block of
-hours at a time, so that summing an hour again finds it still in the cache instead of reading the
-whole array from memory a second time.
+hours at a time, and each block is finished (summed again where it has gaps, divided) while it is still
+in the cache, instead of reading the whole array from memory a second time.
 """
 
 from __future__ import annotations
@@ -42,46 +42,40 @@ def _without_gaps(slots: F64, rows: NDArray[np.intp]) -> tuple[F64, NDArray[np.u
     return _row_sums(part), slots.shape[1] - _count(missing)
 
 
-def _sums(values: F64, per_hour: int) -> tuple[F64, NDArray[np.uint8] | None]:
-    """Each hour's sum of the readings it has, and how many it has (None: all hours have every slot)."""
+def _hourly(values: F64, per_hour: int, mean: bool, min_readings: int = 1) -> F64:
+    """Each hour's mean (or sum) of the readings it has, NaN for an hour with fewer than `min_readings`."""
     slots = values.reshape(-1, per_hour)
-    total = np.empty(slots.shape[0])
-    seen: NDArray[np.uint8] | None = None
+    out = np.empty(slots.shape[0])
     for start in range(0, slots.shape[0], BLOCK):
         block = slots[start : start + BLOCK]
-        sums = _row_sums(block, out=total[start : start + BLOCK])  # NaN wherever a slot is missing
+        sums = _row_sums(block, out=out[start : start + BLOCK])  # NaN wherever a slot is missing
         gaps = np.flatnonzero(np.isnan(sums))
-        if gaps.size == 0:
+        if gaps.size == 0:  # every hour has every slot
+            if mean:
+                sums /= per_hour
+            if min_readings > per_hour:
+                sums.fill(np.nan)
             continue
-        if seen is None:
-            seen = np.full(slots.shape[0], per_hour, np.uint8)
-        count = seen[start : start + BLOCK]
+        count = np.full(sums.size, per_hour, np.uint8)
         if gaps.size < sums.size // 4:  # a few gaps: look at those hours only
             sums[gaps], count[gaps] = _without_gaps(block, gaps)
-            continue
-        # mostly missing (sites without that sensor): count every hour, sum again the partly missing ones
-        count[:] = per_hour - _count(np.isnan(block))
-        partly = np.flatnonzero((count > 0) & (count < per_hour))
-        if partly.size:
-            sums[partly] = _without_gaps(block, partly)[0]
-    return total, seen
+        else:  # mostly missing (sites without that sensor): count every hour, sum again the partly missing ones
+            count[:] = per_hour - _count(np.isnan(block))
+            partly = np.flatnonzero((count > 0) & (count < per_hour))
+            if partly.size:
+                sums[partly] = _without_gaps(block, partly)[0]
+        if mean:
+            with np.errstate(invalid="ignore", divide="ignore"):  # an hour without readings: 0 / 0, NaN anyway
+                np.divide(sums, count, out=sums)
+        sums[count < max(min_readings, 1)] = np.nan
+    return out.reshape(values.shape[0], -1)
 
 
 def hourly_mean(values: F64, per_hour: int, min_readings: int = 1) -> F64:
     """Sites × (hours·per_hour) → sites × hours; an hour with fewer than `min_readings` readings is NaN."""
-    total, seen = _sums(values, per_hour)
-    with np.errstate(invalid="ignore", divide="ignore"):  # an hour without readings: 0 / 0, then NaN anyway
-        np.divide(total, per_hour if seen is None else seen, out=total)
-    if seen is not None and min_readings > 1:
-        total[seen < min_readings] = np.nan
-    elif seen is None and min_readings > per_hour:
-        total.fill(np.nan)
-    return total.reshape(values.shape[0], -1)
+    return _hourly(values, per_hour, True, min_readings)
 
 
 def hourly_sum(values: F64, per_hour: int) -> F64:
     """Rain: the hour's total; NaN when none of its slots has a reading."""
-    total, seen = _sums(values, per_hour)
-    if seen is not None:
-        total[seen == 0] = np.nan
-    return total.reshape(values.shape[0], -1)
+    return _hourly(values, per_hour, False)

@@ -89,12 +89,13 @@ def downy_shortest(p: DownyParams) -> float:
 
 def downy_level(hours: F64, mean_c: F64, p: DownyParams) -> I8:
     """Cohen's classes for periods of `hours` wet at `mean_c` (any shape)."""
-    level = np.zeros(np.shape(hours), np.int8)
     eps = 1e-9  # a mean of readings on a row's edge, summed in another order, is still on it
+    possible, heavy = np.zeros(np.shape(hours), bool), np.zeros(np.shape(hours), bool)
     with np.errstate(invalid="ignore"):
         for need, min_c, opt_lo, opt_hi in p.table:
-            long_enough = (hours >= need) & (mean_c <= p.max_c + eps)
-            level = np.maximum(level, np.where(long_enough & (mean_c >= min_c - eps), 1, 0).astype(np.int8))
-            optimum = (mean_c >= opt_lo - eps) & (mean_c <= opt_hi + eps)
-            level = np.maximum(level, np.where(long_enough & optimum, 2, 0))
-    return level.astype(np.int8)
+            long_enough = hours >= need
+            possible |= long_enough & (mean_c >= min_c - eps)
+            heavy |= long_enough & (mean_c >= opt_lo - eps) & (mean_c <= opt_hi + eps)
+        not_too_warm = mean_c <= p.max_c + eps
+    # an optimum lies above its row's least temperature (params), so heavy is always possible too
+    return (possible & not_too_warm).view(np.int8) + (heavy & not_too_warm).view(np.int8)

@@ -14,7 +14,7 @@ from api.params import SiteFilter, VillageId, When, Word
 from api.schemas import EpisodeOut, SilenceIn, SilenceOut
 from api.state import AlertAccess, ApiState
 from api.timeparams import time_range
-from qingyubiao.alerting import Episode, Silence
+from qingyubiao.alerting import Audience, Episode, Silence, State
 
 router = APIRouter(tags=["alerts"])
 SecretaryOnly = require("secretary")
@@ -24,6 +24,19 @@ def alerts_of(state: ApiState) -> AlertAccess:
     if state.alerts is None:
         raise HTTPException(503, "告警服务未接入 / the alert store is not connected")
     return state.alerts
+
+
+def firing_episodes(alerts: AlertAccess, village: str) -> list[Episode]:
+    """The village's active alerts: fired and not ended. Pending episodes (a condition still waiting out its
+    `for`) are not alerts yet: nobody was told, and most end before they fire. The alert list, the sites'
+    `active_alerts`, the live stream and so the pages' counts all use this one set."""
+    return [e for e in alerts.active_episodes(village) if e.state == State.FIRING]
+
+
+def may_acknowledge(caller: Caller, e: Episode) -> bool:
+    """Farmers (their own sites) and the secretary acknowledge; an admin only the device-health alerts they
+    are paged for (docs/design.md: an acknowledgement stops the crop alert's escalation)."""
+    return caller.role != "admin" or e.audience == Audience.MAINTAINER
 
 
 def episode_out(e: Episode, caller: Caller) -> EpisodeOut:
@@ -62,7 +75,10 @@ def list_alerts(
     village: VillageId,
     caller: CallerDep,
     state: StateDep,
-    status: Annotated[Literal["active", "past", "all"], Query(description="active: not yet ended")] = "active",
+    status: Annotated[
+        Literal["active", "pending", "past", "all"],
+        Query(description="active: fired, not yet ended; pending: waiting out its duration, not yet fired"),
+    ] = "active",
     site: SiteFilter = None,
     kind: Annotated[Word, Query(description="e.g. air_temp_high, frost, device_offline")] = None,
     severity: Annotated[Literal["warning", "critical", "emergency"] | None, Query()] = None,
@@ -75,7 +91,9 @@ def list_alerts(
     if site is not None and site not in caller.sites:
         raise HTTPException(404, f"没有这个棚/果园 / no site {site!r} in {village}")
     if status == "active":
-        found = alerts.active_episodes(village)
+        found = firing_episodes(alerts, village)
+    elif status == "pending":
+        found = [e for e in alerts.active_episodes(village) if e.state == State.PENDING]
     else:
         start_ms, end_ms = time_range(start, end, ZoneInfo(caller.village.tz), state.now_ms(), 30 * 86_400_000)
         found = [e for e in alerts.episodes(start_ms, end_ms, site) if e.village == village]
@@ -95,8 +113,8 @@ def list_alerts(
 
 @router.post(
     "/villages/{village}/alerts/{episode:path}/ack",
-    summary="acknowledge an active alert: I am on it",
-    responses=errors(404, 409, 503),
+    summary="acknowledge an active alert: I am on it (farmers, the secretary; admins: device-health alerts)",
+    responses=errors(403, 404, 409, 503),
 )
 def acknowledge(
     village: VillageId, episode: Annotated[str, Path(max_length=300)], caller: CallerDep, state: StateDep
@@ -106,6 +124,10 @@ def acknowledge(
     found = next((e for e in alerts.active_episodes(village) if e.id == episode), None)
     if found is None or found.site not in caller.sites:
         raise HTTPException(404, f"没有这条进行中的告警 / no active alert {episode!r}")
+    if not may_acknowledge(caller, found):
+        raise HTTPException(
+            403, "管理员只确认设备告警，作物告警由农户或书记确认 / admins acknowledge device-health alerts only"
+        )
     if not alerts.acknowledge(episode, caller.person.id, state.now_ms()):
         raise HTTPException(409, "告警已结束 / the alert has ended")
     now = next((e for e in alerts.active_episodes(village) if e.id == episode), found)
@@ -127,14 +149,23 @@ def silence_out(s: Silence, now_ms: int) -> SilenceOut:
     )
 
 
-@router.get("/villages/{village}/silences", summary="silences of the village", responses=errors(404, 503))
+def silence_visible(s: Silence, caller: Caller) -> bool:
+    """A silence of one of the caller's sites, or of the whole village (it silences the caller's sites too)."""
+    return s.village in (None, caller.village.id) and (s.site is None or s.site in caller.sites)
+
+
+@router.get(
+    "/villages/{village}/silences",
+    summary="silences of the caller's sites and of the whole village",
+    responses=errors(404, 503),
+)
 def list_silences(
     village: VillageId, caller: CallerDep, state: StateDep, active: Annotated[bool, Query()] = False
 ) -> list[SilenceOut]:
     village_of(caller, village)
     now = state.now_ms()
     found = alerts_of(state).silences(now if active else None)
-    return [silence_out(s, now) for s in found if s.village in (None, village)]
+    return [silence_out(s, now) for s in found if silence_visible(s, caller)]
 
 
 @router.post(

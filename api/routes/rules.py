@@ -1,8 +1,8 @@
-"""Alert rules and crop profiles: read for everyone, per-site overrides edited by the secretary.
+"""Alert rules and crop profiles: read by everyone (a farmer sees those that can apply to their own sites, and
+their own sites' overrides), per-site overrides edited by the secretary.
 
-The collector reads the rules when it starts: an edit is kept in the village's
-rules file at once and takes effect when the collector restarts (the answer
-says so), which keeps the alert core's plan compiled in one place.
+An edit is kept in the village's rules file at once; the running collector re-reads the file within 5 s (the
+answer says so), which keeps the alert core's plan compiled in one place.
 """
 
 from __future__ import annotations
@@ -12,7 +12,7 @@ from typing import Annotated
 from fastapi import APIRouter, HTTPException
 from pydantic import BaseModel, ConfigDict, Field, FiniteFloat
 
-from api.deps import CallerDep, StateDep, require, site_of, village_of
+from api.deps import Caller, CallerDep, StateDep, require, site_of, village_of
 from api.errors import errors
 from api.params import SLUG, SiteId, VillageId
 from api.state import ApiState, RuleBook
@@ -43,6 +43,26 @@ def book(state: ApiState) -> RuleBook:
     return state.rules
 
 
+def visible_rules(rules: list[dict[str, object]], caller: Caller) -> list[dict[str, object]]:
+    """The rules that can apply to the caller's sites. A village rule scoped to sites or devices names only the
+    caller's of them; one scoped to none of the caller's sites is left out (another household's business)."""
+    if caller.role in ("secretary", "admin"):
+        return rules
+    mine = {d.id for d in caller.village.device if d.site in caller.sites}
+    out = []
+    for r in rules:
+        scope = r.get("scope")
+        if not isinstance(scope, dict):
+            out.append(r)
+            continue
+        sites, devices = list(scope.get("site") or []), list(scope.get("device") or [])
+        kept_sites, kept_devices = [x for x in sites if x in caller.sites], [x for x in devices if x in mine]
+        if (sites and not kept_sites) or (devices and not kept_devices):
+            continue
+        out.append(r | {"scope": scope | {"site": kept_sites, "device": kept_devices}})
+    return out
+
+
 @router.get(
     "/villages/{village}/rules",
     summary="every alert rule (crop profiles and the village's own)",
@@ -50,14 +70,14 @@ def book(state: ApiState) -> RuleBook:
 )
 def rules(village: VillageId, caller: CallerDep, state: StateDep) -> list[dict[str, object]]:
     village_of(caller, village)
-    return book(state).rules()
+    return visible_rules(book(state).rules(), caller)
 
 
 @router.get("/villages/{village}/profiles", summary="crop profiles: the rules of each crop", responses=errors(404, 503))
 def profiles(village: VillageId, caller: CallerDep, state: StateDep) -> dict[str, list[dict[str, object]]]:
     village_of(caller, village)
     out: dict[str, list[dict[str, object]]] = {}
-    for r in book(state).rules():
+    for r in visible_rules(book(state).rules(), caller):
         scope = r.get("scope")
         crops = scope.get("crop") if isinstance(scope, dict) else None
         for crop in crops or ["*"]:  # "*": rules for every crop (device health, condensation …)
@@ -74,7 +94,9 @@ def site_rules(village: VillageId, site: SiteId, caller: CallerDep, state: State
 
 
 @router.get(
-    "/villages/{village}/rules/overrides", summary="per-site overrides of the village", responses=errors(404, 503)
+    "/villages/{village}/rules/overrides",
+    summary="per-site overrides of the caller's sites (a farmer's own, every site for the secretary and admins)",
+    responses=errors(404, 503),
 )
 def overrides(village: VillageId, caller: CallerDep, state: StateDep) -> list[dict[str, object]]:
     village_of(caller, village)

@@ -29,7 +29,7 @@ from starlette.concurrency import run_in_threadpool
 from api.deps import REFUSED, Caller, CallerDep, StateDep, village_of
 from api.errors import errors
 from api.params import AccessToken, VillageId
-from api.routes.alerts import episode_out
+from api.routes.alerts import episode_out, firing_episodes
 from api.routes.sites import active_counts, site_out
 from api.state import ApiState
 from api.status import firing_by_site
@@ -93,8 +93,8 @@ class _Poller:
                 self.sent[s.id] = mark
                 events.append(_event("site", out.model_dump()))
         if state.alerts is not None:
-            active: dict[str, Episode] = {
-                e.id: e for e in state.alerts.active_episodes(village) if e.site in self.caller.sites
+            active: dict[str, Episode] = {  # what `GET alerts?status=active` lists: pending ones are not sent
+                e.id: e for e in firing_episodes(state.alerts, village) if e.site in self.caller.sites
             }
             for e in active.values():
                 if self.episodes.get(e.id) != (e.state, e.ack_by):

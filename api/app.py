@@ -6,7 +6,6 @@ import logging
 import time
 from collections.abc import Callable, Sequence
 from pathlib import Path
-from typing import Any
 
 from fastapi import Depends, FastAPI, Request
 from fastapi.exceptions import RequestValidationError
@@ -18,7 +17,7 @@ from starlette.exceptions import HTTPException as StarletteHTTPException
 from starlette.types import ASGIApp, Message, Receive, Scope, Send
 
 from api.access_log import redact_access_log
-from api.errors import COMMON
+from api.errors import COMMON, bilingual, validation_error
 from api.limits import RequestLimits
 from api.params import API_PREFIX, documented_query
 from api.routes import ack_link, confirm_link, devices, export, health, people, problems, sites, stream, summary
@@ -116,9 +115,10 @@ def create_app(
     @app.exception_handler(StarletteHTTPException)
     async def refused(request: Request, exc: StarletteHTTPException) -> JSONResponse:
         if exc.detail == "There was an error parsing the body":  # FastAPI's for bytes that are not UTF-8 text
-            return JSONResponse(validation_error([{"loc": ("body",), "msg": "not UTF-8 JSON"}]), status_code=422)
+            problem = {"loc": ("body",), "type": "json_invalid", "msg": "not UTF-8 JSON"}
+            return JSONResponse(validation_error([problem]), status_code=422)
         # ours already say "中文 / English"; Starlette's own (unknown path, wrong method) only say English
-        detail = exc.detail if " / " in str(exc.detail) else STANDARD_DETAIL.get(exc.status_code, str(exc.detail))
+        detail = bilingual(exc.status_code, exc.detail)
         return JSONResponse({"detail": detail}, status_code=exc.status_code, headers=exc.headers)
 
     @app.exception_handler(Exception)
@@ -127,23 +127,6 @@ def create_app(
         return JSONResponse({"detail": "服务器内部错误 / internal error"}, status_code=500)
 
     return app
-
-
-STANDARD_DETAIL = {
-    404: "没有这个地址 / not found",
-    405: "不支持这个请求方法 / method not allowed",
-}
-
-
-def validation_error(errors: Sequence[Any]) -> dict[str, object]:
-    """A 422 in the one error shape: `detail` for a person, `errors` per field. The input is not echoed:
-    a NaN in a body is not JSON, and a 50 MB field must not come back."""
-    fields = [
-        {"where": ".".join(str(x) for x in e.get("loc", ())), "problem": str(e.get("msg", ""))[:200]}
-        for e in errors[:20]
-    ]
-    said = "; ".join(f"{f['where']}: {f['problem']}" for f in fields[:3])
-    return {"detail": f"请求参数不对 / invalid request: {said}", "errors": fields}
 
 
 def _add_metrics(app: FastAPI) -> None:
@@ -211,9 +194,14 @@ def _add_pages(app: FastAPI) -> None:
         # served from the root so its scope covers the phone page
         return FileResponse(STATIC / "sw.js", media_type="text/javascript", headers=no_cache)
 
-    @app.get("/openapi.json", include_in_schema=False)
+    # where FastAPI apps usually have them: a newcomer (or a tool) trying /openapi.json or /docs finds the API's
+    @app.api_route("/openapi.json", methods=["GET", "HEAD"], include_in_schema=False)
     def openapi_document() -> RedirectResponse:
         return RedirectResponse(f"{API_PREFIX}/openapi.json", status_code=308)
+
+    @app.api_route("/docs", methods=["GET", "HEAD"], include_in_schema=False)
+    def docs_page() -> RedirectResponse:
+        return RedirectResponse(f"{API_PREFIX}/docs", status_code=308)
 
     @app.get("/manifest.webmanifest", include_in_schema=False)
     def manifest() -> FileResponse:

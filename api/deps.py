@@ -72,7 +72,8 @@ CallerDep = Annotated[Caller, Depends(get_caller)]
 def require(*roles: str):  # noqa: ANN201  (returns a dependency)
     async def check(caller: CallerDep) -> Caller:
         if caller.role not in roles:
-            raise HTTPException(403, f"需要角色 {' / '.join(roles)} / this needs the role {' or '.join(roles)}")
+            # one " / " in a detail, between the Chinese and the English
+            raise HTTPException(403, f"需要角色 {' 或 '.join(roles)} / this needs the role {' or '.join(roles)}")
         return caller
 
     return Depends(check)

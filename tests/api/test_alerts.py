@@ -122,7 +122,9 @@ def test_silences_for_an_unknown_rule_kind_or_site_are_refused(world: ApiWorld) 
     assert r.status_code == 404 and "tomato-cold-warnig" in r.json()["detail"]
     r = post(kind="air_temp_hihg")
     assert r.status_code == 422 and r.json()["errors"][0]["where"] == "body.kind"
-    assert r.json()["detail"].startswith("请求参数不对 / invalid request: body.kind")
+    zh, en = r.json()["detail"].split(" / ")
+    assert zh.startswith("请求参数不对：body.kind 应为 'air_temp_high'、")
+    assert en.startswith("invalid request: body.kind")
     r = post(site="gh99")
     assert r.status_code == 404 and "gh99" in r.json()["detail"]
     assert world.alerts.silences() == []

@@ -92,7 +92,7 @@ def test_an_unknown_query_parameter_is_named_not_ignored(world: ApiWorld) -> Non
     # `sit=` for `site=`: ignored, the export would have been every site of the village
     r = world.client.get(f"{V}/export.csv?sit=gh03", headers=world.auth(SECRETARY))
     assert r.status_code == 422 and r.json()["errors"] == [
-        {"where": "query.sit", "problem": "不认识的参数 / unknown query parameter"}
+        {"where": "query.sit", "problem": "unknown query parameter", "problem_zh": "不认识的参数"}
     ]
     # the two routes a browser opens by link take the token in the query
     token = world.tokens[SECRETARY]
@@ -127,6 +127,11 @@ def test_every_error_is_one_shape_in_two_languages(world: ApiWorld) -> None:
 def test_the_openapi_document_is_where_people_look_for_it(world: ApiWorld) -> None:
     r = world.client.get("/openapi.json", follow_redirects=False)
     assert r.status_code == 308 and r.headers["location"] == "/api/v1/openapi.json"
+    r = world.client.head("/openapi.json", follow_redirects=False)  # curl -I
+    assert r.status_code == 308 and r.headers["location"] == "/api/v1/openapi.json"
+    r = world.client.get("/docs", follow_redirects=False)  # where FastAPI apps keep their docs page
+    assert r.status_code == 308 and r.headers["location"] == "/api/v1/docs"
+    assert "swagger-ui" in world.client.get("/docs").text
     doc = world.client.get("/openapi.json").json()
     [metrics_type] = doc["paths"]["/metrics"]["get"]["responses"]["200"]["content"]
     assert metrics_type.startswith("text/plain")  # Prometheus text, not JSON

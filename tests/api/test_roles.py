@@ -317,6 +317,7 @@ PUBLIC = {
     ("GET", "/api/v1/docs"),
     ("GET", "/docs/oauth2-redirect"),
     ("GET", "/openapi.json"),  # redirects to /api/v1/openapi.json: tests/api/test_limits.py
+    ("GET", "/docs"),  # redirects to /api/v1/docs
     ("GET", "/"),  # the pages: tests/api/test_browser.py, test_demo_pages.py
     ("GET", "/overview"),
     ("GET", "/sw.js"),

@@ -20,7 +20,7 @@ from agronomy.degree_days import days_to, single_sine
 from agronomy.et0 import daily_pm, ea_from_rh, hargreaves, ra_daily, rs_from_temperature, rso
 from agronomy.fire_blight import BlightState, blight_day
 from agronomy.greenhouse import MouldState, downy_level, downy_shortest, mould_day
-from agronomy.layout import Columns, columns, hours_major, run_or_index, site_order, to_site_order
+from agronomy.layout import Columns, columns, hours_major, run_or_index, site_order
 from agronomy.marssonina import in_season, marssonina_levels, marssonina_shortest
 from agronomy.params import Params
 from agronomy.phenology import StageState, stage_day, stage_range, stages_off
@@ -249,6 +249,12 @@ class Agronomy:
         coords = sorted({(s.lat, s.lon) for s in sites})
         self._place = np.array([coords.index((s.lat, s.lon)) for s in sites], dtype=np.intp)
         self._coords = coords
+        # where each site sits in the models' order, for the models that read per-site values of the day
+        position = np.empty(n, np.intp)
+        position[self._order] = np.arange(n)
+        self.stage_pos = {c: position[at] for c, at in self.stage_sites.items()}
+        self.pest_pos = {k: position[at] for k, at in self.pest_at.items()}
+        self.water_pos = position[self.water_at]
 
     # -- inputs the farmer gives ----------------------------------------------------------
 
@@ -284,9 +290,11 @@ class Agronomy:
         order = self._order
         d = _Day(hours_major(h.temp_c, order), hours_major(wet, order), np.take(by_place.T, self._place[order], axis=1))
         # fmin/fmax skip NaN and give NaN for a day without readings (nanmin would warn)
+        # per site in the models' order: a model picks its own by their positions (`*_pos`)
         known, tmin, tmax = (
-            to_site_order(x, order)
-            for x in (count_hours(~np.isnan(d.temp)), np.fmin.reduce(d.temp, axis=0), np.fmax.reduce(d.temp, axis=0))
+            count_hours(~np.isnan(d.temp)),
+            np.fmin.reduce(d.temp, axis=0),
+            np.fmax.reduce(d.temp, axis=0),
         )
         downy, marssonina = self._wet_periods(d, h.start_ms)
         result = DayResult(
@@ -322,14 +330,15 @@ class Agronomy:
         lat = np.array([s.lat for s in sites])
         z = np.array([s.elevation_m for s in sites])
         doy = dt.datetime.fromtimestamp(h.start_ms / 1000 + 43_200, dt.UTC).timetuple().tm_yday
-        tx, tn, rh = tmax[at], tmin[at], h.rh_pct[at]
+        pos = self.water_pos
+        tx, tn, rh = tmax[pos], tmin[pos], h.rh_pct[at]
         rh_known = np.sum(~np.isnan(rh), axis=1) >= 20
         rh_max, rh_min = np.fmax.reduce(rh, axis=1), np.fmin.reduce(rh, axis=1)
         ea = ea_from_rh(tn, tx, rh_min, rh_max)
         ra = ra_daily(lat, doy)
         outdoor = ~self.water_house
         # a house's sky: the outdoor blocks' temperature range that day (eq. 50), clear sky without one
-        ranges = (tx - tn)[outdoor & (known[at] >= 20)]
+        ranges = (tx - tn)[outdoor & (known[pos] >= 20)]
         spread = float(np.median(ranges)) if ranges.size else None
         rs_out = rs_from_temperature(tx, tn, ra)
         rs_house = rs_from_temperature(spread, 0.0, ra) if spread is not None else rso(ra, z)
@@ -337,7 +346,7 @@ class Agronomy:
             pm = daily_pm(tx, tn, ea, rs_out, 2.0, z, lat, doy)  # FAO-56: 2 m/s where wind is not measured
             house = greenhouse_et0(tx, tn, ea, rs_house, z, lat, doy, self.w.greenhouse)
             harg = hargreaves(tx, tn, ra)
-        t_known = known[at] >= 20
+        t_known = known[pos] >= 20
         method = np.where(rh_known, np.where(self.water_house, 2, 0), 1)
         method = np.where(t_known, method, -1)
         et0 = np.select([method == 0, method == 1, method == 2], [pm, harg, house], np.nan)
@@ -453,7 +462,8 @@ class Agronomy:
         for crop, at in self.stage_sites.items():
             p, st = self.p.phenology[crop], self.stage
             part = StageState(st.gdd[at], st.missing_days[at])
-            stage_day(part, tmin[at], tmax[at], known[at], p)
+            pos = self.stage_pos[crop]
+            stage_day(part, tmin[pos], tmax[pos], known[pos], p)
             st.gdd[at], st.missing_days[at] = part.gdd, part.missing_days
             gdd[at] = part.gdd
             lo[at], hi[at] = stage_range(part.gdd, p)
@@ -475,8 +485,9 @@ class Agronomy:
         p, st, at = self.p.pest[name], self.pest[name], self.pest_at[name]
         key = (tuple(sorted(p.crops)), p.lower_c, p.upper_c, p.min_hours)
         if key not in shared:
-            dd_all = single_sine(tmin[at], tmax[at], p.lower_c, p.upper_c)
-            shared[key] = np.where(known[at] >= p.min_hours, dd_all, np.nan)
+            pos = self.pest_pos[name]
+            dd_all = single_sine(tmin[pos], tmax[pos], p.lower_c, p.upper_c)
+            shared[key] = np.where(known[pos] >= p.min_hours, dd_all, np.nan)
         dd = shared[key]
         counting = ~np.isnan(st.cum_dd)
         st.cum_dd = np.where(counting, st.cum_dd + np.nan_to_num(dd), st.cum_dd)

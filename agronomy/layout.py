@@ -67,10 +67,3 @@ def hours_major(x: NDArray[T], order: NDArray[np.intp]) -> NDArray[T]:
     for start in range(0, x.shape[0], BLOCK):
         out[:, start : start + BLOCK] = np.take(x, order[start : start + BLOCK], axis=0).T
     return out
-
-
-def to_site_order(x: NDArray[T], order: NDArray[np.intp]) -> NDArray[T]:
-    """Values per site in `order` → the same in the sites' own order."""
-    out = np.empty_like(x)
-    out[order] = x
-    return out

@@ -215,7 +215,6 @@ def run_demo(args: argparse.Namespace) -> int:
     deadline = time.monotonic() + args.duration if args.duration else None
     live = _Live(config, system, twin, lambda: deadline is not None and time.monotonic() >= deadline)
     try:
-        live.pages = ApiThread(config, api_port)  # the phone page and the overview
         village = config.village[0]
         print(
             f"""
@@ -229,8 +228,11 @@ def run_demo(args: argparse.Namespace) -> int:
 """,
             flush=True,
         )
-        print(live.pages.banner, flush=True)
+        if args.speed:  # a paced history is there to be watched as it fills in
+            live.pages = _pages(config, api_port)
         live.history(args.speed)
+        if live.pages is None and not live.stopping():  # after the history: a page opened during it would keep
+            live.pages = _pages(config, api_port)  # panels of the half-replayed day until they next refresh
         live.run()
     except KeyboardInterrupt:
         pass
@@ -244,6 +246,13 @@ def run_demo(args: argparse.Namespace) -> int:
         if broker:
             broker.stop()
     return 0
+
+
+def _pages(config: Config, port: int) -> ApiThread:
+    """The phone page and the overview, served, and their login links printed."""
+    pages = ApiThread(config, port)
+    print(pages.banner, flush=True)
+    return pages
 
 
 def _span(seconds: float) -> str:

@@ -36,6 +36,13 @@ def test_single_sine_is_the_area_it_defines_within_a_hundredth(tmin: float, tmax
     assert single_sine_ref(tmin, tmax, LOWER, UPPER) == pytest.approx(want, abs=0.01)  # the leaflet's case formulas
 
 
+def test_a_published_example() -> None:
+    # TrenchR's degree_days (the UC IPM methods, https://trenchproject.github.io/TrenchR/reference/degree_days.html):
+    # a day from 7 to 14 °C with thresholds 12 and 33 °C gives 0.47 °C-DD by the single sine (printed to 0.01)
+    assert float(single_sine(7.0, 14.0, 12.0, 33.0)) == pytest.approx(0.47, abs=0.005)
+    assert single_sine_ref(7.0, 14.0, 12.0, 33.0) == pytest.approx(0.47, abs=0.005)
+
+
 def test_fahrenheit_and_celsius_agree() -> None:
     # the UC IPM calculator works in °F: 40-75 °F with 50/88 °F thresholds, in °F-DD, is 9/5 of the °C-DD
     f = by_definition(40.0, 75.0, 50.0, 88.0)

@@ -5,11 +5,13 @@ how far apart they are."""
 
 from __future__ import annotations
 
+from pathlib import Path
+
 import numpy as np
 import pytest
 
 from agronomy.daily import Agronomy, SiteInfo
-from agronomy.params import Params
+from agronomy.params import DEFAULT, Params, load_params
 from agronomy.risk import Risk
 from tests.agronomy.conftest import APRIL_20, LAT, LON, hours
 
@@ -60,3 +62,25 @@ def test_too_many_days_without_temperatures_is_unknown(params: Params) -> None:
         r = model.day(hours(t, start_ms=APRIL_20 + d * DAY_MS)).stage
         assert r.risk[0] == (Risk.UNKNOWN if d == limit else Risk.NONE)
     assert r.gdd[0] == 0.0
+
+
+def test_a_county_s_own_pear_sums_give_pear_blocks_a_stage(tmp_path: Path) -> None:
+    """docs/agronomy.md's way for a county with its own pear observations: a [phenology.pear] table in its
+    copy of models.toml, with the pear stage order of alerts/profiles/pear.toml. (The numbers here are a
+    made-up county's, not a source's: the bundled file has none.)"""
+    county = tmp_path / "models.toml"
+    county.write_text(
+        DEFAULT.read_text(encoding="utf-8") + "\n[phenology.pear]\nbase_c = 5.0\nmin_hours = 20\nmax_missing_days = 5\n"
+        'order = ["dormant", "scales_separating", "blossom_buds_exposed", "tight_cluster", "first_white", '
+        '"full_white", "first_bloom", "full_bloom", "post_bloom"]\n'
+        'sums = [["scales_separating", 100.0], ["tight_cluster", 200.0], ["full_bloom", 300.0]]\n',
+        encoding="utf-8",
+    )
+    params = load_params(county)
+    model = Agronomy([SiteInfo("pear", "dormant", LAT, LON, True)], params)
+    seen = []
+    for d in range(32):  # 15 °C all day: 10 °C-DD a day above 5 °C
+        seen.append(model.day(hours(np.full((1, 24), 15.0), start_ms=APRIL_20 + d * DAY_MS)).stage)
+    assert seen[9].estimated_name[0] == "scales_separating" and seen[8].estimated_name[0] == "dormant"
+    assert seen[19].estimated_name[0] == "tight_cluster" and seen[29].estimated_name[0] == "full_bloom"
+    assert int(seen[29].off_by[0]) == 7  # configured dormant, estimated full bloom: 7 stages apart

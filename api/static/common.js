@@ -151,12 +151,14 @@ const QYB = (() => {
     }
     const pad = (n) => String(n).padStart(2, "0");
     const tick = long ? (d) => `${d.getMonth() + 1}/${d.getDate()}` : (d) => `${d.getHours()}:${pad(d.getMinutes())}`;
-    const axes = [{ values: (u, vals) => vals.map((v) => tick(new Date(v * 1000))) }, { size: 36 }];
+    // wide enough for the longest tick label ("-17.5" would be clipped at a fixed 36 px)
+    const fit = (u, labels) => Math.max(28, 14 + 7 * Math.max(0, ...(labels || []).map((s) => String(s).length)));
+    const axes = [{ values: (u, vals) => vals.map((v) => tick(new Date(v * 1000))) }, { size: fit }];
     const scales = { "%": { range: [0, 100] } };
     if (hum) {
       data.push(col(hum.points, 1));
       series.push({ label: `${t("air_rh_pct")} %`, stroke: "#2471a3", width: 1.5, scale: "%" });
-      axes.push({ scale: "%", side: 1, size: 36, grid: { show: false } });
+      axes.push({ scale: "%", side: 1, size: fit, grid: { show: false } });
     }
     el.replaceChildren();
     const key = document.createElement("p");

@@ -199,7 +199,8 @@
     people = await get(`/api/v1/villages/${me.village}/people`).catch(() => []);
     for (const p of people) names[p.id] = p.name;
     for (const s of await get(`/api/v1/villages/${me.village}/sites`)) { sites.set(s.id, s); tile(s); }
-    for (const a of await get(`/api/v1/villages/${me.village}/alerts`).catch(() => [])) alerts.set(a.id, a);
+    // every active alert, not the list's default first 200: the badge counts them all
+    for (const a of await get(`/api/v1/villages/${me.village}/alerts?limit=1000`).catch(() => [])) alerts.set(a.id, a);
     renderAlerts();
     const now = new Date();
     const month = document.getElementById("month");

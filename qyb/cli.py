@@ -58,7 +58,7 @@ def main(argv: Sequence[str] | None = None) -> int:
 
 
 # Options whose value may be a relative time like -24h, which argparse would take for an option.
-_TIME_OPTIONS = ("--from", "--to", "--since", "--start")
+_TIME_OPTIONS = ("--from", "--to", "--since", "--start", "--on")
 
 
 def _glue_time_values(argv: Sequence[str]) -> list[str]:

@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import argparse
 import time
+from datetime import date, datetime
 from zoneinfo import ZoneInfo
 
 from qingyubiao.config import load_config
@@ -24,6 +25,12 @@ def register(command: Command) -> None:
     c.add_argument("--client-id", default="qyb-sim")
     c.add_argument("--twin", action="store_true", help="run the village twin: weather, greenhouses, orchards")
     c.add_argument("--scenario", metavar="NAME|FILE", help="twin scenario, e.g. heat-noon (implies --twin)")
+    c.add_argument(
+        "--on",
+        metavar="DATE",
+        help="play the scenario on this local date instead of its own, e.g. "
+        "2026-12-06 or -1d (yesterday): its times of day kept; published, it stops at now",
+    )
     c.add_argument("--hours", type=float, help="simulated hours (default: the scenario's, else 24)")
     c.add_argument("--speed", type=float, help="times faster than real time, e.g. 60 (default: as fast as possible)")
     c.add_argument("--output", metavar="FILE.jsonl", help="write the twin's messages to a file instead of MQTT")
@@ -33,6 +40,11 @@ def register(command: Command) -> None:
     c.add_argument("--greenhouses", type=int, default=24, help="greenhouses per village in scale mode")
     c.add_argument("--valve-failure", choices=["none", "stuck_open", "silent"], default="none",
                    help="how the twin's valve controllers fail (the config's valves; default: they obey)")  # fmt: skip
+
+
+def _local_date(text: str, tz: ZoneInfo) -> date:
+    """The village date of a time typed as for --start: 2026-12-06, an RFC 3339 time, or -1d (yesterday)."""
+    return datetime.fromtimestamp(parse_when(text, tz) / 1000, tz).date()
 
 
 def _sim(args: argparse.Namespace) -> int:
@@ -47,6 +59,7 @@ def _sim(args: argparse.Namespace) -> int:
             raise ValueError("--count is for plain readings; the twin runs for --hours or a --scenario")
         run = TwinRun(
             scenario=args.scenario,
+            on=_local_date(args.on, tz) if args.on else None,
             start_s=parse_when(args.start, tz) / 1000 if args.start else None,
             hours=args.hours,
             speed=args.speed,

@@ -9,6 +9,7 @@ from __future__ import annotations
 import time
 from collections.abc import Callable, Iterable, Iterator
 from dataclasses import dataclass
+from datetime import date
 
 from qingyubiao.config import Config
 from sensors_sim import pacing, publisher
@@ -25,6 +26,7 @@ class TwinRun:
     """Options of one twin run, as the command line gives them."""
 
     scenario: str | None = None
+    on: date | None = None  # play the scenario on this local date instead of its own (Scenario.moved_to)
     start_s: float | None = None
     hours: float | None = None
     speed: float | None = None  # None: as fast as possible
@@ -39,9 +41,19 @@ class TwinRun:
     valve_failure: Failure = "none"  # how the twin's valve controllers fail (none, stuck_open, silent)
 
 
+def scenario_of(run: TwinRun) -> Scenario | None:
+    """The run's scenario, moved to `run.on` when given."""
+    if run.scenario is None:
+        if run.on is not None:
+            raise ValueError("--on 只能与 --scenario 一起用 / --on moves a scenario: give --scenario too")
+        return None
+    scenario = load(run.scenario)
+    return scenario.moved_to(run.on) if run.on is not None else scenario
+
+
 def build(config: Config, run: TwinRun, now_s: float) -> tuple[Twin, float, Scenario | None]:
     """The twin for a run and the simulated time it ends at."""
-    scenario = load(run.scenario) if run.scenario else None
+    scenario = scenario_of(run)
     if run.villages:
         config = scale_config(run.villages, run.greenhouses)
         scenario = None
@@ -57,6 +69,22 @@ def build(config: Config, run: TwinRun, now_s: float) -> tuple[Twin, float, Scen
     spin_up = 6 * 3600.0 if run.villages else SPIN_UP_S
     twin = Twin(config, seed=run.seed, start_s=start, scenario=scenario, fmt=run.fmt, spin_up_s=spin_up)
     return twin, start + hours * 3600.0, scenario
+
+
+def moved_until(scenario: Scenario, run: TwinRun, until: float, now_s: float) -> tuple[float, str]:
+    """Where a scenario moved with --on ends, and a note for the log. Published to a broker it stops at now: a
+    sensor cannot report the future, and the collector would refuse those readings (ingest max_future_s). A
+    file (--output) gets the whole scenario."""
+    assert run.on is not None
+    note = f" on {run.on.isoformat()}"
+    if run.output or until <= now_s:
+        return until, note
+    if scenario.start_s >= now_s:
+        raise ValueError(
+            f"{run.on.isoformat()} 的场景还没开始，不能发布 / the scenario on {run.on.isoformat()} starts in the "
+            "future: the collector would refuse its readings (use --output to write it to a file)"
+        )
+    return now_s, note + f", stopped at now after {(now_s - scenario.start_s) / 3600:.1f} of its {scenario.hours:g} h"
 
 
 def as_messages(sim: Iterable[SimMessage], count: Callable[[bytes], int]) -> Iterator[publisher.Message]:
@@ -76,12 +104,16 @@ def execute(config: Config, run: TwinRun, log: Callable[[str], None] = print) ->
     if run.plot:
         from sensors_sim.plot import plot_day
 
-        scenario = load(run.scenario) if run.scenario else None
+        scenario = scenario_of(run)
         start = run.start_s if run.start_s is not None else (scenario.start_s if scenario else now - 86_400)
         path = plot_day(config, start, run.plot, seed=run.seed, scenario=scenario, hours=run.hours or 24.0)
         log(f"plotted {run.hours or 24:g} simulated hours to {path}")
         return 0
     twin, until, scenario = build(config, run, now)
+    label = f"scenario {scenario.name}" if scenario else f"{round((until - twin.physics.start_s) / 3600, 2):g} h"
+    if scenario is not None and run.on is not None:
+        until, note = moved_until(scenario, run, until, now)
+        label += note
     valves = []
     if not run.output and not run.villages and any(s.irrigation and s.irrigation.valve for v in config.village
                                                    for s in v.site):  # fmt: skip
@@ -91,7 +123,6 @@ def execute(config: Config, run: TwinRun, log: Callable[[str], None] = print) ->
         valves = twin_valves(config, twin.physics, mqtt.host, mqtt.port, run.valve_failure)
         log(f"{len(valves)} twin valve controllers listening ({run.valve_failure})")
     sim = twin.run(until, max_steps=1 if valves else 60)
-    label = f"scenario {scenario.name}" if scenario else f"{round((until - twin.physics.start_s) / 3600, 2):g} h"
     try:
         if run.output:
             n_msgs, _ = write_jsonl(run.output, pacing.paced(sim, run.speed))

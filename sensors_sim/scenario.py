@@ -4,6 +4,7 @@
     scenario.start_s, scenario.end_s       # epoch seconds of the simulated span
     scenario.stage                          # {"or01": "full_bloom"}: growth stages to apply to the config
     scenario.expect                         # what the alert system should report (site, kind, severity, window)
+    scenario.moved_to(date(2026, 12, 6))    # the same scenario played on another day
 
 Times in a scenario file are local village time: `start` is a date or a date
 and time; fault and expectation times are "HH:MM" (the first such moment at
@@ -13,7 +14,7 @@ or after the scenario's start) or full ISO date-times.
 from __future__ import annotations
 
 import tomllib
-from dataclasses import dataclass, field
+from dataclasses import dataclass, field, replace
 from datetime import date, datetime, time, timedelta
 from importlib import resources
 from pathlib import Path
@@ -115,6 +116,43 @@ class Scenario:
         first = datetime.fromtimestamp(self.start_s, tz).date()
         last = datetime.fromtimestamp(self.end_s, tz).date()
         return [first + timedelta(days=i) for i in range((last - first).days + 1)]
+
+    @property
+    def first_day(self) -> date:
+        """The local date the scenario starts on."""
+        return datetime.fromtimestamp(self.start_s, ZoneInfo(self.tz)).date()
+
+    def moved_to(self, day: date) -> Scenario:
+        """The same scenario played on another local date: its start, faults and expectations move by whole
+        days and keep their local times of day (wall clock, so a daylight-saving change keeps them too); the
+        weather override and the stages go with it. The sun and the climate around it are the new day's:
+        rain_start_h is a solar hour, and the spin-up before the start is the new season's weather."""
+        shift = (day - self.first_day).days
+        if shift == 0:
+            return self
+        tz = ZoneInfo(self.tz)
+
+        def move(t_s: float) -> float:
+            # aware datetime + timedelta is wall-clock arithmetic in the zone: 06:00 stays 06:00
+            return (datetime.fromtimestamp(t_s, tz) + timedelta(days=shift)).timestamp()
+
+        return replace(
+            self,
+            start_s=move(self.start_s),
+            faults=tuple(replace(f, start_s=move(f.start_s), end_s=move(f.end_s)) for f in self.faults),
+            expect=tuple(self._moved_expect(e, move(e.after_s), move(e.before_s), shift) for e in self.expect),
+            expect_risk=tuple(
+                replace(e, day=(date.fromisoformat(e.day) + timedelta(days=shift)).isoformat())
+                for e in self.expect_risk
+            ),
+        )
+
+    @staticmethod
+    def _moved_expect(e: Expect, after_s: float, before_s: float, shift: int) -> Expect:
+        def text(t: str) -> str:  # "HH:MM" is relative to the start and stays; a date-time moves
+            return t if _is_clock(t) else (datetime.fromisoformat(t) + timedelta(days=shift)).isoformat()
+
+        return replace(e, after_s=after_s, before_s=before_s, after=text(e.after), before=text(e.before))
 
     def apply_stages(self, config: Config) -> Config:
         """The config with this scenario's growth stages set on its sites (for alert tests)."""
@@ -265,7 +303,7 @@ def _start(value: object, tz: ZoneInfo) -> datetime:
 
 def _moment(text: str, start: datetime, tz: ZoneInfo) -> float:
     """'HH:MM' → the first such local time at or after `start`; else an ISO date-time."""
-    if len(text) <= 5 and ":" in text:
+    if _is_clock(text):
         hh, mm = (int(x) for x in text.split(":"))
         local = start.astimezone(tz)
         candidate = local.replace(hour=hh, minute=mm, second=0, microsecond=0)
@@ -273,3 +311,8 @@ def _moment(text: str, start: datetime, tz: ZoneInfo) -> float:
             candidate += timedelta(days=1)
         return candidate.timestamp()
     return _start(text, tz).timestamp()
+
+
+def _is_clock(text: str) -> bool:
+    """'HH:MM', a time of day (not a date-time)."""
+    return len(text) <= 5 and ":" in text

@@ -29,7 +29,7 @@ from qingyubiao import topics
 from qingyubiao.alerting import AlertReader, AlertWriter, Audience, Episode, Kind, Severity, State, Transition
 from qingyubiao.config import Config, MqttSettings, Site, Village
 from qingyubiao.interlocks import Now, Request, check
-from qingyubiao.mqtt_login import log_in
+from qingyubiao.mqtt_login import client_for
 from qingyubiao.risks import WATER_MODEL, RiskBook
 from qingyubiao.series import SeriesIndex
 from qingyubiao.store import ReadingReader
@@ -58,9 +58,7 @@ class MqttValveLink:
     def __init__(self, settings: MqttSettings, client_id: str, valves: list[tuple[str, str]]) -> None:
         self._inbox: queue.Queue[tuple[str, str, bytes, int]] = queue.Queue()
         self._filters = [topics.device_status(v, d) for v, d in valves]
-        self.client = mqtt.Client(mqtt.CallbackAPIVersion.VERSION2, client_id=client_id,
-                                  protocol=mqtt.MQTTv5 if settings.protocol == 5 else mqtt.MQTTv311)  # fmt: skip
-        log_in(self.client, settings)
+        self.client = client_for(settings, client_id)
         self.connected = threading.Event()
         self.client.on_connect = self._on_connect
         self.client.on_disconnect = lambda *a: self.connected.clear()

@@ -18,10 +18,9 @@ from pathlib import Path
 
 import httpx
 import paho.mqtt.client as mqtt
-from paho.mqtt.enums import CallbackAPIVersion
 
 from qingyubiao.config import Config, MqttSettings
-from qingyubiao.mqtt_login import log_in
+from qingyubiao.mqtt_login import client_for
 
 UPTIME_TOPIC = "$SYS/broker/uptime"  # the ACL lets qyb-api read it (qingyubiao/broker_auth.py)
 DISK_DOWN_FREE, DISK_WARN_FREE = 0.05, 0.15  # of the disk: below 5 % SQLite may soon fail to write
@@ -103,11 +102,9 @@ def probe_broker(settings: MqttSettings, timeout_s: float = 3.0) -> Check:
             return
         uptime.set()
 
-    protocol = mqtt.MQTTv5 if settings.protocol == 5 else mqtt.MQTTv311  # the demo's embedded broker speaks 3.1.1
-    client = mqtt.Client(CallbackAPIVersion.VERSION2, client_id=f"qyb-status-{os.getpid()}", protocol=protocol)
-    client.on_connect, client.on_message = on_connect, on_message
     try:
-        log_in(client, settings)
+        client = client_for(settings, f"qyb-status-{os.getpid()}")
+        client.on_connect, client.on_message = on_connect, on_message
         client.connect(settings.host, settings.port, keepalive=10)
     except (OSError, ssl.SSLError, ValueError) as e:
         return Check("broker", Level.DOWN, f"消息代理连不上 {settings.host}:{settings.port}：{e}",

@@ -14,6 +14,15 @@ from qingyubiao.config import MqttSettings
 log = logging.getLogger(__name__)
 
 
+def client_for(settings: MqttSettings, client_id: str) -> mqtt.Client:
+    """A paho client speaking the configured MQTT version (the demo's embedded broker speaks 3.1.1 only),
+    logged in as `log_in` says; the caller sets its callbacks and connects."""
+    protocol = mqtt.MQTTv5 if settings.protocol == 5 else mqtt.MQTTv311
+    client = mqtt.Client(mqtt.CallbackAPIVersion.VERSION2, client_id=client_id, protocol=protocol)
+    log_in(client, settings)
+    return client
+
+
 def log_in(client: mqtt.Client, settings: MqttSettings) -> None:
     """Set the login of `client`: the same for the collector, its valve link, the notifier and the simulator."""
     user, password = settings.credentials

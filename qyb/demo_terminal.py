@@ -16,7 +16,7 @@ import paho.mqtt.client as mqtt
 from alerts.notify.outbox import Outbox
 from qingyubiao import topics
 from qingyubiao.config import Config, MqttSettings
-from qingyubiao.mqtt_login import log_in
+from qingyubiao.mqtt_login import client_for
 from qingyubiao.notifying import FeedEvent
 
 
@@ -27,12 +27,7 @@ class Loudspeaker:
         self.subscribed = threading.Event()
         self._topics = {topics.broadcast(v): v for v in villages}
         self._say = say
-        self.client = mqtt.Client(
-            mqtt.CallbackAPIVersion.VERSION2,
-            client_id=f"{settings.client_id}-demo-speaker",
-            protocol=mqtt.MQTTv5 if settings.protocol == 5 else mqtt.MQTTv311,
-        )
-        log_in(self.client, settings)
+        self.client = client_for(settings, f"{settings.client_id}-demo-speaker")
         self.client.on_connect = self._on_connect
         self.client.on_subscribe = lambda *_: self.subscribed.set()
         self.client.on_message = self._on_message

@@ -27,7 +27,7 @@ def test_demo_runs_the_village_with_an_embedded_broker(tmp_path: Path) -> None:
             "qyb",
             "demo",
             "--duration",
-            "20",
+            "40",  # the history first, then live readings for the rest (the deadline counts from the start)
             "--history",
             "2",
             "--data",

@@ -18,16 +18,14 @@ from alerts.notify.outbox import Send
 from alerts.text import metric_names
 from qingyubiao import topics
 from qingyubiao.config import MqttSettings
-from qingyubiao.mqtt_login import log_in
+from qingyubiao.mqtt_login import client_for
 
 
 class MqttLink:
     """One publishing connection for both MQTT channels (reconnects in paho's loop thread)."""
 
     def __init__(self, settings: MqttSettings, client_id: str) -> None:
-        self.client = mqtt.Client(mqtt.CallbackAPIVersion.VERSION2, client_id=client_id,
-                                  protocol=mqtt.MQTTv5 if settings.protocol == 5 else mqtt.MQTTv311)  # fmt: skip
-        log_in(self.client, settings)
+        self.client = client_for(settings, client_id)
         self.connected = threading.Event()
         self.client.on_connect = lambda *a: self.connected.set()
         self.client.on_disconnect = lambda *a: self.connected.clear()

@@ -84,7 +84,10 @@ def moved_until(scenario: Scenario, run: TwinRun, until: float, now_s: float) ->
             f"{run.on.isoformat()} 的场景还没开始，不能发布 / the scenario on {run.on.isoformat()} starts in the "
             "future: the collector would refuse its readings (use --output to write it to a file)"
         )
-    return now_s, note + f", stopped at now after {(now_s - scenario.start_s) / 3600:.1f} of its {scenario.hours:g} h"
+    # a minute early: a physics step's readings are stamped up to a minute after it (each device reports at its
+    # own second of the minute), and none may be stamped after now
+    until = now_s - 60.0
+    return until, note + f", stopped at now after {(until - scenario.start_s) / 3600:.1f} of its {scenario.hours:g} h"
 
 
 def as_messages(sim: Iterable[SimMessage], count: Callable[[bytes], int]) -> Iterator[publisher.Message]:

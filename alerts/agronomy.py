@@ -10,7 +10,8 @@ once an hour, on the collector's writer thread.
 
 A site's newest-day risk at `moderate` or `high` opens an alert episode of kind `disease_risk` or
 `pest_risk` (warning or critical), routed like crop alerts (the owner household; the secretary too
-when critical); a later day below moderate resolves it. `unknown` and `no_data` neither open nor close.
+when critical); a risk that rises from moderate to high opens a critical episode in the warning's place;
+a later day below moderate resolves it. `unknown` and `no_data` neither open nor close.
 A block's irrigation advice opens an `irrigation_due` warning when the water is due today (advice and
 confirm modes: in automatic mode the valve manager waters it), resolved once it is not.
 """
@@ -46,6 +47,7 @@ KIND = {m: Kind.PEST_RISK if m in PESTS else Kind.DISEASE_RISK for m in MODEL_NA
 KIND[WATER_MODEL] = Kind.IRRIGATION_DUE  # the advice alerts only when the water is due today (see `alert`)
 # the number an episode carries as its value, by the first key a model's detail has
 VALUE_KEYS = ("dh4", "wet_h_day", "wet_h", "index", "cum_dd", "need_mm")
+RANK = {Severity.WARNING: 0, Severity.CRITICAL: 1, Severity.EMERGENCY: 2}  # a risk that rises is told again
 GRACE_MS = 15 * 60_000  # a day is computed once its last readings (sent up to minutes late) are in
 RERUN_MS = 3_600_000  # and again every hour: readings backfilled after an outage count within the hour
 
@@ -181,11 +183,21 @@ class RiskWatch:
             fire_at = int(Risk.HIGH if water else Risk.MODERATE)
             if water and modes.get(site) == "automatic":
                 fire_at = Risk.HIGH + 1
-            if x.risk >= fire_at and ep is None:
+            severity = Severity.CRITICAL if x.risk == Risk.HIGH and not water else Severity.WARNING
+            risen = ep is not None and RANK[Severity(ep.severity)] < RANK[severity]
+            if x.risk >= fire_at and (ep is None or risen):
                 zh, en = self.text(model, x)
-                severity = Severity.CRITICAL if x.risk == Risk.HIGH and not water else Severity.WARNING
-                eid = f"{v.id}/{site}/{rule}/{x.day}"
+                eid = f"{v.id}/{site}/{rule}/{x.day}" + (f"/{severity.value}" if risen else "")
                 value = float(next((x.detail[k] for k in VALUE_KEYS if x.detail.get(k) is not None), 0.0) or 0.0)
+                if ep is not None:  # moderate, then high: the warning gives way to the critical episode without
+                    # a message of its own, as a threshold's warning is inhibited by its critical
+                    up_zh, up_en = f"{self.name(model)[0]}风险升高，见新的告警。", f"{self.name(model)[1]} risk rose."
+                    transitions.append(Transition(ep.id, rule, ep.kind, ep.severity, ep.audience, State.RESOLVED,
+                                                  ts, v.id, site, "", "", ep.value, float("nan"), inhibited_by=eid,
+                                                  text_zh=up_zh, text_en=up_en))  # fmt: skip
+                    episodes.append(Episode(ep.id, rule, ep.kind, ep.severity, ep.audience, v.id, site, "", "",
+                                            State.RESOLVED, ep.started_ms, ep.fired_ms, ts, False, ep.value, up_zh,
+                                            up_en, ep.ack_by, ep.ack_ms))  # fmt: skip
                 t = Transition(eid, rule, KIND[model], severity, Audience.FARMER, State.FIRING, ts, v.id, site, "",
                                "", value, float("nan"), text_zh=zh, text_en=en)  # fmt: skip
                 transitions.append(t)

@@ -92,6 +92,36 @@ def test_a_wet_day_raises_a_scab_alert_for_the_owner_and_a_dry_one_ends_it(world
     assert book.risks(v.id, "2026-04-21")[0].day == "2026-04-21"
 
 
+def test_a_risk_that_rises_to_high_is_told_again_as_critical(world: Any) -> None:
+    """Moderate, then high (the rest of the day's readings came in late, or the next day is worse): the
+    household hears of the high risk; the warning closes without a message (inhibited by the critical)."""
+    config, index, store, _book, alerts, watch = world
+    v = config.village[0]
+    d1, d2, d3 = dt.date(2026, 4, 20), dt.date(2026, 4, 21), dt.date(2026, 4, 22)
+    write_day(config, index, store, d1, range(6, 18))  # 12 wet hours at 12 °C: moderate
+    watch.tick(local_midnight_ms(v, d2) + HOUR)
+
+    def risk_episodes() -> list[Any]:
+        return [e for e in alerts.active_episodes(v.id) if e.kind == "disease_risk"]
+
+    [warning] = risk_episodes()
+    assert (warning.site, warning.severity) == ("or01", "warning")
+    write_day(config, index, store, d1, range(6, 24))  # the evening's readings arrive late: 18 wet hours, high
+    watch.tick(local_midnight_ms(v, d2) + 2 * HOUR)
+    [critical] = risk_episodes()
+    assert (critical.site, critical.severity, critical.id) == ("or01", "critical", f"{warning.id}/critical")
+    assert critical.text_zh.startswith("苹果黑星病侵染风险高：叶面湿润 18 小时")
+    closed = alerts.transitions(warning.id)
+    assert [t.state for t in closed] == ["firing", "resolved"] and closed[-1].inhibited_by == critical.id
+    assert not closed[-1].pages  # no "risk passed" message: it did not pass
+    # high again the next day: nothing new; a moderate day after it does not lower the open critical
+    write_day(config, index, store, d2, range(6, 24))
+    watch.tick(local_midnight_ms(v, d3) + HOUR)
+    write_day(config, index, store, d3, range(6, 18))
+    watch.tick(local_midnight_ms(v, d3 + dt.timedelta(days=1)) + HOUR)
+    assert [e.id for e in risk_episodes()] == [critical.id] and len(alerts.transitions(critical.id)) == 1
+
+
 def test_a_late_biofix_counts_from_its_date_and_a_backfilled_day_is_recomputed(world: Any) -> None:
     config, index, store, book, alerts, watch = world
     v = config.village[0]

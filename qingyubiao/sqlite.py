@@ -11,6 +11,7 @@ from __future__ import annotations
 
 import logging
 import sqlite3
+import time
 from pathlib import Path
 from typing import Literal
 from urllib.parse import quote
@@ -44,7 +45,7 @@ def open_sqlite(
     try:
         refuse_newer(db, path)  # before WAL mode, which rewrites the header of a file qyb must leave alone
         if not readonly:
-            db.execute("PRAGMA journal_mode=WAL")
+            set_wal(db)
             db.execute(f"PRAGMA synchronous={synchronous}")
             fresh = db.execute("SELECT count(*) FROM sqlite_master").fetchone()[0] == 0
             if (applied := migrate(db, path)) and not fresh:  # a new file is made at the version, not migrated
@@ -53,3 +54,18 @@ def open_sqlite(
         db.close()
         raise
     return db
+
+
+def set_wal(db: sqlite3.Connection) -> None:
+    """WAL mode. Leaving a rollback journal needs the file to itself, and SQLite answers "database is
+    locked" at once, without its busy handler, while another process opens the same file (the collector
+    and the API started together on an old database): wait for it as the busy timeout would."""
+    deadline = time.monotonic() + BUSY_TIMEOUT_MS / 1000
+    while True:
+        try:
+            db.execute("PRAGMA journal_mode=WAL")
+            return
+        except sqlite3.OperationalError as e:
+            if "locked" not in str(e) or time.monotonic() > deadline:
+                raise
+            time.sleep(0.01)

@@ -17,6 +17,7 @@ from starlette.exceptions import HTTPException as StarletteHTTPException
 from starlette.types import ASGIApp, Message, Receive, Scope, Send
 
 from api.access_log import redact_access_log
+from api.docs_page import add_docs_page
 from api.errors import COMMON, bilingual, validation_error
 from api.limits import RequestLimits
 from api.params import API_PREFIX, documented_query
@@ -62,7 +63,7 @@ def create_app(
         title="晴雨表 Qingyubiao API",
         version=__version__,
         description="温室与果园监测 · greenhouse and orchard monitoring. Bearer tokens from `qyb users token`.",
-        docs_url=f"{API_PREFIX}/docs",
+        docs_url=None,  # api/docs_page.py serves it without a CDN
         redoc_url=None,
         openapi_url=f"{API_PREFIX}/openapi.json",
     )
@@ -107,6 +108,7 @@ def create_app(
     app.include_router(ack_link.router)  # at the root: the links in messages are {public_url}/a/{token}
     app.include_router(confirm_link.router)  # and {public_url}/w/{token} (确认灌溉)
     _add_pages(app)
+    add_docs_page(app)
 
     @app.exception_handler(RequestValidationError)
     async def invalid(request: Request, exc: RequestValidationError) -> JSONResponse:

@@ -314,8 +314,10 @@ def app_routes(routes: list[Any], prefix: str = "") -> set[tuple[str, str]]:
 # answered without a role, each covered by its own tests; everything else must be in TABLE
 PUBLIC = {
     ("GET", "/api/v1/openapi.json"),  # tests/api/test_schemathesis.py
-    ("GET", "/api/v1/docs"),
-    ("GET", "/docs/oauth2-redirect"),
+    ("GET", "/api/v1/docs"),  # Swagger UI and its files, from the box: tests/api/test_docs_page.py
+    ("GET", "/api/v1/docs/swagger-ui-bundle.js"),
+    ("GET", "/api/v1/docs/swagger-ui.css"),
+    ("GET", "/api/v1/docs/favicon-32x32.png"),
     ("GET", "/openapi.json"),  # redirects to /api/v1/openapi.json: tests/api/test_limits.py
     ("GET", "/docs"),  # redirects to /api/v1/docs
     ("GET", "/"),  # the pages: tests/api/test_browser.py, test_demo_pages.py

@@ -115,6 +115,9 @@ class Twin:
         self.hi = np.array([METRICS[m].hi for m in self.plan.series_metric])
         self.bat_full = rng.uniform(3.55, 3.7, n_dev)
         self.bat_drain = rng.uniform(0.0004, 0.0012, n_dev)  # V per day
+        # each device's cell is renewed once a year on its own day (devices went in at different times); a
+        # day shared by all made every battery in the village flat together each December
+        self.bat_fitted_day = np.random.default_rng([seed, 12]).uniform(0.0, 365.0, n_dev)
         self.rssi_mean = rng.uniform(-117.0, -88.0, n_dev)
         self.seq = np.zeros(n_dev, np.int64)
         self.readings = 0  # metric values put into messages so far (health values not counted)
@@ -275,10 +278,7 @@ class Twin:
                 values[np.ix_(rows, series)] = dead
         for decimals, cols in self._round_groups:
             values[:, cols] = np.round(values[:, cols], decimals)
-        # Battery: slow drain over the year, lower in the cold.
-        site_t = truth[:, 0, p.dev_site]
-        days = (t / 86_400.0) % 365.0
-        bat = np.round(self.bat_full - self.bat_drain * days[:, None] + 0.003 * (site_t - 20.0), 3)
+        bat = battery_v(t, self.bat_full, self.bat_drain, self.bat_fitted_day, truth[:, 0, p.dev_site])
         rssi = np.round(self.rssi_mean + rng.normal(0.0, 3.0, due.shape), 0)
         snr = np.round(np.clip(rssi + 117.0 + rng.normal(0.0, 1.5, due.shape), -20.0, 12.0), 1)
         if self.scenario is not None and self.scenario.lora_loss is not None:
@@ -425,6 +425,12 @@ class Twin:
                 "rxInfo": rx,
             }
         )
+
+
+def battery_v(t_s: F64, full_v: F64, drain_v_per_day: F64, fitted_day: F64, site_temp_c: F64) -> F64:
+    """Cell voltage (times × devices): a slow drain since the device's yearly renewal, lower in the cold."""
+    days = (t_s[:, None] / 86_400.0 - fitted_day) % 365.0
+    return np.round(full_v - drain_v_per_day * days + 0.003 * (site_temp_c - 20.0), 3)
 
 
 def _getter(idx: list[int]) -> Callable[[list[float]], tuple[float, ...]]:

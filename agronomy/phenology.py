@@ -50,9 +50,16 @@ def stages_off(configured: I16, lo: I16, hi: I16) -> I16:
     return np.where(configured < 0, -1, off).astype(np.int16)
 
 
+def day_degree_days(
+    tmin: F64, tmax: F64, known_hours: NDArray[np.int32], base_c: float, min_hours: int
+) -> tuple[F64, NDArray[np.bool_]]:
+    """A day's degree-days for the stage estimate, and whether it had enough hours (if not, it adds none)."""
+    enough = known_hours >= min_hours
+    return np.where(enough, np.nan_to_num(single_sine(tmin, tmax, base_c, NO_CUTOFF_C)), 0.0), enough
+
+
 def stage_day(state: StageState, tmin: F64, tmax: F64, known_hours: NDArray[np.int32], p: PhenologyParams) -> None:
     """Add one day's degree-days (a day with too few hours adds none and is counted as missing)."""
-    enough = known_hours >= p.min_hours
-    dd = single_sine(tmin, tmax, p.base_c, NO_CUTOFF_C)
-    state.gdd = state.gdd + np.where(enough, np.nan_to_num(dd), 0.0)
+    dd, enough = day_degree_days(tmin, tmax, known_hours, p.base_c, p.min_hours)
+    state.gdd = state.gdd + dd
     state.missing_days = state.missing_days + (~enough)

@@ -142,15 +142,11 @@ class RiskWatch:
         """Sites × hours of each quantity's hourly mean (rain: total) from the store; NaN where none."""
         n, hours = len(v.site), days * 24
         out = {q: np.full((n, hours), np.nan) for q in QUANTITIES}
-        end_ms = start_ms + hours * HOUR_MS
         for i, s in enumerate(v.site):
             for q in QUANTITIES:
                 series = self.first_series(v, s.id, q)
-                if series is None:
-                    continue
-                h = self.readings.history(series, start_ms, end_ms, HOUR_MS)
-                at = (h.bucket_ms - start_ms) // HOUR_MS
-                out[q][i, at] = h.vmean * h.count if q == "rain_mm" else h.vmean
+                if series is not None:
+                    out[q][i] = hourly_means(self.readings, series, start_ms, hours, total=q == "rain_mm")
         return tuple(out[q] for q in QUANTITIES)
 
     def first_series(self, v: Village, site: str, metric: str) -> int | None:
@@ -378,6 +374,15 @@ def water_detail(r: DayResult, i: int, date: dt.date, forecast_source: str | Non
 
 def rounded(x: float) -> float | None:
     return None if np.isnan(x) else round(float(x), 1)
+
+
+def hourly_means(readings: ReadingReader, series: int, start_ms: int, hours: int, total: bool = False) -> np.ndarray:
+    """One series' hourly means (`total`: sums, as for rain) from `start_ms`; NaN for an hour without any."""
+    out = np.full(hours, np.nan)
+    h = readings.history(series, start_ms, start_ms + hours * HOUR_MS, HOUR_MS)
+    at = (h.bucket_ms - start_ms) // HOUR_MS
+    out[at] = h.vmean * h.count if total else h.vmean
+    return out
 
 
 def local_midnight_ms(v: Village, date: dt.date) -> int:

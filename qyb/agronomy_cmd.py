@@ -28,6 +28,15 @@ def register(command: Command) -> None:
     test = sub.add_parser("test", help="run the models on hourly input and check the expected risks")
     test.add_argument("cases_file", metavar="CASES_FILE", help="cases (alerts/examples/agronomy-cases.toml)")
     test.add_argument("--params", metavar="FILE", help="model parameters to test (default: the deployment's)")
+    sums = sub.add_parser(
+        "stage-sums",
+        help="a crop's bud-stage degree-days from the days its blocks were seen at each stage: the county's own "
+        "[phenology.<crop>] table (docs/agronomy.md)",
+    )
+    sums.add_argument("observations", metavar="OBSERVATIONS_CSV", help="columns site,stage,date (YYYY-MM-DD)")
+    sums.add_argument("--crop", default="pear")
+    sums.add_argument("--base-c", type=float, help="base temperature, °C (default: the crop's table's, else 5)")
+    sums.add_argument("-o", "--output", metavar="FILE", help="write the table there (default: print it)")
 
 
 def run_agronomy(args: argparse.Namespace) -> int:
@@ -36,6 +45,8 @@ def run_agronomy(args: argparse.Namespace) -> int:
     config = load_config(args.config)
     if args.action == "test":
         return _test(config, args.cases_file, args.params)
+    if args.action == "stage-sums":
+        return _stage_sums(config, args)
     village = config.village_by_id(args.village or config.village[0].id)
     book = SqliteRiskBook(config.deployment.store.db)
     try:
@@ -85,3 +96,43 @@ def _test(config: Config, cases_file: str, params_file: str | None) -> int:
         failed += not r.ok
     print(f"{len(results) - failed} passed, {failed} failed")
     return 1 if failed else 0
+
+
+def _stage_sums(config: Config, args: argparse.Namespace) -> int:
+    from agronomy.calibrate import phenology_table
+    from agronomy.params import DEFAULT, load_params
+    from alerts.stage_sums import calibrate, crop_stages, read_observations
+    from qingyubiao.series import SeriesIndex
+    from qyb.system import open_reader
+
+    village = config.village_by_id(args.village or config.village[0].id)
+    index = SeriesIndex(config)
+    try:
+        params = load_params(Path(config.deployment.agronomy.params or DEFAULT))
+        table = params.phenology.get(args.crop)
+        base_c = args.base_c if args.base_c is not None else table.base_c if table else 5.0
+        min_hours, max_missing = (table.min_hours, table.max_missing_days) if table else (20, 5)
+        order = crop_stages(args.crop, params)
+        seen = read_observations(Path(args.observations).read_text(encoding="utf-8"), args.observations)
+        today = dt.datetime.now(ZoneInfo(village.tz)).date()
+        readings = open_reader(config, index)
+        try:
+            result = calibrate(village, index, readings, seen, args.crop, order, base_c, min_hours, max_missing, today)
+        finally:
+            readings.close()
+    except (OSError, ValueError) as e:
+        print(f"error: {e}", file=sys.stderr)
+        return 2
+    for o, why in result.skipped:
+        print(f"skipped line {o.line} ({o.site} {o.stage} {o.day}): {why}", file=sys.stderr)
+    blocks = sorted({o.site for o, _ in result.used})
+    years = sorted({o.day.year for o, _ in result.used})
+    where = f"{len(result.used)} observations on {', '.join(blocks)} in {', '.join(map(str, years))}"
+    text = phenology_table(args.crop, result.sums, order, base_c, min_hours, max_missing, where, today)
+    if args.output:
+        Path(args.output).write_text(text, encoding="utf-8")
+        print(f"wrote [phenology.{args.crop}] to {args.output}: add it to your copy of models.toml", file=sys.stderr)
+    else:
+        print(text, end="")
+    print(f"used {len(result.used)} observations, skipped {len(result.skipped)}", file=sys.stderr)
+    return 0

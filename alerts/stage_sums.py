@@ -44,25 +44,34 @@ class Calibration:
 
 
 def read_observations(text: str, name: str) -> list[Observation]:
-    """The CSV's rows (a header naming site, stage and date; Excel's BOM allowed). ValueError names the line."""
+    """The CSV's rows: a header naming site, stage and date (any case; Excel's BOM allowed), dates as
+    2026-04-08 or 2026/4/8 (Excel's re-saved form). Rows with every field blank (spreadsheets write them
+    below formatted cells) carry nothing and are passed over. ValueError names the line."""
     rows = csv.DictReader(io.StringIO(text.removeprefix("\ufeff")))
-    missing = [c for c in COLUMNS if c not in (rows.fieldnames or [])]
+    rows.fieldnames = [f.strip().lower() for f in rows.fieldnames or []]
+    missing = [c for c in COLUMNS if c not in rows.fieldnames]
     if missing:
         raise ValueError(f"{name}: the first line must name the columns {', '.join(COLUMNS)} (missing: {missing})")
     out = []
     for row in rows:
         where = f"{name}, line {rows.line_num}"
+        if not any((v or "").strip() for v in row.values() if isinstance(v, str)):
+            continue
         site, stage, date = ((row.get(c) or "").strip() for c in COLUMNS)
         if not site or not stage:
             raise ValueError(f"{where}: site and stage are needed")
-        try:
-            day = dt.date.fromisoformat(date)
-        except ValueError:
-            raise ValueError(f"{where}: not a date (YYYY-MM-DD): {date!r}") from None
-        out.append(Observation(rows.line_num, site, stage, day))
+        out.append(Observation(rows.line_num, site, stage, _date(date, where)))
     if not out:
         raise ValueError(f"{name}: no observations")
     return out
+
+
+def _date(text: str, where: str) -> dt.date:
+    try:
+        y, m, d = (int(x) for x in text.replace("/", "-").split("-"))
+        return dt.date(y, m, d)
+    except ValueError:
+        raise ValueError(f"{where}: not a date (YYYY-MM-DD): {text!r}") from None
 
 
 def crop_stages(crop: str, params: Params) -> list[str]:
@@ -93,8 +102,12 @@ def calibrate(
     """Each observation's degree-days since 1 January, and the sums per stage. ValueError for an observation
     that is wrong (another crop's block, an unknown site or stage, a day in the future)."""
     sites = {s.id: s for s in village.site}
+    first: dict[tuple[str, str, int], Observation] = {}
     for o in observations:
         where = f"line {o.line}"
+        twice = first.setdefault((o.site, o.stage, o.day.year), o)
+        if twice is not o:  # the mean would count one block twice, or a later day as the stage's
+            raise ValueError(f"{where}: {o.site} at {o.stage} in {o.day.year} is already on line {twice.line}")
         if o.site not in sites:
             raise ValueError(f"{where}: no site {o.site!r} in {village.id}")
         if sites[o.site].crop != crop:
@@ -107,7 +120,10 @@ def calibrate(
     skipped: list[tuple[Observation, str]] = []
     by_block: dict[tuple[str, int], list[Observation]] = {}
     for o in observations:
-        by_block.setdefault((o.site, o.day.year), []).append(o)
+        if o.stage == order[0]:  # every block starts there: the day it was still seen says nothing of a sum
+            skipped.append((o, f"{o.stage} is where the season starts; it has no sum"))
+        else:
+            by_block.setdefault((o.site, o.day.year), []).append(o)
     for (site, year), seen in by_block.items():
         block = (village.id, site, "air_temp_c")
         series = next((i for i, k in enumerate(index.keys) if (k.village, k.site, k.metric) == block), None)

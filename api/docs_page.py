@@ -26,7 +26,7 @@ CACHE = {"Cache-Control": "public, max-age=86400"}  # 1.5 MB of script: fetched 
 def add_docs_page(app: FastAPI) -> None:
     """`{API_PREFIX}/docs` and its files; the app is created with `docs_url=None`."""
 
-    @app.get(DOCS, include_in_schema=False)
+    @app.api_route(DOCS, methods=["GET", "HEAD"], include_in_schema=False)  # HEAD: curl -I, uptime checks
     def swagger_ui(request: Request) -> HTMLResponse:
         root = request.scope.get("root_path", "").rstrip("/")  # behind a proxy that mounts the API below a path
         return get_swagger_ui_html(
@@ -38,7 +38,9 @@ def add_docs_page(app: FastAPI) -> None:
         )
 
     for name, media in MEDIA.items():
-        app.add_api_route(f"{DOCS}/{name}", _asset(ASSETS / name, media), methods=["GET"], include_in_schema=False)
+        app.add_api_route(
+            f"{DOCS}/{name}", _asset(ASSETS / name, media), methods=["GET", "HEAD"], include_in_schema=False
+        )
 
 
 def _asset(path: Path, media: str) -> Callable[[], FileResponse]:

@@ -99,6 +99,8 @@ def _test(config: Config, cases_file: str, params_file: str | None) -> int:
 
 
 def _stage_sums(config: Config, args: argparse.Namespace) -> int:
+    from urllib3.exceptions import HTTPError
+
     from agronomy.calibrate import phenology_table
     from agronomy.params import DEFAULT, load_params
     from alerts.stage_sums import calibrate, crop_stages, read_observations
@@ -120,17 +122,18 @@ def _stage_sums(config: Config, args: argparse.Namespace) -> int:
             result = calibrate(village, index, readings, seen, args.crop, order, base_c, min_hours, max_missing, today)
         finally:
             readings.close()
-    except (OSError, ValueError) as e:
+        blocks = sorted({o.site for o, _ in result.used})
+        years = sorted({o.day.year for o, _ in result.used})
+        where = f"{len(result.used)} observations on {', '.join(blocks)} in {', '.join(map(str, years))}"
+        text = phenology_table(args.crop, result.sums, order, base_c, min_hours, max_missing, where, today)
+        if args.output:
+            Path(args.output).write_text(text, encoding="utf-8")
+    except (OSError, ValueError, RuntimeError, HTTPError) as e:  # RuntimeError, HTTPError: InfluxDB's answers
         print(f"error: {e}", file=sys.stderr)
         return 2
     for o, why in result.skipped:
         print(f"skipped line {o.line} ({o.site} {o.stage} {o.day}): {why}", file=sys.stderr)
-    blocks = sorted({o.site for o, _ in result.used})
-    years = sorted({o.day.year for o, _ in result.used})
-    where = f"{len(result.used)} observations on {', '.join(blocks)} in {', '.join(map(str, years))}"
-    text = phenology_table(args.crop, result.sums, order, base_c, min_hours, max_missing, where, today)
     if args.output:
-        Path(args.output).write_text(text, encoding="utf-8")
         print(f"wrote [phenology.{args.crop}] to {args.output}: add it to your copy of models.toml", file=sys.stderr)
     else:
         print(text, end="")

@@ -20,7 +20,7 @@ from agronomy.calibrate import phenology_table, stage_sums
 from agronomy.daily import Agronomy, SiteInfo
 from agronomy.params import DEFAULT, Params, load_params
 from alerts.agronomy import local_midnight_ms
-from alerts.stage_sums import crop_stages
+from alerts.stage_sums import crop_stages, read_observations
 from ingest.store.sqlite import SqliteStore
 from qingyubiao.batch import BatchBuilder
 from qingyubiao.config import load_config
@@ -28,7 +28,6 @@ from qingyubiao.series import SeriesIndex
 from tests.agronomy.conftest import LAT, LON, hours
 from tests.conftest import qyb
 
-pytestmark = pytest.mark.slow  # starts processes
 PEAR = ["dormant", "scales_separating", "blossom_buds_exposed", "tight_cluster", "first_white", "full_white",
         "first_bloom", "full_bloom", "post_bloom"]  # fmt: skip
 TRUE_SUMS = {"scales_separating": 60.0, "tight_cluster": 110.0, "first_white": 150.0, "full_bloom": 200.0}
@@ -82,6 +81,24 @@ def test_sums_are_means_per_stage_and_must_rise() -> None:
     assert table["sums"] == [["scales_separating", 50.0], ["tight_cluster", 105.0]] and table["order"] == PEAR
 
 
+def test_the_observations_may_come_as_a_spreadsheet_saves_them() -> None:
+    # Excel: a BOM, CRLF, headers as typed, a note column, 2026/4/8 dates, blank rows below the data
+    text = "\ufeffSite, Stage ,DATE,note\r\nor04,tight_cluster,2026/4/8,windy\r\n,,,\r\n\r\n"
+    text += "or05,first_white,2026-04-12,\r\n"
+    seen = read_observations(text, "pear.csv")
+    assert [(o.line, o.site, o.stage, o.day) for o in seen] == [
+        (2, "or04", "tight_cluster", dt.date(2026, 4, 8)),
+        (5, "or05", "first_white", dt.date(2026, 4, 12)),
+    ]
+    with pytest.raises(ValueError, match=r"pear\.csv, line 2: not a date"):
+        read_observations("site,stage,date\nor04,tight_cluster,8.4.2026\n", "pear.csv")
+    with pytest.raises(ValueError, match="line 2: site and stage are needed"):
+        read_observations("site,stage,date\nor04,,2026-04-08\n", "pear.csv")
+    with pytest.raises(ValueError, match="no observations"):
+        read_observations("site,stage,date\n,,\n", "pear.csv")
+
+
+@pytest.mark.slow  # starts processes
 def test_a_county_s_observations_become_a_table_that_puts_each_stage_on_its_day(tmp_path: Path) -> None:
     db = tmp_path / "qyb.sqlite"
     env = {k: v for k, v in os.environ.items() if not k.startswith("QYB_")} | {"QYB_DB": str(db)}
@@ -105,12 +122,14 @@ def test_a_county_s_observations_become_a_table_that_puts_each_stage_on_its_day(
     assert list(seen) == ["dormant", "scales_separating", "tight_cluster", "first_white", "full_bloom"]
     lines = [f"or04,{stage},{day}" for stage, day in seen.items() if stage != "dormant"]
     lines.append(f"or05,full_bloom,{seen['full_bloom']}")
+    lines.append("or05,dormant,2026-02-01")  # still dormant that day: says nothing of a sum
     csv = tmp_path / "pear.csv"
     csv.write_text("\ufeffsite,stage,date\n" + "\n".join(lines) + "\n", encoding="utf-8")  # as Excel saves it
 
     out = qyb("agronomy", "stage-sums", str(csv), "-o", str(tmp_path / "county.toml"), env=env)
     assert "skipped line 6 (or05 full_bloom" in out.stderr and "10 days without enough temperatures" in out.stderr
-    assert "used 4 observations, skipped 1" in out.stderr
+    assert "skipped line 7 (or05 dormant 2026-02-01): dormant is where the season starts" in out.stderr
+    assert "used 4 observations, skipped 2" in out.stderr
     table = (tmp_path / "county.toml").read_text(encoding="utf-8")
     assert "4 observations on or04 in 2026" in table
     county = load_params(_appended(tmp_path, table))
@@ -120,7 +139,9 @@ def test_a_county_s_observations_become_a_table_that_puts_each_stage_on_its_day(
     assert first_days(county, temps) == seen  # every stage on the day it was seen
 
     wrong = {"gh01,full_bloom,2026-04-20": "gh01 grows", "or04,bloom,2026-04-20": "'bloom' is not a pear stage",
-             "or04,full_bloom,2099-04-20": "in the future", "or04,full_bloom,20.4.2026": "not a date"}  # fmt: skip
+             "or04,full_bloom,2099-04-20": "in the future", "or04,full_bloom,20.4.2026": "not a date",
+             "or04,full_bloom,2026-04-20\nor04,full_bloom,2026-04-24": "line 3: or04 at full_bloom in 2026 is already "
+                                                                       "on line 2"}  # fmt: skip
     for line, why in wrong.items():
         csv.write_text("site,stage,date\n" + line + "\n", encoding="utf-8")
         r = qyb("agronomy", "stage-sums", str(csv), env=env, check=False)

@@ -34,7 +34,7 @@ from qingyubiao.config import Config
 from qingyubiao.notifying import AckRefs, NotificationFeed
 from qingyubiao.risks import RiskBook
 from qingyubiao.series import SeriesIndex
-from qingyubiao.store import DeviceStatus, IngestLog, ReadingReader
+from qingyubiao.store import DeviceStatus, IngestLog, ReadFailed, ReadingReader
 from qingyubiao.water import WaterBook
 
 STATIC = Path(__file__).parent / "static"
@@ -122,6 +122,12 @@ def create_app(
         # ours already say "中文 / English"; Starlette's own (unknown path, wrong method) only say English
         detail = bilingual(exc.status_code, exc.detail)
         return JSONResponse({"detail": detail}, status_code=exc.status_code, headers=exc.headers)
+
+    @app.exception_handler(ReadFailed)
+    async def unreadable(request: Request, exc: ReadFailed) -> JSONResponse:
+        # InfluxDB (deployment.store.read = influx) down or refusing: a passing outage, said as one
+        log.error("the readings store could not be read on %s: %s", request.url.path, exc)
+        return JSONResponse({"detail": "暂时无法读取数据 / the readings store cannot be read now"}, status_code=503)
 
     @app.exception_handler(Exception)
     async def unexpected(request: Request, exc: Exception) -> JSONResponse:

@@ -19,6 +19,10 @@ from qingyubiao.rejects import Reject
 ROLLUP_RESOLUTIONS_MS: tuple[int, ...] = (300_000, 3_600_000)  # 5 minutes, 1 hour
 
 
+class ReadFailed(RuntimeError):
+    """The store could not be read: InfluxDB unreachable, or refusing a query. Said as an error, not a traceback."""
+
+
 @dataclass(frozen=True, slots=True)
 class Latest:
     """Newest reading per requested series; ts_ms = -1 and NaN where there is none."""

@@ -99,12 +99,11 @@ def _test(config: Config, cases_file: str, params_file: str | None) -> int:
 
 
 def _stage_sums(config: Config, args: argparse.Namespace) -> int:
-    from urllib3.exceptions import HTTPError
-
     from agronomy.calibrate import phenology_table
     from agronomy.params import DEFAULT, load_params
     from alerts.stage_sums import calibrate, crop_stages, read_observations
     from qingyubiao.series import SeriesIndex
+    from qingyubiao.store import ReadFailed
     from qyb.system import open_reader
 
     village = config.village_by_id(args.village or config.village[0].id)
@@ -128,7 +127,7 @@ def _stage_sums(config: Config, args: argparse.Namespace) -> int:
         text = phenology_table(args.crop, result.sums, order, base_c, min_hours, max_missing, where, today)
         if args.output:
             Path(args.output).write_text(text, encoding="utf-8")
-    except (OSError, ValueError, RuntimeError, HTTPError) as e:  # RuntimeError, HTTPError: InfluxDB's answers
+    except (OSError, ValueError, ReadFailed) as e:
         print(f"error: {e}", file=sys.stderr)
         return 2
     for o, why in result.skipped:

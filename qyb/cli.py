@@ -11,6 +11,7 @@ from collections.abc import Sequence
 
 from qingyubiao import LOG_FORMAT, __version__
 from qingyubiao.config import ConfigError
+from qingyubiao.store import ReadFailed
 from qyb import (
     agronomy_cmd,
     alerts_cmd,
@@ -52,7 +53,7 @@ def main(argv: Sequence[str] | None = None) -> int:
     except ConfigError as e:
         print(f"config error: {e}", file=sys.stderr)
         return 2
-    except (ValueError, FileNotFoundError) as e:
+    except (ValueError, FileNotFoundError, ReadFailed) as e:
         print(f"error: {e}", file=sys.stderr)
         return 2
 

@@ -27,14 +27,14 @@ from ingest.store.influx import OUT_OF_RANGE_MEASUREMENT, series_tags
 from qingyubiao.batch import Flag
 from qingyubiao.config import Config, InfluxSettings
 from qingyubiao.series import SeriesIndex
-from qingyubiao.store import ExportRow, History, Latest
+from qingyubiao.store import ExportRow, History, Latest, ReadFailed
 
 EXPORT_WINDOW_MS = 86_400_000  # export one day per query, so memory stays bounded
 _BAD = int(Flag.OUT_OF_RANGE)
 
 
-class QueryFailed(RuntimeError):
-    """/query answered with an HTTP error or a statement error."""
+class QueryFailed(ReadFailed):
+    """/query answered with an HTTP error or a statement error, or could not be asked."""
 
 
 def ident(name: str) -> str:
@@ -77,7 +77,11 @@ class InfluxQLReader:
         """Run statements in one request; the result of each, in order."""
         fields = {**self.params, "q": ";\n".join(statements)}
         # GET: the one method InfluxDB 1.x, 2.x and 3.x all document for /query (we only ever SELECT).
-        r = self._http.request("GET", self.url, fields=fields, headers=self.headers, timeout=self.timeout)
+        try:
+            r = self._http.request("GET", self.url, fields=fields, headers=self.headers, timeout=self.timeout)
+        except (urllib3.exceptions.HTTPError, OSError) as e:  # refused, timed out, no such host
+            why = str(getattr(e, "reason", None) or e)[:300]  # MaxRetryError: the last try's own error
+            raise QueryFailed(f"InfluxDB at {self.url} cannot be reached: {why}") from e
         if r.status != 200:
             raise QueryFailed(f"InfluxQL /query answered {r.status}: {r.data[:300].decode(errors='replace')}")
         results: list[dict[str, Any]] = json.loads(r.data).get("results", [])

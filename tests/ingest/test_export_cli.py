@@ -17,7 +17,7 @@ from ingest.store.sqlite import SqliteStore
 from qingyubiao.batch import Batch, Flag
 from qingyubiao.series import SeriesIndex
 from qingyubiao.spreadsheet import NAMED_COLUMNS, READING_COLUMNS
-from tests.conftest import qyb
+from tests.conftest import free_port, qyb
 
 pytestmark = pytest.mark.slow  # starts processes or a browser: `-m 'not slow'` skips it
 
@@ -60,6 +60,15 @@ def test_relative_times_work_as_typed_in_the_readme(tmp_path: Path, index: Serie
     assert out.splitlines() == [",".join((*READING_COLUMNS, *NAMED_COLUMNS))]
     bad = qyb("export", "--from", "-99999999999d", env=env, check=False)
     assert bad.returncode == 2 and "out of range" in bad.stderr and "Traceback" not in bad.stderr
+
+
+def test_an_influxdb_that_cannot_be_reached_is_an_error_not_a_traceback(tmp_path: Path) -> None:
+    env = {k: v for k, v in os.environ.items() if not k.startswith("QYB_")} | {
+        "QYB_DB": str(tmp_path / "qyb.sqlite"), "QYB_READ_STORE": "influx", "QYB_INFLUX_API": "v1",
+        "QYB_INFLUX_URL": f"http://127.0.0.1:{free_port()}", "QYB_INFLUX_DATABASE": "qyb"}  # fmt: skip
+    r = qyb("export", env=env, check=False)
+    assert r.returncode == 2 and "Traceback" not in r.stderr
+    assert "error: InfluxDB at http://127.0.0.1:" in r.stderr and "cannot be reached" in r.stderr
 
 
 HEADER = "ts,village,site,device,metric,value,site_name,metric_name,metric_name_en,unit,time_local,time_utc"

@@ -12,6 +12,7 @@ and test_tokens.py cover it).
 from __future__ import annotations
 
 import itertools
+from collections.abc import Callable
 
 import pytest
 import schemathesis
@@ -59,6 +60,27 @@ CONFIG = schemathesis.Config.from_dict(
 )
 
 
+def in_a_url(lists: set[str]) -> Callable[[schemathesis.Case], bool]:
+    """Whether a case's query means in a URL what it means to the schema. An object has no form there, nor
+    has a list for a parameter that is not one: an empty list sends nothing, a longer one a repeated key
+    (FastAPI keeps the last). A "negative" case built on one (`access_token=[]`) could reach the API as a
+    valid request and fail the run whenever the generator drew it (3 runs in 4 of `-n 2 tests/api
+    tests/contract`). `lists`: the operation's query parameters that are lists."""
+
+    def ok(case: schemathesis.Case) -> bool:
+        query = case.query or {}
+        return not any(isinstance(v, dict) or (isinstance(v, list) and k not in lists) for k, v in query.items())
+
+    return ok
+
+
+def list_parameters(method: str, path: str) -> set[str]:
+    app = create_app(load_config(), reader=None, ingest_log=None, users=None)  # type: ignore[arg-type]
+    op = app.openapi()["paths"][path][method.lower()]
+    return {p["name"] for p in op.get("parameters", []) if p["in"] == "query"
+            and any(s.get("type") == "array" for s in p["schema"].get("anyOf", [p["schema"]]))}  # fmt: skip
+
+
 @pytest.fixture(scope="module")
 def api_schema(shared_world: ApiWorld) -> schemathesis.BaseSchema:
     return schemathesis.openapi.from_asgi(OPENAPI, shared_world.client.app, config=CONFIG)
@@ -70,8 +92,9 @@ def test_the_api_does_what_its_openapi_says(
 ) -> None:
     operation = api_schema[path][method]
     real = real_parameters(path)
+    expressible = in_a_url(list_parameters(method, path))
     strategies = [
-        operation.as_strategy(mode, path_parameters=params)
+        operation.as_strategy(mode, path_parameters=params).filter(expressible)
         for mode in (GenerationMode.POSITIVE, GenerationMode.NEGATIVE)
         for params in [None, *real] if real or params is None
     ]  # fmt: skip
